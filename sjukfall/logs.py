@@ -1,0 +1,82 @@
+"""structlog, configured once: JSON lines in production, console in dev.
+
+Identity numbers must never reach a log line, so the last processor before rendering replaces
+anything shaped like a Swedish personal identity number, wherever it sits in the event dict.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+# Personnummer/samordningsnummer with or without century and separator: YYYYMMDD-NNNN,
+# YYMMDD-NNNN, YYMMDD+NNNN, YYYYMMDDNNNN, YYMMDDNNNN. Digits not part of a longer number.
+IDENTITY_NUMBER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+REDACTED = "[personnummer]"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return IDENTITY_NUMBER.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_redact(v) for v in value]
+    if isinstance(value, BaseException):
+        return _redact(repr(value))
+    return value
+
+
+def redact_identity_numbers(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _redact(value)
+    return event_dict
+
+
+def configure(fmt: str = "console", level: str = "info") -> None:
+    """Configure structlog and route stdlib logging (uvicorn, temporalio) through it."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact_identity_numbers,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_identity_numbers,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)
