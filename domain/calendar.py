@@ -1,0 +1,99 @@
+"""Days of a sick period, the merge rule, and the milestone schedule.
+
+Day 1 is the first day of the sick period; day N is start + (N - 1) calendar days and
+begins at 00:00 Europe/Stockholm. Milestones count calendar days from day 1; lengths for
+statistics count the days covered by the union of certificate periods (Rehabstöd).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+#: Days from day 1 at which the case must act by itself (DOMAIN.md's milestone table).
+MILESTONE_DAYS: tuple[int, ...] = (8, 14, 30, 60, 90, 180, 365)
+
+#: Certificates at most this many days apart belong to one sick period (Rehabstöd default).
+DEFAULT_GAP_DAYS = 5
+MAX_GAP_DAYS = 90
+
+#: Expected absence of at least this many days makes the employer's return-to-work plan due.
+LONG_ABSENCE_DAYS = 60
+
+DateRange = tuple[date, date]
+
+
+def day_date(start: date, day: int) -> date:
+    """The calendar date of day N (day 1 is `start`)."""
+    return start + timedelta(days=day - 1)
+
+
+def day_start(start: date, day: int) -> datetime:
+    """The instant day N begins: 00:00 Europe/Stockholm on that date."""
+    return start_of(day_date(start, day))
+
+
+def start_of(on: date) -> datetime:
+    """00:00 Europe/Stockholm on a date, as an aware instant."""
+    return datetime.combine(on, time(0), tzinfo=STOCKHOLM)
+
+
+def local_date(instant: datetime) -> date:
+    """The Stockholm calendar date of an aware instant."""
+    return instant.astimezone(STOCKHOLM).date()
+
+
+def day_number(start: date, instant: datetime) -> int:
+    """Which day of the sick period an instant falls on (1 on the start date, 0 the day before)."""
+    return (local_date(instant) - start).days + 1
+
+
+def check_gap_days(gap_days: int) -> int:
+    """The merge gap is configurable between 0 and 90 days (Rehabstöd's range)."""
+    if not 0 <= gap_days <= MAX_GAP_DAYS:
+        raise ValueError(f"the merge gap must be between 0 and {MAX_GAP_DAYS} days, not {gap_days}")
+    return gap_days
+
+
+def gap_between(prev_end: date, next_start: date) -> int:
+    """Whole days strictly between one period's end and the next's start (negative if they overlap)."""
+    return (next_start - prev_end).days - 1
+
+
+def same_sick_period(prev_end: date, next_start: date, gap_days: int = DEFAULT_GAP_DAYS) -> bool:
+    """Återinsjuknande: a gap of at most `gap_days` days keeps one sick period."""
+    return gap_between(prev_end, next_start) <= check_gap_days(gap_days)
+
+
+def merge_ranges(ranges: Iterable[DateRange], gap_days: int = 0) -> list[DateRange]:
+    """Merge ranges that overlap or lie at most `gap_days` apart, sorted by start.
+
+    With ``gap_days=0`` this is the union of the days covered; with the merge gap it is the
+    list of sick periods. The result does not depend on the order of the input.
+    """
+    check_gap_days(gap_days)
+    merged: list[DateRange] = []
+    for start, end in sorted(ranges):
+        if merged and same_sick_period(merged[-1][1], start, gap_days):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def covered_days(ranges: Iterable[DateRange]) -> int:
+    """Days covered by the union of the ranges (each day counted once)."""
+    return sum((end - start).days + 1 for start, end in merge_ranges(ranges))
+
+
+def subtract_working_days(on: date, days: int) -> date:
+    """The date `days` working days (Monday-Friday) before `on`; public holidays are not known."""
+    current = on
+    while days > 0:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current

@@ -1,0 +1,97 @@
+"""Consent (samtycke): who may be told what, and when.
+
+Nothing about the patient leaves the care provider for an external actor unless a valid
+consent for that recipient and purpose exists at that instant. The patient and care-internal
+roles (physician, coordinator) need none. A consent is valid from the instant it is given
+through the end of its `valid_until` date (Stockholm), at most 365 days after the day it was
+given (Rehabstöd's cap; a later or missing end date is capped), until it is withdrawn, which
+takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import AwareDatetime, BaseModel
+
+from .calendar import local_date, start_of
+
+if TYPE_CHECKING:
+    from .state import CaseState
+
+Recipient = Literal[
+    "patient", "physician", "coordinator",
+    "employer", "fk", "af", "social_services", "occupational_health", "multimodal_team",
+]
+Purpose = Literal["share_information", "contact", "coordination"]
+
+#: Recipients told without consent: the patient and care-internal roles.
+CARE_INTERNAL: frozenset[str] = frozenset({"patient", "physician", "coordinator"})
+MAX_CONSENT_DAYS = 365
+
+
+def needs_consent(recipient: Recipient) -> bool:
+    """Everyone outside the patient and the care team needs the patient's consent."""
+    return recipient not in CARE_INTERNAL
+
+
+def capped_valid_until(given_at: datetime, valid_until: date | None) -> date:
+    """The end date actually recorded: the requested one, at most 365 days after the day given."""
+    cap = local_date(given_at) + timedelta(days=MAX_CONSENT_DAYS)
+    return cap if valid_until is None else min(valid_until, cap)
+
+
+class ConsentRecord(BaseModel):
+    """One consent as given, and its withdrawal if any."""
+
+    recipient: Recipient
+    purpose: Purpose
+    given_at: AwareDatetime
+    given_by: str
+    valid_until: date
+    withdrawn_at: AwareDatetime | None = None
+    withdrawn_by: str | None = None
+    superseded_at: AwareDatetime | None = None  # a later consent for the same recipient and purpose
+
+    @property
+    def expires_at(self) -> datetime:
+        """The end of the `valid_until` date in Stockholm."""
+        return start_of(self.valid_until + timedelta(days=1))
+
+    @property
+    def ends_at(self) -> datetime:
+        """The first instant it no longer holds: expiry, withdrawal or a newer consent."""
+        return min(e for e in (self.expires_at, self.withdrawn_at, self.superseded_at) if e)
+
+    def valid_at(self, at: datetime) -> bool:
+        return self.given_at <= at < self.ends_at
+
+
+def consent_refusal(
+    consents: Iterable[ConsentRecord], recipient: Recipient, purpose: Purpose, at: datetime
+) -> str | None:
+    """None if the patient's consent allows telling `recipient` for `purpose` at `at`, else why not."""
+    if not needs_consent(recipient):
+        return None
+    relevant = [c for c in consents if c.recipient == recipient and c.purpose == purpose]
+    if any(c.valid_at(at) for c in relevant):
+        return None
+    what = f"{recipient} ({purpose})"
+    latest = max(relevant, key=lambda c: c.given_at, default=None)
+    if latest is None or latest.given_at > at:
+        return f"the patient has not consented to {what}"
+    if latest.withdrawn_at is not None and latest.withdrawn_at <= at:
+        return f"the patient withdrew consent to {what} at {latest.withdrawn_at.isoformat()}"
+    return f"the patient's consent to {what} ended on {latest.valid_until.isoformat()}"
+
+
+def consent_check(state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime) -> str | None:
+    """The refusal reason for telling `recipient` for `purpose` at `at`, or None when allowed."""
+    return consent_refusal(state.consents, recipient, purpose, at)
+
+
+def consent_allows(state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime) -> bool:
+    """True when the case may tell `recipient` for `purpose` at the instant `at`."""
+    return consent_check(state, recipient, purpose, at) is None

@@ -1,0 +1,197 @@
+"""The state of one case, folded from its events; JSON round-trippable.
+
+The workflow carries it across continue-as-new and the projection stores it as jsonb, so it
+holds only data; the questions the rules ask of it are methods below.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from .calendar import LONG_ABSENCE_DAYS, DateRange, covered_days, day_date, start_of
+from .certificate import Certificate
+from .consent import ConsentRecord, Purpose, Recipient
+from .fk import FkMessageRecord
+from .plan import Plan
+from .vocabulary import (
+    CloseReason,
+    CoordinationStatus,
+    NotificationKind,
+    NotificationOutcome,
+    Phase,
+)
+
+
+class CertificateRecord(BaseModel):
+    certificate: Certificate
+    recorded_at: AwareDatetime
+    revoked: bool = False
+    revoked_at: AwareDatetime | None = None
+    replaced_by: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Revoked (makulerade) and replaced certificates stop counting."""
+        return not self.revoked and self.replaced_by is None
+
+
+class PlanVersion(BaseModel):
+    version: int
+    plan: Plan
+    recorded_at: AwareDatetime
+    recorded_by: str
+
+
+class FollowUpRecord(BaseModel):
+    followed_up_on: date
+    recorded_at: AwareDatetime
+    recorded_by: str
+    note: str = ""
+
+
+class PendingNotification(BaseModel):
+    """Requested, no outcome recorded yet."""
+
+    notification_id: str
+    recipient: Recipient
+    purpose: Purpose
+    kind: NotificationKind
+    needs_consent: bool
+    requested_at: AwareDatetime
+
+
+class CoordinationStatusRecord(BaseModel):
+    status: CoordinationStatus
+    set_by: str
+    set_at: AwareDatetime
+    note: str = ""
+
+
+MeetingKind = Literal["mapping_conversation", "multimodal_team", "reconciliation", "joint_individual_plan"]
+
+
+class Meeting(BaseModel):
+    """A coordinator's meeting: mapping conversation, multimodal team, avstämningsmöte or SIP."""
+
+    kind: MeetingKind
+    held_on: date
+    participants: list[str] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    note: str = ""
+    recorded_by: str
+
+
+class CaseState(BaseModel):
+    case_id: str
+    version: int = 0
+    phase: Phase = "assessment"
+    opened_at: AwareDatetime | None = None
+    patient_id: str | None = None
+    unit_id: str | None = None
+    employer_name: str | None = None
+    protected_identity: bool = False
+    sick_period_start: date | None = None
+    merge_gap_days: int = 5
+    certificates: dict[str, CertificateRecord] = Field(default_factory=dict)
+    plans: list[PlanVersion] = Field(default_factory=list)
+    follow_ups: list[FollowUpRecord] = Field(default_factory=list)
+    follow_up_date: date | None = None
+    follow_up_dates_reached: list[date] = Field(default_factory=list)
+    consents: list[ConsentRecord] = Field(default_factory=list)
+    milestones_reached: list[int] = Field(default_factory=list)
+    pending_notifications: dict[str, PendingNotification] = Field(default_factory=dict)
+    notification_outcomes: dict[str, NotificationOutcome] = Field(default_factory=dict)
+    fk_messages: dict[str, FkMessageRecord] = Field(default_factory=dict)
+    coordination_status: CoordinationStatusRecord | None = None
+    coordination_offered_at: AwareDatetime | None = None
+    coordination_measures: int = 0
+    referred_to_coordinator_at: AwareDatetime | None = None
+    referred_to_multimodal_team_at: AwareDatetime | None = None
+    meetings: list[Meeting] = Field(default_factory=list)
+    employer_return_plan_date: date | None = None
+    flags: list[str] = Field(default_factory=list)
+    closed_at: AwareDatetime | None = None
+    closed_reason: CloseReason | None = None
+
+    @property
+    def is_opened(self) -> bool:
+        return self.opened_at is not None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def start(self) -> date:
+        """Day 1 (only meaningful once the case is opened)."""
+        assert self.sick_period_start is not None, "case not opened"
+        return self.sick_period_start
+
+    def day(self, n: int) -> date:
+        return day_date(self.start, n)
+
+    @property
+    def counting_certificates(self) -> list[Certificate]:
+        return [r.certificate for r in self.certificates.values() if r.counts]
+
+    @property
+    def certificate_ranges(self) -> list[DateRange]:
+        return [p.range for c in self.counting_certificates for p in c.periods]
+
+    @property
+    def latest_certificate(self) -> Certificate | None:
+        """The most recently issued certificate that counts."""
+        return max(self.counting_certificates, key=lambda c: c.issued_at, default=None)
+
+    @property
+    def sick_period_end(self) -> date | None:
+        """The last day covered by a counting certificate."""
+        return max((c.last_day for c in self.counting_certificates), default=None)
+
+    @property
+    def covered_days(self) -> int:
+        return covered_days(self.certificate_ranges)
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.plans[-1].plan if self.plans else None
+
+    def covers(self, on: date) -> bool:
+        """A counting certificate puts the patient on sick leave on this date."""
+        return any(start <= on <= end for start, end in self.certificate_ranges)
+
+    def on_sick_leave_through(self, on: date) -> bool:
+        """The sick leave runs at least until this date (by the certificates recorded)."""
+        end = self.sick_period_end
+        return end is not None and end >= on
+
+    def grade_on(self, on: date) -> int | None:
+        return max((g for c in self.counting_certificates if (g := c.grade_on(on))), default=None)
+
+    def expects_long_absence(self) -> bool:
+        """Expected absence of 60 days or more, from the periods and the prognosis."""
+        ends = [c.expected_end() for c in self.counting_certificates]
+        if not ends:
+            return False
+        if any(end is None for end in ends):
+            return True
+        last = max(end for end in ends if end is not None)
+        return (last - self.start).days + 1 >= LONG_ABSENCE_DAYS
+
+    def closes_at(self) -> datetime | None:
+        """When the sick period has ended: the merge gap after the last certificate passed.
+
+        Chosen rule: only a case with a counting certificate ends by itself (a case opened
+        before its first certificate waits for one or is closed by hand).
+        """
+        end = self.sick_period_end
+        if end is None:
+            return None
+        return start_of(end + timedelta(days=self.merge_gap_days + 1))
+
+    def fk_awaiting_care(self) -> list[FkMessageRecord]:
+        """FK messages care must act on (PENDING_INTERNAL_ACTION)."""
+        return [r for r in self.fk_messages.values() if r.awaiting_care]

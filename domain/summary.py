@@ -1,0 +1,106 @@
+"""The flat row the case list shows, derived from the state alone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from .calendar import MILESTONE_DAYS, day_start
+from .identity import age_band, birth_date, sex_for_statistics
+from .icd import chapter
+from .state import CaseState
+from .vocabulary import CloseReason, CoordinationStatus, Phase
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    version: int
+    phase: Phase
+    unit_id: str | None = None
+    sex: str | None = None
+    age_band: str | None = None
+    birth_year: int | None = None
+    sick_period_start: date | None = None
+    sick_period_end: date | None = None
+    days: int = 0
+    current_grade: int | None = None
+    diagnosis_code: str | None = None
+    diagnosis_chapter: str | None = None
+    next_milestone_day: int | None = None
+    next_milestone_at: AwareDatetime | None = None
+    follow_up_due: date | None = None
+    fk_answer_due: date | None = None
+    overdue: list[str] = Field(default_factory=list)
+    unanswered_fk: int = 0
+    consents: dict[str, list[str]] = Field(default_factory=dict)
+    coordination_status: CoordinationStatus | None = None
+    in_coordinator_queue: bool = False
+    protected_identity: bool = False
+    opened_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    closed_reason: CloseReason | None = None
+
+
+def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
+    """Summarise a case.
+
+    Chosen rules: age band is the age on day 1; `current_grade` is the grade of the last
+    period of the sick period (the domain has no clock); consents lists recipients with
+    purposes not withdrawn (and, when `at` is given, valid at `at`). A case longer than 30
+    days without a coordination status is in the coordinator's work queue (Rehabstöd).
+    """
+    if not state.is_opened:
+        return CaseSummary(case_id=state.case_id, version=state.version, phase=state.phase)
+    pnr = state.patient_id
+    assert pnr is not None
+    latest = state.latest_certificate
+    end = state.sick_period_end
+    open_ = not state.is_closed
+    unreached = [d for d in MILESTONE_DAYS if d not in state.milestones_reached]
+    next_day = unreached[0] if open_ and unreached else None
+    awaiting = state.fk_awaiting_care()
+    consents: dict[str, list[str]] = {}
+    for record in state.consents:
+        holds = record.valid_at(at) if at is not None else record.ends_at == record.expires_at
+        if holds:
+            consents.setdefault(record.recipient, []).append(record.purpose)
+    return CaseSummary(
+        case_id=state.case_id,
+        version=state.version,
+        phase=state.phase,
+        unit_id=state.unit_id,
+        sex=sex_for_statistics(pnr),
+        age_band=age_band(pnr, state.start),
+        birth_year=birth_date(pnr).year,
+        sick_period_start=state.start,
+        sick_period_end=end,
+        days=state.covered_days,
+        current_grade=state.grade_on(end) if end else None,
+        diagnosis_code=latest.main_diagnosis.code if latest else None,
+        diagnosis_chapter=chapter(latest.main_diagnosis.code) if latest else None,
+        next_milestone_day=next_day,
+        next_milestone_at=day_start(state.start, next_day) if next_day else None,
+        follow_up_due=state.follow_up_date if open_ else None,
+        fk_answer_due=min((d for r in awaiting if (d := r.message.last_answer_date)), default=None),
+        overdue=list(state.flags),
+        unanswered_fk=len(awaiting),
+        consents={k: sorted(set(v)) for k, v in consents.items()},
+        coordination_status=state.coordination_status.status if state.coordination_status else None,
+        in_coordinator_queue=in_coordinator_queue(state),
+        protected_identity=state.protected_identity,
+        opened_at=state.opened_at,
+        closed_at=state.closed_at,
+        closed_reason=state.closed_reason,
+    )
+
+
+def in_coordinator_queue(state: CaseState) -> bool:
+    """Open cases past day 30 with sick leave beyond it and no coordination status."""
+    return (
+        30 in state.milestones_reached
+        and not state.is_closed
+        and state.coordination_status is None
+        and state.on_sick_leave_through(state.day(31))
+    )
+
