@@ -10,7 +10,22 @@ from .summary import CaseSummary, summarize
 from .timers import Timer, next_timer
 
 __all__ = [
-    "Actor", "CaseState", "CaseSummary", "Command", "DomainError", "Event", "Timer",
-    "consent_allows", "consent_check", "decide", "event_from_record", "event_id_for",
-    "event_to_record", "evolve", "fold", "initial_state", "next_timer", "summarize",
+    "Actor",
+    "CaseState",
+    "CaseSummary",
+    "Command",
+    "DomainError",
+    "Event",
+    "Timer",
+    "consent_allows",
+    "consent_check",
+    "decide",
+    "event_from_record",
+    "event_id_for",
+    "event_to_record",
+    "evolve",
+    "fold",
+    "initial_state",
+    "next_timer",
+    "summarize",
 ]

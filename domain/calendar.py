@@ -59,7 +59,7 @@ def check_gap_days(gap_days: int) -> int:
 
 
 def gap_between(prev_end: date, next_start: date) -> int:
-    """Whole days strictly between one period's end and the next's start (negative if they overlap)."""
+    """Days strictly between one period's end and the next's start (negative if they overlap)."""
     return (next_start - prev_end).days - 1
 
 

@@ -10,6 +10,7 @@ ATER_X_ANTAL_DGR. Rules that need the case (merge gap, relations) live in the de
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -24,8 +25,16 @@ Relation = Literal["FRLANG", "KOMPLT", "ERSATT"]
 Occupation = Literal["NUVARANDE_ARBETE", "ARBETSSOKANDE", "FORALDRALEDIG", "STUDIER"]
 PrognosisKind = Literal["STOR_SANNOLIKHET", "SANNOLIKT_INTE", "PROGNOS_OKLAR", "ATER_X_ANTAL_DGR"]
 WorkMeasure = Literal[
-    "ARBETSTRANING", "ARBETSANPASSNING", "SOKA_NYTT_ARBETE", "BESOK_ARBETSPLATS", "ERGONOMISK",
-    "HJALPMEDEL", "KONFLIKTHANTERING", "KONTAKT_FHV", "OMFORDELNING", "OVRIGA_ATGARDER",
+    "ARBETSTRANING",
+    "ARBETSANPASSNING",
+    "SOKA_NYTT_ARBETE",
+    "BESOK_ARBETSPLATS",
+    "ERGONOMISK",
+    "HJALPMEDEL",
+    "KONFLIKTHANTERING",
+    "KONTAKT_FHV",
+    "OMFORDELNING",
+    "OVRIGA_ATGARDER",
 ]
 
 _CURRENT_JOB: tuple[Occupation, ...] = ("NUVARANDE_ARBETE",)
@@ -112,15 +121,17 @@ class Certificate(Value):
     @model_validator(mode="after")
     def _periods_and_motivation(self) -> Certificate:
         ordered = sorted(self.periods, key=lambda p: p.start)
-        for before, after in zip(ordered, ordered[1:]):
+        for before, after in pairwise(ordered):
             if after.start <= before.end:
                 raise ValueError(
-                    f"the periods {before.start}..{before.end} and {after.start}..{after.end} overlap"
+                    f"the periods {before.start}..{before.end} and {after.start}..{after.end} "
+                    "overlap"
                 )
         issued = local_date(self.issued_at)
-        if self.first_day < issued - timedelta(days=MOTIVATION_DAYS) and not (
-            self.motivation_early_start or ""
-        ).strip():
+        if (
+            self.first_day < issued - timedelta(days=MOTIVATION_DAYS)
+            and not (self.motivation_early_start or "").strip()
+        ):
             raise ValueError(
                 f"the sick leave starts {self.first_day}, more than {MOTIVATION_DAYS} days before "
                 f"the certificate was issued ({issued}); give a motivation"
@@ -154,4 +165,3 @@ class Certificate(Value):
         if self.prognosis.kind == "SANNOLIKT_INTE":
             return None
         return self.last_day + timedelta(days=self.prognosis.days or 0)
-

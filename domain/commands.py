@@ -8,10 +8,11 @@ workflow's timers with the system actor.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .calendar import DEFAULT_GAP_DAYS, MAX_GAP_DAYS
 from .certificate import Certificate
 from .consent import Purpose, Recipient
 from .fk import FkMessage, OutboundFkMessage
@@ -24,7 +25,6 @@ from .vocabulary import (
     NotificationOutcome,
     Role,
 )
-from .calendar import DEFAULT_GAP_DAYS, MAX_GAP_DAYS
 
 
 class Actor(BaseModel):
@@ -232,14 +232,32 @@ class CloseCase(_Command):
 
 
 Command = Annotated[
-    Union[
-        OpenCase, CorrectSickPeriodStart, RecordCertificate, RevokeCertificate,
-        EstablishPlan, RevisePlan, RecordPlanFollowUp, GiveConsent, WithdrawConsent,
-        OfferCoordination, PerformCoordination, SetCoordinationStatus, ReferToCoordinator,
-        ReferToMultimodalTeam, RecordMappingConversation, RecordMultimodalTeamMeeting,
-        RecordReconciliationMeeting, RecordJointIndividualPlan, RecordEmployerReturnPlan,
-        ReachMilestone, ReachFollowUpDate, ReachFkAnswerReminder, ReachFkAnswerDeadline,
-        RecordNotificationOutcome, ReceiveFkMessage, SendFkMessage, CloseCase,
-    ],
+    OpenCase
+    | CorrectSickPeriodStart
+    | RecordCertificate
+    | RevokeCertificate
+    | EstablishPlan
+    | RevisePlan
+    | RecordPlanFollowUp
+    | GiveConsent
+    | WithdrawConsent
+    | OfferCoordination
+    | PerformCoordination
+    | SetCoordinationStatus
+    | ReferToCoordinator
+    | ReferToMultimodalTeam
+    | RecordMappingConversation
+    | RecordMultimodalTeamMeeting
+    | RecordReconciliationMeeting
+    | RecordJointIndividualPlan
+    | RecordEmployerReturnPlan
+    | ReachMilestone
+    | ReachFollowUpDate
+    | ReachFkAnswerReminder
+    | ReachFkAnswerDeadline
+    | RecordNotificationOutcome
+    | ReceiveFkMessage
+    | SendFkMessage
+    | CloseCase,
     Field(discriminator="type"),
 ]

@@ -22,8 +22,15 @@ if TYPE_CHECKING:
     from .state import CaseState
 
 Recipient = Literal[
-    "patient", "physician", "coordinator",
-    "employer", "fk", "af", "social_services", "occupational_health", "multimodal_team",
+    "patient",
+    "physician",
+    "coordinator",
+    "employer",
+    "fk",
+    "af",
+    "social_services",
+    "occupational_health",
+    "multimodal_team",
 ]
 Purpose = Literal["share_information", "contact", "coordination"]
 
@@ -72,7 +79,7 @@ class ConsentRecord(BaseModel):
 def consent_refusal(
     consents: Iterable[ConsentRecord], recipient: Recipient, purpose: Purpose, at: datetime
 ) -> str | None:
-    """None if the patient's consent allows telling `recipient` for `purpose` at `at`, else why not."""
+    """None if consent allows telling `recipient` for `purpose` at `at`, else why not."""
     if not needs_consent(recipient):
         return None
     relevant = [c for c in consents if c.recipient == recipient and c.purpose == purpose]
@@ -87,7 +94,9 @@ def consent_refusal(
     return f"the patient's consent to {what} ended on {latest.valid_until.isoformat()}"
 
 
-def consent_check(state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime) -> str | None:
+def consent_check(
+    state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime
+) -> str | None:
     """The refusal reason for telling `recipient` for `purpose` at `at`, or None when allowed."""
     return consent_refusal(state.consents, recipient, purpose, at)
 

@@ -21,38 +21,88 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from . import fk
 from .calendar import MILESTONE_DAYS, day_start, local_date, merge_ranges, start_of
 from .certificate import Certificate
 from .commands import (
-    CloseCase, Command, CorrectSickPeriodStart, EstablishPlan, GiveConsent, OfferCoordination,
-    OpenCase, PerformCoordination, ReachFkAnswerDeadline, ReachFkAnswerReminder,
-    ReachFollowUpDate, ReachMilestone, ReceiveFkMessage, RecordCertificate,
-    RecordEmployerReturnPlan, RecordJointIndividualPlan, RecordMappingConversation,
-    RecordMultimodalTeamMeeting, RecordNotificationOutcome, RecordPlanFollowUp,
-    RecordReconciliationMeeting, ReferToCoordinator, ReferToMultimodalTeam, RevisePlan,
-    RevokeCertificate, SendFkMessage, SetCoordinationStatus, WithdrawConsent,
+    CloseCase,
+    Command,
+    CorrectSickPeriodStart,
+    EstablishPlan,
+    GiveConsent,
+    OfferCoordination,
+    OpenCase,
+    PerformCoordination,
+    ReachFkAnswerDeadline,
+    ReachFkAnswerReminder,
+    ReachFollowUpDate,
+    ReachMilestone,
+    ReceiveFkMessage,
+    RecordCertificate,
+    RecordEmployerReturnPlan,
+    RecordJointIndividualPlan,
+    RecordMappingConversation,
+    RecordMultimodalTeamMeeting,
+    RecordNotificationOutcome,
+    RecordPlanFollowUp,
+    RecordReconciliationMeeting,
+    ReferToCoordinator,
+    ReferToMultimodalTeam,
+    RevisePlan,
+    RevokeCertificate,
+    SendFkMessage,
+    SetCoordinationStatus,
+    WithdrawConsent,
 )
 from .consent import ConsentRecord, Purpose, Recipient, capped_valid_until, consent_refusal
 from .emitter import Emitter
 from .errors import DomainError
 from .events import (
-    CaseClosed, CaseOpened, CertificateRecorded, CertificateRevoked, ConsentGiven,
-    ConsentWithdrawn, CoordinationOffered, CoordinationPerformed, CoordinationStatusSet,
-    EmployerReturnPlanRecorded, Event, FkAnswerOverdue, FkAnswerReminderDue, FkMessageAnswered,
-    FkMessageClosed, FkMessageReceived, FkMessageSent, FollowUpDue, JointIndividualPlanRecorded,
-    MappingConversationHeld, MilestoneReached, MultimodalTeamMeetingHeld, NotificationFailed,
-    NotificationRequested, NotificationSent, NotificationSuppressed, PlanEstablished,
-    PlanFollowedUp, PlanRevised, ReconciliationMeetingHeld, ReferredToCoordinator,
-    ReferredToMultimodalTeam, SickPeriodStartCorrected,
+    CaseClosed,
+    CaseOpened,
+    CertificateRecorded,
+    CertificateRevoked,
+    ConsentGiven,
+    ConsentWithdrawn,
+    CoordinationOffered,
+    CoordinationPerformed,
+    CoordinationStatusSet,
+    EmployerReturnPlanRecorded,
+    Event,
+    FkAnswerOverdue,
+    FkAnswerReminderDue,
+    FkMessageAnswered,
+    FkMessageClosed,
+    FkMessageReceived,
+    FkMessageSent,
+    FollowUpDue,
+    JointIndividualPlanRecorded,
+    MappingConversationHeld,
+    MilestoneReached,
+    MultimodalTeamMeetingHeld,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+    NotificationSuppressed,
+    PlanEstablished,
+    PlanFollowedUp,
+    PlanRevised,
+    ReconciliationMeetingHeld,
+    ReferredToCoordinator,
+    ReferredToMultimodalTeam,
+    SickPeriodStartCorrected,
 )
 from .fk import FkMessageRecord, OutboundFkMessage
 from .milestones import MILESTONE_ACTIONS
 from .state import (
-    CaseState, CertificateRecord, CoordinationStatusRecord, FollowUpRecord, Meeting,
-    PendingNotification, PlanVersion,
+    CaseState,
+    CertificateRecord,
+    CoordinationStatusRecord,
+    FollowUpRecord,
+    Meeting,
+    PlanVersion,
 )
 from .vocabulary import CoordinationKind, NotificationOutcome, Role
 
@@ -114,16 +164,22 @@ def decide(command: Command, state: CaseState, now: datetime) -> list[Event]:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if command.actor.role not in ALLOWED_ROLES[command.type]:
-        raise DomainError("actor.role", "role_not_allowed",
-                          f"a {command.actor.role} may not {_words(command.type)}")
+        raise DomainError(
+            "actor.role",
+            "role_not_allowed",
+            f"a {command.actor.role} may not {_words(command.type)}",
+        )
     if not state.is_opened and not isinstance(command, OpenCase):
         raise DomainError("case_id", "case_not_opened", f"case {state.case_id} is not opened")
     if state.is_closed and not (
         isinstance(command, RecordNotificationOutcome)
-        and command.notification_id in state.pending_notifications
+        and state.pending_notification(command.notification_id) is not None
     ):
-        raise DomainError("case_id", "case_closed",
-                          f"case {state.case_id} is closed ({state.closed_reason}); nothing more can be recorded")
+        raise DomainError(
+            "case_id",
+            "case_closed",
+            f"case {state.case_id} is closed ({state.closed_reason}); nothing more can be recorded",
+        )
     out = Emitter(state, now, command.actor.id)
     _HANDLERS[type(command)](command, state, out)
     return out.events
@@ -138,8 +194,9 @@ def _not_after_today(value: Any, field: str, out: Emitter) -> None:
         raise DomainError(field, "date_in_future", f"{value} is in the future")
 
 
-def _require_consent(state: CaseState, recipient: Recipient, purpose: Purpose,
-                     out: Emitter, field: str) -> None:
+def _require_consent(
+    state: CaseState, recipient: Recipient, purpose: Purpose, out: Emitter, field: str
+) -> None:
     reason = consent_refusal(state.consents, recipient, purpose, out.now)
     if reason is not None:
         raise DomainError(field, "consent_required", reason)
@@ -147,14 +204,23 @@ def _require_consent(state: CaseState, recipient: Recipient, purpose: Purpose,
 
 def _open_case(c: OpenCase, state: CaseState, out: Emitter) -> None:
     if state.is_opened:
-        raise DomainError("case_id", "case_already_opened", f"case {state.case_id} is already opened")
+        raise DomainError(
+            "case_id", "case_already_opened", f"case {state.case_id} is already opened"
+        )
     if c.case_id != state.case_id:
-        raise DomainError("case_id", "case_id_mismatch",
-                          f"the command is for case {c.case_id}, not {state.case_id}")
+        raise DomainError(
+            "case_id",
+            "case_id_mismatch",
+            f"the command is for case {c.case_id}, not {state.case_id}",
+        )
     opened = CaseOpened(
-        **out.envelope(), patient_id=c.patient_id, unit_id=c.unit_id,
-        sick_period_start=c.sick_period_start, employer_name=c.employer_name,
-        protected_identity=c.protected_identity, merge_gap_days=c.merge_gap_days,
+        **out.envelope(),
+        patient_id=c.patient_id,
+        unit_id=c.unit_id,
+        sick_period_start=c.sick_period_start,
+        employer_name=c.employer_name,
+        protected_identity=c.protected_identity,
+        merge_gap_days=c.merge_gap_days,
     )
     out.add(opened)
     if c.certificate is not None:
@@ -166,11 +232,20 @@ def _correct_start(c: CorrectSickPeriodStart, state: CaseState, out: Emitter) ->
         return
     first = min((cert.first_day for cert in state.counting_certificates), default=None)
     if first is not None and first < c.sick_period_start:
-        raise DomainError("sick_period_start", "certificate_before_sick_period",
-                          f"a certificate already puts the patient on sick leave from {first}, "
-                          f"before {c.sick_period_start}")
-    out.add(SickPeriodStartCorrected(**out.envelope(), previous=state.start,
-                                     sick_period_start=c.sick_period_start, reason=c.reason))
+        raise DomainError(
+            "sick_period_start",
+            "certificate_before_sick_period",
+            f"a certificate already puts the patient on sick leave from {first}, "
+            f"before {c.sick_period_start}",
+        )
+    out.add(
+        SickPeriodStartCorrected(
+            **out.envelope(),
+            previous=state.start,
+            sick_period_start=c.sick_period_start,
+            reason=c.reason,
+        )
+    )
 
 
 def _record_certificate(c: RecordCertificate, state: CaseState, out: Emitter) -> None:
@@ -182,46 +257,73 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
     if existing is not None:
         if existing.certificate == cert:
             return
-        raise DomainError("certificate.certificate_id", "certificate_duplicate",
-                          f"another certificate with id {cert.certificate_id} is already recorded")
+        raise DomainError(
+            "certificate.certificate_id",
+            "certificate_duplicate",
+            f"another certificate with id {cert.certificate_id} is already recorded",
+        )
     if cert.first_day < state.start:
-        raise DomainError("certificate.periods", "certificate_before_sick_period",
-                          f"the sick leave starts {cert.first_day}, before day 1 of this sick "
-                          f"period ({state.start}); correct the start of the sick period first")
+        raise DomainError(
+            "certificate.periods",
+            "certificate_before_sick_period",
+            f"the sick leave starts {cert.first_day}, before day 1 of this sick "
+            f"period ({state.start}); correct the start of the sick period first",
+        )
     replaced = None
     if cert.relation is not None:
         if cert.relation.certificate_id not in state.certificates:
-            raise DomainError("certificate.relation.certificate_id", "relation_unknown_certificate",
-                              f"certificate {cert.relation.certificate_id} is not in this case")
+            raise DomainError(
+                "certificate.relation.certificate_id",
+                "relation_unknown_certificate",
+                f"certificate {cert.relation.certificate_id} is not in this case",
+            )
         if cert.relation.kind == "ERSATT":
             replaced = cert.relation.certificate_id
-    others = [p.range for cid, r in state.certificates.items() if r.counts and cid != replaced
-              for p in r.certificate.periods]
+    others = [
+        p.range
+        for cid, r in state.certificates.items()
+        if r.counts and cid != replaced
+        for p in r.certificate.periods
+    ]
     if len(merge_ranges(others + [p.range for p in cert.periods], state.merge_gap_days)) > 1:
-        raise DomainError("certificate.periods", "new_sick_period",
-                          f"the certificate lies more than {state.merge_gap_days} days from the "
-                          "other certificates, so it starts a new sick period: open a new case")
+        raise DomainError(
+            "certificate.periods",
+            "new_sick_period",
+            f"the certificate lies more than {state.merge_gap_days} days from the "
+            "other certificates, so it starts a new sick period: open a new case",
+        )
     out.add(CertificateRecorded(**out.envelope(), certificate=cert))
     if cert.relation is not None and cert.relation.kind == "KOMPLT":
         for record in state.fk_awaiting_care():
             if record.message.topic == "KOMPLT":
-                out.add(FkMessageClosed(**out.envelope(), message_id=record.message.message_id,
-                                        certificate_id=cert.certificate_id))
+                out.add(
+                    FkMessageClosed(
+                        **out.envelope(),
+                        message_id=record.message.message_id,
+                        certificate_id=cert.certificate_id,
+                    )
+                )
 
 
 def _revoke_certificate(c: RevokeCertificate, state: CaseState, out: Emitter) -> None:
     record = state.certificates.get(c.certificate_id)
     if record is None:
-        raise DomainError("certificate_id", "certificate_unknown",
-                          f"certificate {c.certificate_id} is not in this case")
+        raise DomainError(
+            "certificate_id",
+            "certificate_unknown",
+            f"certificate {c.certificate_id} is not in this case",
+        )
     if not record.revoked:
-        out.add(CertificateRevoked(**out.envelope(), certificate_id=c.certificate_id, reason=c.reason))
+        out.add(
+            CertificateRevoked(**out.envelope(), certificate_id=c.certificate_id, reason=c.reason)
+        )
 
 
 def _establish_plan(c: EstablishPlan, state: CaseState, out: Emitter) -> None:
     if state.plans:
-        raise DomainError("plan", "plan_already_established",
-                          "the case already has a plan; revise it instead")
+        raise DomainError(
+            "plan", "plan_already_established", "the case already has a plan; revise it instead"
+        )
     out.add(PlanEstablished(**out.envelope(), plan=c.plan, plan_version=1))
 
 
@@ -229,8 +331,11 @@ def _revise_plan(c: RevisePlan, state: CaseState, out: Emitter) -> None:
     if not state.plans:
         raise DomainError("plan", "plan_missing", "the case has no plan to revise; establish one")
     if c.plan != state.plan:
-        out.add(PlanRevised(**out.envelope(), plan=c.plan, plan_version=len(state.plans) + 1,
-                            reason=c.reason))
+        out.add(
+            PlanRevised(
+                **out.envelope(), plan=c.plan, plan_version=len(state.plans) + 1, reason=c.reason
+            )
+        )
 
 
 def _follow_up(c: RecordPlanFollowUp, state: CaseState, out: Emitter) -> None:
@@ -238,30 +343,53 @@ def _follow_up(c: RecordPlanFollowUp, state: CaseState, out: Emitter) -> None:
         raise DomainError("followed_up_on", "plan_missing", "there is no plan to follow up")
     _not_after_today(c.followed_up_on, "followed_up_on", out)
     if c.next_follow_up is not None and c.next_follow_up <= c.followed_up_on:
-        raise DomainError("next_follow_up", "next_follow_up_not_after",
-                          "the next follow-up must come after this one")
-    out.add(PlanFollowedUp(**out.envelope(), followed_up_on=c.followed_up_on, note=c.note,
-                           next_follow_up=c.next_follow_up))
+        raise DomainError(
+            "next_follow_up",
+            "next_follow_up_not_after",
+            "the next follow-up must come after this one",
+        )
+    out.add(
+        PlanFollowedUp(
+            **out.envelope(),
+            followed_up_on=c.followed_up_on,
+            note=c.note,
+            next_follow_up=c.next_follow_up,
+        )
+    )
 
 
 def _give_consent(c: GiveConsent, state: CaseState, out: Emitter) -> None:
     if consent_refusal([], c.recipient, c.purpose, out.now) is None:
-        raise DomainError("recipient", "consent_not_needed",
-                          f"the {c.recipient} is informed without consent")
+        raise DomainError(
+            "recipient", "consent_not_needed", f"the {c.recipient} is informed without consent"
+        )
     if c.valid_until is not None and c.valid_until < local_date(out.now):
-        raise DomainError("valid_until", "valid_until_in_past",
-                          f"a consent cannot end in the past ({c.valid_until})")
+        raise DomainError(
+            "valid_until",
+            "valid_until_in_past",
+            f"a consent cannot end in the past ({c.valid_until})",
+        )
     valid_until = capped_valid_until(out.now, c.valid_until)
-    if any(r.recipient == c.recipient and r.purpose == c.purpose and r.valid_until == valid_until
-           and r.valid_at(out.now) for r in state.consents):
+    if any(
+        r.recipient == c.recipient
+        and r.purpose == c.purpose
+        and r.valid_until == valid_until
+        and r.valid_at(out.now)
+        for r in state.consents
+    ):
         return
-    out.add(ConsentGiven(**out.envelope(), recipient=c.recipient, purpose=c.purpose,
-                         valid_until=valid_until))
+    out.add(
+        ConsentGiven(
+            **out.envelope(), recipient=c.recipient, purpose=c.purpose, valid_until=valid_until
+        )
+    )
 
 
 def _withdraw_consent(c: WithdrawConsent, state: CaseState, out: Emitter) -> None:
-    if any(r.recipient == c.recipient and r.purpose == c.purpose and r.valid_at(out.now)
-           for r in state.consents):
+    if any(
+        r.recipient == c.recipient and r.purpose == c.purpose and r.valid_at(out.now)
+        for r in state.consents
+    ):
         out.add(ConsentWithdrawn(**out.envelope(), recipient=c.recipient, purpose=c.purpose))
 
 
@@ -274,8 +402,11 @@ def _perform_coordination(c: PerformCoordination, state: CaseState, out: Emitter
     counterpart = COORDINATION_COUNTERPART[c.kind]
     if counterpart is not None:
         _require_consent(state, counterpart, "coordination", out, "kind")
-    out.add(CoordinationPerformed(**out.envelope(), kind=c.kind, performed_on=c.performed_on,
-                                  note=c.note))
+    out.add(
+        CoordinationPerformed(
+            **out.envelope(), kind=c.kind, performed_on=c.performed_on, note=c.note
+        )
+    )
 
 
 def _set_coordination_status(c: SetCoordinationStatus, state: CaseState, out: Emitter) -> None:
@@ -303,24 +434,36 @@ def _mapping_conversation(c: RecordMappingConversation, state: CaseState, out: E
 def _multimodal_meeting(c: RecordMultimodalTeamMeeting, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.held_on, "held_on", out)
     if state.referred_to_multimodal_team_at is None:
-        raise DomainError("held_on", "not_referred_to_multimodal_team",
-                          "the patient has not been referred to the multimodal team")
-    out.add(MultimodalTeamMeetingHeld(**out.envelope(), held_on=c.held_on,
-                                      participants=c.participants, decisions=c.decisions))
+        raise DomainError(
+            "held_on",
+            "not_referred_to_multimodal_team",
+            "the patient has not been referred to the multimodal team",
+        )
+    out.add(
+        MultimodalTeamMeetingHeld(
+            **out.envelope(), held_on=c.held_on, participants=c.participants, decisions=c.decisions
+        )
+    )
 
 
 def _reconciliation_meeting(c: RecordReconciliationMeeting, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.held_on, "held_on", out)
     _require_consent(state, "fk", "coordination", out, "held_on")
-    out.add(ReconciliationMeetingHeld(**out.envelope(), held_on=c.held_on,
-                                      participants=c.participants, outcome=c.outcome))
+    out.add(
+        ReconciliationMeetingHeld(
+            **out.envelope(), held_on=c.held_on, participants=c.participants, outcome=c.outcome
+        )
+    )
 
 
 def _joint_plan(c: RecordJointIndividualPlan, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.agreed_on, "agreed_on", out)
     _require_consent(state, "social_services", "coordination", out, "agreed_on")
-    out.add(JointIndividualPlanRecorded(**out.envelope(), agreed_on=c.agreed_on,
-                                        participants=c.participants, note=c.note))
+    out.add(
+        JointIndividualPlanRecorded(
+            **out.envelope(), agreed_on=c.agreed_on, participants=c.participants, note=c.note
+        )
+    )
 
 
 def _employer_plan(c: RecordEmployerReturnPlan, state: CaseState, out: Emitter) -> None:
@@ -331,8 +474,11 @@ def _employer_plan(c: RecordEmployerReturnPlan, state: CaseState, out: Emitter) 
 
 def _reach_milestone(c: ReachMilestone, state: CaseState, out: Emitter) -> None:
     if c.day not in MILESTONE_DAYS:
-        raise DomainError("day", "milestone_unknown",
-                          f"day {c.day} is not a milestone ({', '.join(map(str, MILESTONE_DAYS))})")
+        raise DomainError(
+            "day",
+            "milestone_unknown",
+            f"day {c.day} is not a milestone ({', '.join(map(str, MILESTONE_DAYS))})",
+        )
     if c.day in state.milestones_reached:
         return
     if out.now < day_start(state.start, c.day):
@@ -344,7 +490,9 @@ def _reach_follow_up(c: ReachFollowUpDate, state: CaseState, out: Emitter) -> No
     if c.due_on != state.follow_up_date or c.due_on in state.follow_up_dates_reached:
         return
     if out.now < start_of(c.due_on):
-        raise DomainError("due_on", "follow_up_not_due", f"the follow-up date {c.due_on} has not come")
+        raise DomainError(
+            "due_on", "follow_up_not_due", f"the follow-up date {c.due_on} has not come"
+        )
     out.add(FollowUpDue(**out.envelope(), due_on=c.due_on))
     out.notify("physician", "share_information", "plan_follow_up_due", due_on=c.due_on.isoformat())
 
@@ -381,64 +529,93 @@ def _fk_deadline(c: ReachFkAnswerDeadline, state: CaseState, out: Emitter) -> No
 
 
 def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: Emitter) -> None:
-    pending = state.pending_notifications.get(c.notification_id)
+    pending = state.pending_notification(c.notification_id)
     if pending is None:
         if c.notification_id in state.notification_outcomes:
             return
-        raise DomainError("notification_id", "notification_unknown",
-                          f"notification {c.notification_id} was never requested in this case")
+        raise DomainError(
+            "notification_id",
+            "notification_unknown",
+            f"notification {c.notification_id} was never requested in this case",
+        )
     envelope = {**out.envelope(), "notification_id": c.notification_id}
     if c.outcome == "sent":
         out.add(NotificationSent(**envelope, receipt=c.receipt))
     elif c.outcome == "failed":
         out.add(NotificationFailed(**envelope, reason=c.reason or ""))
     else:
-        out.add(NotificationSuppressed(
-            **envelope, recipient=pending.recipient, purpose=pending.purpose, kind=pending.kind,
-            reason=c.reason or "consent no longer valid when it was to be sent",
-        ))
+        out.add(
+            NotificationSuppressed(
+                **envelope,
+                recipient=pending.recipient,
+                purpose=pending.purpose,
+                kind=pending.kind,
+                reason=c.reason or "consent no longer valid when it was to be sent",
+            )
+        )
 
 
 def _receive_fk(c: ReceiveFkMessage, state: CaseState, out: Emitter) -> None:
     if fk.is_duplicate(state, c.message.message_id):
         return
     fk.check_message(state, c.message, "inbound", "message")
-    out.add(FkMessageReceived(**out.envelope(), message=c.message,
-                              status=fk.initial_status(c.message, "inbound")))
+    out.add(
+        FkMessageReceived(
+            **out.envelope(), message=c.message, status=fk.initial_status(c.message, "inbound")
+        )
+    )
     _mark_answered(c.message, out)
 
 
 def _send_fk(c: SendFkMessage, state: CaseState, out: Emitter) -> None:
     existing = state.fk_messages.get(c.message.message_id)
     if existing is not None:
-        if existing.direction == "outbound" and OutboundFkMessage.model_validate(
-            existing.message.model_dump(include=set(OutboundFkMessage.model_fields))
-        ) == c.message:
+        if (
+            existing.direction == "outbound"
+            and OutboundFkMessage.model_validate(
+                existing.message.model_dump(include=set(OutboundFkMessage.model_fields))
+            )
+            == c.message
+        ):
             return
-        raise DomainError("message.message_id", "message_id_duplicate",
-                          f"another message with id {c.message.message_id} is already recorded")
+        raise DomainError(
+            "message.message_id",
+            "message_id_duplicate",
+            f"another message with id {c.message.message_id} is already recorded",
+        )
     assert state.patient_id is not None
     message = c.message.as_message(state.patient_id, state.unit_id or "", out.now)
     fk.check_message(state, message, "outbound", "message")
     _require_consent(state, "fk", "share_information", out, "message")
-    out.add(FkMessageSent(**out.envelope(), message=message,
-                          status=fk.initial_status(message, "outbound")))
+    out.add(
+        FkMessageSent(
+            **out.envelope(), message=message, status=fk.initial_status(message, "outbound")
+        )
+    )
     _mark_answered(message, out)
 
 
 def _mark_answered(message: fk.FkMessage, out: Emitter) -> None:
     if message.answer_to is not None:
-        out.add(FkMessageAnswered(**out.envelope(), message_id=message.answer_to.message_id,
-                                  answer_id=message.message_id))
+        out.add(
+            FkMessageAnswered(
+                **out.envelope(),
+                message_id=message.answer_to.message_id,
+                answer_id=message.message_id,
+            )
+        )
 
 
 def _close_case(c: CloseCase, state: CaseState, out: Emitter) -> None:
     if c.reason == "sick_period_ended":
         closes_at = state.closes_at()
         if closes_at is None or out.now < closes_at:
-            raise DomainError("reason", "sick_period_not_ended",
-                              "the sick period has not ended: the merge gap after the last "
-                              "certificate has not passed")
+            raise DomainError(
+                "reason",
+                "sick_period_not_ended",
+                "the sick period has not ended: the merge gap after the last "
+                "certificate has not passed",
+            )
     out.add(CaseClosed(**out.envelope(), reason=c.reason, note=c.note))
 
 
@@ -478,9 +655,13 @@ _HANDLERS: dict[type, _Handler] = {
 # --------------------------------------------------------------------------------- evolve
 
 #: Milestone findings that stay on the case as open flags until the fact changes.
-FLAGGED_FINDINGS = frozenset({
-    "no_certificate_for_day_8", "plan_follow_up_missing", "employer_return_plan_missing",
-})
+FLAGGED_FINDINGS = frozenset(
+    {
+        "no_certificate_for_day_8",
+        "plan_follow_up_missing",
+        "employer_return_plan_missing",
+    }
+)
 
 
 def evolve(state: CaseState, event: Event) -> CaseState:
@@ -521,7 +702,7 @@ def _meeting(s: CaseState, event: Event, kind: Any, held_on: Any, **details: Any
     s.meetings.append(Meeting(kind=kind, held_on=held_on, recorded_by=event.recorded_by, **details))
 
 
-def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event type
+def _apply(s: CaseState, e: Event) -> None:
     at = e.occurred_at
     match e:
         case CaseOpened():
@@ -532,7 +713,9 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
             s.sick_period_start = e.sick_period_start
         case CertificateRecorded():
             cert = e.certificate
-            s.certificates[cert.certificate_id] = CertificateRecord(certificate=cert, recorded_at=at)
+            s.certificates[cert.certificate_id] = CertificateRecord(
+                certificate=cert, recorded_at=at
+            )
             if cert.relation and cert.relation.kind == "ERSATT":
                 replaced = s.certificates.get(cert.relation.certificate_id)
                 if replaced is not None:
@@ -543,14 +726,23 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
             if (record := s.certificates.get(e.certificate_id)) is not None:
                 record.revoked, record.revoked_at = True, at
         case PlanEstablished() | PlanRevised():
-            s.plans.append(PlanVersion(version=e.plan_version, plan=e.plan, recorded_at=at,
-                                       recorded_by=e.recorded_by))
+            s.plans.append(
+                PlanVersion(
+                    version=e.plan_version, plan=e.plan, recorded_at=at, recorded_by=e.recorded_by
+                )
+            )
             s.follow_up_date = e.plan.follow_up_date
             if s.phase == "assessment":
                 s.phase = "plan"
         case PlanFollowedUp():
-            s.follow_ups.append(FollowUpRecord(followed_up_on=e.followed_up_on, recorded_at=at,
-                                               recorded_by=e.recorded_by, note=e.note))
+            s.follow_ups.append(
+                FollowUpRecord(
+                    followed_up_on=e.followed_up_on,
+                    recorded_at=at,
+                    recorded_by=e.recorded_by,
+                    note=e.note,
+                )
+            )
             s.follow_up_date = e.next_follow_up
             s.phase = "follow_up"
             _unflag(s, "plan_follow_up_missing", "plan_follow_up_due")
@@ -562,8 +754,15 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
             for r in s.consents:
                 if (r.recipient, r.purpose) == (e.recipient, e.purpose) and r.superseded_at is None:
                     r.superseded_at = at
-            s.consents.append(ConsentRecord(recipient=e.recipient, purpose=e.purpose, given_at=at,
-                                            given_by=e.recorded_by, valid_until=e.valid_until))
+            s.consents.append(
+                ConsentRecord(
+                    recipient=e.recipient,
+                    purpose=e.purpose,
+                    given_at=at,
+                    given_by=e.recorded_by,
+                    valid_until=e.valid_until,
+                )
+            )
         case ConsentWithdrawn():
             for r in s.consents:
                 if (r.recipient, r.purpose) == (e.recipient, e.purpose) and r.valid_at(at):
@@ -573,8 +772,9 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
         case CoordinationPerformed():
             s.coordination_measures += 1
         case CoordinationStatusSet():
-            s.coordination_status = CoordinationStatusRecord(status=e.status, set_by=e.recorded_by,
-                                                             set_at=at, note=e.note)
+            s.coordination_status = CoordinationStatusRecord(
+                status=e.status, set_by=e.recorded_by, set_at=at, note=e.note
+            )
         case ReferredToCoordinator():
             s.referred_to_coordinator_at = at
         case ReferredToMultimodalTeam():
@@ -583,13 +783,20 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
             s.coordination_measures += 1
             _meeting(s, e, "mapping_conversation", e.held_on, note=e.note)
         case MultimodalTeamMeetingHeld():
-            _meeting(s, e, "multimodal_team", e.held_on, participants=e.participants,
-                     decisions=e.decisions)
+            _meeting(
+                s,
+                e,
+                "multimodal_team",
+                e.held_on,
+                participants=e.participants,
+                decisions=e.decisions,
+            )
         case ReconciliationMeetingHeld():
             _meeting(s, e, "reconciliation", e.held_on, participants=e.participants, note=e.outcome)
         case JointIndividualPlanRecorded():
-            _meeting(s, e, "joint_individual_plan", e.agreed_on, participants=e.participants,
-                     note=e.note)
+            _meeting(
+                s, e, "joint_individual_plan", e.agreed_on, participants=e.participants, note=e.note
+            )
         case EmployerReturnPlanRecorded():
             s.employer_return_plan_date = e.plan_date
             _unflag(s, "employer_return_plan_missing")
@@ -598,17 +805,18 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
             for finding in FLAGGED_FINDINGS.intersection(e.findings):
                 _flag(s, finding)
         case NotificationRequested():
-            s.pending_notifications[e.notification_id] = PendingNotification(
-                notification_id=e.notification_id, recipient=e.recipient, purpose=e.purpose,
-                kind=e.kind, needs_consent=e.needs_consent, requested_at=at)
+            s.pending_notifications.append(e)
         case NotificationSent() | NotificationFailed() | NotificationSuppressed():
             if e.notification_id is not None:
-                s.pending_notifications.pop(e.notification_id, None)
+                s.pending_notifications = [
+                    n for n in s.pending_notifications if n.notification_id != e.notification_id
+                ]
                 s.notification_outcomes[e.notification_id] = _OUTCOMES[e.type]
         case FkMessageReceived() | FkMessageSent():
             direction: fk.Direction = "inbound" if isinstance(e, FkMessageReceived) else "outbound"
             s.fk_messages[e.message.message_id] = FkMessageRecord(
-                message=e.message, direction=direction, status=e.status, recorded_at=at)
+                message=e.message, direction=direction, status=e.status, recorded_at=at
+            )
         case FkMessageAnswered():
             _resolve_fk(s, e.message_id, "ANSWERED", e.answer_id, at)
         case FkMessageClosed():
@@ -625,5 +833,7 @@ def _apply(s: CaseState, e: Event) -> None:  # noqa: C901 - one branch per event
 
 
 _OUTCOMES: dict[str, NotificationOutcome] = {
-    "NotificationSent": "sent", "NotificationFailed": "failed", "NotificationSuppressed": "suppressed",
+    "NotificationSent": "sent",
+    "NotificationFailed": "failed",
+    "NotificationSuppressed": "suppressed",
 }

@@ -47,13 +47,25 @@ class Emitter:
             reason = "no employer is recorded for the patient"
         envelope = self.envelope()
         if reason is not None:
-            self.add(NotificationSuppressed(
-                **envelope, recipient=recipient, purpose=purpose, kind=kind, reason=reason,
-            ))
+            self.add(
+                NotificationSuppressed(
+                    **envelope,
+                    recipient=recipient,
+                    purpose=purpose,
+                    kind=kind,
+                    reason=reason,
+                )
+            )
             return False
-        self.add(NotificationRequested(
-            **envelope, notification_id=envelope["event_id"], recipient=recipient,
-            purpose=purpose, kind=kind, needs_consent=needs_consent(recipient),
-            parameters=parameters,
-        ))
+        self.add(
+            NotificationRequested(
+                **envelope,
+                notification_id=envelope["event_id"],
+                recipient=recipient,
+                purpose=purpose,
+                kind=kind,
+                needs_consent=needs_consent(recipient),
+                parameters=parameters,
+            )
+        )
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -275,16 +275,38 @@ class CaseClosed(_Event):
 
 
 Event = Annotated[
-    Union[
-        CaseOpened, SickPeriodStartCorrected, CertificateRecorded, CertificateRevoked,
-        PlanEstablished, PlanRevised, PlanFollowedUp, FollowUpDue, ConsentGiven,
-        ConsentWithdrawn, CoordinationOffered, CoordinationPerformed, CoordinationStatusSet,
-        ReferredToCoordinator, ReferredToMultimodalTeam, MappingConversationHeld,
-        MultimodalTeamMeetingHeld, ReconciliationMeetingHeld, JointIndividualPlanRecorded,
-        EmployerReturnPlanRecorded, MilestoneReached, NotificationRequested, NotificationSent,
-        NotificationSuppressed, NotificationFailed, FkMessageReceived, FkMessageSent,
-        FkMessageAnswered, FkMessageClosed, FkAnswerReminderDue, FkAnswerOverdue, CaseClosed,
-    ],
+    CaseOpened
+    | SickPeriodStartCorrected
+    | CertificateRecorded
+    | CertificateRevoked
+    | PlanEstablished
+    | PlanRevised
+    | PlanFollowedUp
+    | FollowUpDue
+    | ConsentGiven
+    | ConsentWithdrawn
+    | CoordinationOffered
+    | CoordinationPerformed
+    | CoordinationStatusSet
+    | ReferredToCoordinator
+    | ReferredToMultimodalTeam
+    | MappingConversationHeld
+    | MultimodalTeamMeetingHeld
+    | ReconciliationMeetingHeld
+    | JointIndividualPlanRecorded
+    | EmployerReturnPlanRecorded
+    | MilestoneReached
+    | NotificationRequested
+    | NotificationSent
+    | NotificationSuppressed
+    | NotificationFailed
+    | FkMessageReceived
+    | FkMessageSent
+    | FkMessageAnswered
+    | FkMessageClosed
+    | FkAnswerReminderDue
+    | FkAnswerOverdue
+    | CaseClosed,
     Field(discriminator="type"),
 ]
 

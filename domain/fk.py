@@ -78,7 +78,9 @@ class OutboundFkMessage(Value):
 
     def as_message(self, patient_id: str, sender: str, sent_at: datetime) -> FkMessage:
         return FkMessage(
-            patient_id=patient_id, sender=sender, sent_at=sent_at,
+            patient_id=patient_id,
+            sender=sender,
+            sent_at=sent_at,
             **self.model_dump(),
         )
 
@@ -118,34 +120,61 @@ def check_message(state: CaseState, message: FkMessage, direction: Direction, fi
         return DomainError(f"{field}.{sub}", rule, text)
 
     if message.patient_id != state.patient_id:
-        raise fail("patient_id", "patient_mismatch",
-                   "the message's patient identity does not match the case")
+        raise fail(
+            "patient_id",
+            "patient_mismatch",
+            "the message's patient identity does not match the case",
+        )
     certificate = state.certificates.get(message.certificate_id)
     if certificate is None:
-        raise fail("certificate_id", "certificate_unknown",
-                   f"certificate {message.certificate_id} is not in this case")
+        raise fail(
+            "certificate_id",
+            "certificate_unknown",
+            f"certificate {message.certificate_id} is not in this case",
+        )
     if certificate.revoked:
-        raise fail("certificate_id", "certificate_revoked",
-                   f"certificate {message.certificate_id} is revoked")
+        raise fail(
+            "certificate_id",
+            "certificate_revoked",
+            f"certificate {message.certificate_id} is revoked",
+        )
     if direction == "outbound" and message.answer_to is None and message.topic not in CARE_TOPICS:
-        raise fail("topic", "topic_not_allowed_for_care",
-                   f"care may start only {', '.join(CARE_TOPICS)} messages, not {message.topic}")
+        raise fail(
+            "topic",
+            "topic_not_allowed_for_care",
+            f"care may start only {', '.join(CARE_TOPICS)} messages, not {message.topic}",
+        )
     if message.completion_items and message.topic != "KOMPLT":
-        raise fail("completion_items", "completion_items_only_on_komplt",
-                   "completion items belong only on KOMPLT messages")
+        raise fail(
+            "completion_items",
+            "completion_items_only_on_komplt",
+            "completion items belong only on KOMPLT messages",
+        )
     if message.topic == "KOMPLT" and message.answer_to is None and not message.completion_items:
-        raise fail("completion_items", "komplt_requires_items",
-                   "a completion request must list at least one question to complete")
+        raise fail(
+            "completion_items",
+            "komplt_requires_items",
+            "a completion request must list at least one question to complete",
+        )
     if message.topic == "PAMINN":
         if message.reminder_of is None:
-            raise fail("reminder_of", "reminder_requires_reference",
-                       "a reminder must say which message it reminds of")
+            raise fail(
+                "reminder_of",
+                "reminder_requires_reference",
+                "a reminder must say which message it reminds of",
+            )
         if message.reminder_of not in state.fk_messages:
-            raise fail("reminder_of", "reminder_of_unknown",
-                       f"the reminder refers to message {message.reminder_of}, which is not in this case")
+            raise fail(
+                "reminder_of",
+                "reminder_of_unknown",
+                f"the reminder refers to message {message.reminder_of}, which is not in this case",
+            )
     elif message.reminder_of is not None:
-        raise fail("reminder_of", "reminder_of_only_on_paminn",
-                   "only a PAMINN message may refer to a message it reminds of")
+        raise fail(
+            "reminder_of",
+            "reminder_of_only_on_paminn",
+            "only a PAMINN message may refer to a message it reminds of",
+        )
     if message.answer_to is not None:
         _check_answer(state, message, direction, fail)
 
@@ -154,19 +183,34 @@ def _check_answer(state: CaseState, message: FkMessage, direction: Direction, fa
     assert message.answer_to is not None
     question = state.fk_messages.get(message.answer_to.message_id)
     if question is None:
-        raise fail("answer_to.message_id", "answer_to_unknown",
-                   f"the answer refers to message {message.answer_to.message_id}, which is not in this case")
+        raise fail(
+            "answer_to.message_id",
+            "answer_to_unknown",
+            f"the answer refers to message {message.answer_to.message_id}, "
+            "which is not in this case",
+        )
     if question.direction == direction:
-        raise fail("answer_to.message_id", "answer_to_own_message",
-                   "an answer must refer to a message from the other party")
+        raise fail(
+            "answer_to.message_id",
+            "answer_to_own_message",
+            "an answer must refer to a message from the other party",
+        )
     if question.message.topic != message.topic:
-        raise fail("topic", "answer_topic_mismatch",
-                   f"an answer to a {question.message.topic} message must have topic "
-                   f"{question.message.topic}, not {message.topic}")
+        raise fail(
+            "topic",
+            "answer_topic_mismatch",
+            f"an answer to a {question.message.topic} message must have topic "
+            f"{question.message.topic}, not {message.topic}",
+        )
     if question.status in ("ANSWERED", "CLOSED"):
-        raise fail("answer_to.message_id", "already_answered",
-                   f"message {question.message.message_id} is already answered or closed")
+        raise fail(
+            "answer_to.message_id",
+            "already_answered",
+            f"message {question.message.message_id} is already answered or closed",
+        )
     if message.last_answer_date is not None:
-        raise fail("last_answer_date", "last_answer_date_on_answer",
-                   "an answer may not carry a last answer date")
-
+        raise fail(
+            "last_answer_date",
+            "last_answer_date_on_answer",
+            "an answer may not carry a last answer date",
+        )

@@ -85,7 +85,9 @@ def normalise(value: str, today: date | None = None) -> str:
     century, yymmdd, sep, serial = match.group("century", "yymmdd", "sep", "serial")
     if century is None:
         if today is None:
-            raise ValueError("write the identity number with its century (12 digits, YYYYMMDD-NNNC)")
+            raise ValueError(
+                "write the identity number with its century (12 digits, YYYYMMDD-NNNC)"
+            )
         century = _century(yymmdd, sep == "+", today)
     ten = yymmdd + serial
     expected = luhn_digit(ten[:9])

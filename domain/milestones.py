@@ -16,13 +16,17 @@ from .state import CaseState
 
 
 def _reached(out: Emitter, day: int, **findings: bool) -> None:
-    out.add(MilestoneReached(
-        **out.envelope(), day=day, findings=[name for name, found in findings.items() if found],
-    ))
+    out.add(
+        MilestoneReached(
+            **out.envelope(),
+            day=day,
+            findings=[name for name, found in findings.items() if found],
+        )
+    )
 
 
 def _day_8(state: CaseState, out: Emitter) -> None:
-    """A certificate is required for the employer from day 8: remind the patient if none covers it."""
+    """The employer needs a certificate from day 8: remind the patient if none covers it."""
     missing = not state.covers(state.day(8))
     _reached(out, 8, no_certificate_for_day_8=missing)
     if missing:
@@ -35,8 +39,12 @@ def _day_14(state: CaseState, out: Emitter) -> None:
     _reached(out, 14, sick_leave_continues=continues)
     if not continues:
         return
-    out.notify("employer", "share_information", "employer_report_to_fk_by_day_21",
-               report_by=state.day(21).isoformat())
+    out.notify(
+        "employer",
+        "share_information",
+        "employer_report_to_fk_by_day_21",
+        report_by=state.day(21).isoformat(),
+    )
     out.notify("patient", "share_information", "apply_for_sickness_benefit")
     latest = state.latest_certificate
     assert latest is not None
@@ -53,8 +61,12 @@ def _day_30(state: CaseState, out: Emitter) -> None:
     over_30 = state.on_sick_leave_through(state.day(31))
     _reached(out, 30, employer_return_plan_due=plan_due, sick_leave_over_30_days=over_30)
     if plan_due:
-        out.notify("employer", "share_information", "employer_return_plan_due",
-                   due_by=state.day(30).isoformat())
+        out.notify(
+            "employer",
+            "share_information",
+            "employer_return_plan_due",
+            due_by=state.day(30).isoformat(),
+        )
     if not over_30:
         return
     if state.referred_to_coordinator_at is None:
@@ -74,8 +86,9 @@ def _day_60(state: CaseState, out: Emitter) -> None:
     no_employer_plan = (
         running and state.expects_long_absence() and state.employer_return_plan_date is None
     )
-    _reached(out, 60, plan_follow_up_missing=no_follow_up,
-             employer_return_plan_missing=no_employer_plan)
+    _reached(
+        out, 60, plan_follow_up_missing=no_follow_up, employer_return_plan_missing=no_employer_plan
+    )
     if no_follow_up:
         out.notify("physician", "share_information", "plan_follow_up_missing")
         out.notify("coordinator", "share_information", "plan_follow_up_missing")
@@ -112,5 +125,11 @@ def _day_365(state: CaseState, out: Emitter) -> None:
 
 
 MILESTONE_ACTIONS: dict[int, Callable[[CaseState, Emitter], None]] = {
-    8: _day_8, 14: _day_14, 30: _day_30, 60: _day_60, 90: _day_90, 180: _day_180, 365: _day_365,
+    8: _day_8,
+    14: _day_14,
+    30: _day_30,
+    60: _day_60,
+    90: _day_90,
+    180: _day_180,
+    365: _day_365,
 }

@@ -13,13 +13,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from .calendar import LONG_ABSENCE_DAYS, DateRange, covered_days, day_date, start_of
 from .certificate import Certificate
-from .consent import ConsentRecord, Purpose, Recipient
+from .consent import ConsentRecord
+from .events import NotificationRequested
 from .fk import FkMessageRecord
 from .plan import Plan
 from .vocabulary import (
     CloseReason,
     CoordinationStatus,
-    NotificationKind,
     NotificationOutcome,
     Phase,
 )
@@ -52,17 +52,6 @@ class FollowUpRecord(BaseModel):
     note: str = ""
 
 
-class PendingNotification(BaseModel):
-    """Requested, no outcome recorded yet."""
-
-    notification_id: str
-    recipient: Recipient
-    purpose: Purpose
-    kind: NotificationKind
-    needs_consent: bool
-    requested_at: AwareDatetime
-
-
 class CoordinationStatusRecord(BaseModel):
     status: CoordinationStatus
     set_by: str
@@ -70,7 +59,9 @@ class CoordinationStatusRecord(BaseModel):
     note: str = ""
 
 
-MeetingKind = Literal["mapping_conversation", "multimodal_team", "reconciliation", "joint_individual_plan"]
+MeetingKind = Literal[
+    "mapping_conversation", "multimodal_team", "reconciliation", "joint_individual_plan"
+]
 
 
 class Meeting(BaseModel):
@@ -102,7 +93,7 @@ class CaseState(BaseModel):
     follow_up_dates_reached: list[date] = Field(default_factory=list)
     consents: list[ConsentRecord] = Field(default_factory=list)
     milestones_reached: list[int] = Field(default_factory=list)
-    pending_notifications: dict[str, PendingNotification] = Field(default_factory=dict)
+    pending_notifications: list[NotificationRequested] = Field(default_factory=list)
     notification_outcomes: dict[str, NotificationOutcome] = Field(default_factory=dict)
     fk_messages: dict[str, FkMessageRecord] = Field(default_factory=dict)
     coordination_status: CoordinationStatusRecord | None = None
@@ -191,6 +182,12 @@ class CaseState(BaseModel):
         if end is None:
             return None
         return start_of(end + timedelta(days=self.merge_gap_days + 1))
+
+    def pending_notification(self, notification_id: str) -> NotificationRequested | None:
+        """The requested notification still waiting for its outcome."""
+        return next(
+            (n for n in self.pending_notifications if n.notification_id == notification_id), None
+        )
 
     def fk_awaiting_care(self) -> list[FkMessageRecord]:
         """FK messages care must act on (PENDING_INTERNAL_ACTION)."""

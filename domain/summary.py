@@ -7,8 +7,8 @@ from datetime import date, datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from .calendar import MILESTONE_DAYS, day_start
-from .identity import age_band, birth_date, sex_for_statistics
 from .icd import chapter
+from .identity import age_band, birth_date, sex_for_statistics
 from .state import CaseState
 from .vocabulary import CloseReason, CoordinationStatus, Phase
 
@@ -103,4 +103,3 @@ def in_coordinator_queue(state: CaseState) -> bool:
         and state.coordination_status is None
         and state.on_sick_leave_through(state.day(31))
     )
-

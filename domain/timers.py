@@ -50,18 +50,24 @@ def due_timers(state: CaseState) -> list[Timer]:
             continue
         message_id = record.message.message_id
         if not record.reminded:
-            timers.append(Timer(
-                at=start_of(subtract_working_days(last, REMINDER_WORKING_DAYS)),
-                command=ReachFkAnswerReminder(actor=SYSTEM, message_id=message_id),
-            ))
+            timers.append(
+                Timer(
+                    at=start_of(subtract_working_days(last, REMINDER_WORKING_DAYS)),
+                    command=ReachFkAnswerReminder(actor=SYSTEM, message_id=message_id),
+                )
+            )
         if not record.overdue:
-            timers.append(Timer(
-                at=start_of(last + timedelta(days=1)),
-                command=ReachFkAnswerDeadline(actor=SYSTEM, message_id=message_id),
-            ))
+            timers.append(
+                Timer(
+                    at=start_of(last + timedelta(days=1)),
+                    command=ReachFkAnswerDeadline(actor=SYSTEM, message_id=message_id),
+                )
+            )
     closes_at = state.closes_at()
     if closes_at is not None:
-        timers.append(Timer(at=closes_at, command=CloseCase(actor=SYSTEM, reason="sick_period_ended")))
+        timers.append(
+            Timer(at=closes_at, command=CloseCase(actor=SYSTEM, reason="sick_period_ended"))
+        )
     return timers
 
 

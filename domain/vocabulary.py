@@ -19,14 +19,24 @@ CloseReason = Literal[
 
 #: Coordination status per case as in Rehabstöd.
 CoordinationStatus = Literal[
-    "none", "contacted", "active", "follow_up", "finished", "declined",
-    "left_without_action", "medical_rehab",
+    "none",
+    "contacted",
+    "active",
+    "follow_up",
+    "finished",
+    "declined",
+    "left_without_action",
+    "medical_rehab",
 ]
 
 #: A coordination measure (koordineringsinsats, KVÅ GC001) and whom it involves.
 CoordinationKind = Literal[
-    "internal", "contact_employer", "contact_fk", "contact_af",
-    "contact_social_services", "contact_occupational_health",
+    "internal",
+    "contact_employer",
+    "contact_fk",
+    "contact_af",
+    "contact_social_services",
+    "contact_occupational_health",
 ]
 
 NotificationOutcome = Literal["sent", "failed", "suppressed"]

@@ -1,0 +1,266 @@
+"""Follow-up measures (uppföljningsmått) computed from the event record, and KVÅ registrations.
+
+Chosen rules where DOMAIN.md is silent:
+- Each case is folded from its events up to the end of `period_to` (Stockholm), so a
+  period's measures do not change when later events arrive.
+- A case ends on the earlier of its closing date and its last certificate day; cases closed
+  as opened in error are left out. Started: day 1 in the period; ended: end in the period;
+  ongoing: on sick leave some day of the period.
+- Splits (sex, unit, chapter, grade, length bucket) describe a case on its last day in the
+  period; length is the union of certificate days up to then.
+- Shares are taken over the ongoing cases; KOMPLT per certificate counts completion
+  requests over certificates recorded; FK answer times are calendar days from receiving a
+  question until care answered it or a completion certificate closed it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .calendar import local_date, merge_ranges, start_of
+from .decider import fold
+from .events import (
+    CoordinationPerformed,
+    Event,
+    MappingConversationHeld,
+    PlanEstablished,
+    PlanFollowedUp,
+)
+from .icd import chapter
+from .identity import sex_for_statistics
+from .state import CaseState
+
+KvaCode = Literal["DV077", "AW026", "GC001"]
+
+#: Length buckets in days covered: (label, first day, last day).
+LENGTH_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("<15", 0, 14),
+    ("15-30", 15, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("91-180", 91, 180),
+    ("181-364", 181, 364),
+    ("1-2 år", 365, 730),
+)
+
+
+def length_bucket(days: int) -> str:
+    return next((label for label, low, high in LENGTH_BUCKETS if low <= days <= high), ">2 år")
+
+
+class KvaRegistration(BaseModel):
+    case_id: str
+    code: KvaCode
+    performed_on: date
+    event_id: str
+
+
+def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
+    """DV077 for each plan established, AW026 per follow-up, GC001 per coordination measure."""
+    registrations = []
+    for e in events:
+        match e:
+            case PlanEstablished():
+                code, on = "DV077", local_date(e.occurred_at)
+            case PlanFollowedUp():
+                code, on = "AW026", e.followed_up_on
+            case CoordinationPerformed():
+                code, on = "GC001", e.performed_on
+            case MappingConversationHeld():
+                code, on = "GC001", e.held_on
+            case _:
+                continue
+        registrations.append(
+            KvaRegistration(case_id=e.case_id, code=code, performed_on=on, event_id=e.event_id)
+        )
+    return registrations
+
+
+class Breakdown(BaseModel):
+    total: int = 0
+    by_sex: dict[str, int] = Field(default_factory=dict)
+    by_unit: dict[str, int] = Field(default_factory=dict)
+    by_chapter: dict[str, int] = Field(default_factory=dict)
+    by_grade: dict[str, int] = Field(default_factory=dict)
+    by_length: dict[str, int] = Field(default_factory=dict)
+
+
+class Share(BaseModel):
+    numerator: int
+    denominator: int
+    share: float | None
+
+
+class AnswerTimes(BaseModel):
+    count: int
+    mean_days: float | None
+    median_days: float | None
+    max_days: int | None
+
+
+class Measures(BaseModel):
+    period_from: date
+    period_to: date
+    unit_id: str | None
+    started: Breakdown
+    ongoing: Breakdown
+    ended: Breakdown
+    with_plan: Share
+    plan_followed_up: Share
+    coordination_given: Share
+    over_30_days_to_coordinator: Share
+    employer_plan_by_day_30: Share
+    komplt_per_certificate: Share
+    fk_answer_days: AnswerTimes
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One case as the measures see it on its last day in the period."""
+
+    state: CaseState
+    start: date
+    end: date | None
+    last_day: date
+    days: int
+
+    @property
+    def split(self) -> dict[str, str]:
+        latest = self.state.latest_certificate
+        grade = self.state.grade_on(self.last_day)
+        return {
+            "by_sex": sex_for_statistics(self.state.patient_id or ""),
+            "by_unit": self.state.unit_id or "",
+            "by_chapter": chapter(latest.main_diagnosis.code) if latest else "okänd",
+            "by_grade": str(grade) if grade else "okänd",
+            "by_length": length_bucket(self.days),
+        }
+
+
+def _case(state: CaseState, period_to: date) -> _Case | None:
+    if not state.is_opened or state.closed_reason == "opened_in_error":
+        return None
+    ends = [d for d in (state.closed_at and local_date(state.closed_at),) if d]
+    if state.is_closed and state.sick_period_end is not None:
+        ends.append(state.sick_period_end)
+    end = min(ends, default=None)
+    last_day = min(d for d in (end, period_to) if d is not None)
+    clipped = [(s, min(e, last_day)) for s, e in state.certificate_ranges if s <= last_day]
+    days = sum((e - s).days + 1 for s, e in merge_ranges(clipped))
+    return _Case(state=state, start=state.start, end=end, last_day=last_day, days=days)
+
+
+def _breakdown(cases: list[_Case]) -> Breakdown:
+    counters: dict[str, Counter[str]] = defaultdict(Counter)
+    for case in cases:
+        for split, key in case.split.items():
+            counters[split][key] += 1
+    return Breakdown(total=len(cases), **{k: dict(sorted(v.items())) for k, v in counters.items()})
+
+
+def _share(numerator: int, denominator: int) -> Share:
+    return Share(
+        numerator=numerator,
+        denominator=denominator,
+        share=round(numerator / denominator, 4) if denominator else None,
+    )
+
+
+_Test = Callable[[_Case], bool]
+
+
+def _share_of(cases: list[_Case], has: _Test, among: _Test = lambda c: True) -> Share:
+    population = [c for c in cases if among(c)]
+    return _share(sum(1 for c in population if has(c)), len(population))
+
+
+def _has_plan(c: _Case) -> bool:
+    return bool(c.state.plans)
+
+
+def _over_30_days(c: _Case) -> bool:
+    return c.days > 30
+
+
+def _long_absence_expected(c: _Case) -> bool:
+    """Reached day 30 expecting 60 days or more: the employer's plan was due by day 30."""
+    return c.last_day >= c.state.day(30) and c.state.expects_long_absence()
+
+
+def _employer_plan_by_day_30(c: _Case) -> bool:
+    planned = c.state.employer_return_plan_date
+    return planned is not None and planned <= c.state.day(30)
+
+
+def _answer_days(cases: list[_Case]) -> AnswerTimes:
+    days = [
+        (local_date(r.resolved_at) - local_date(r.recorded_at)).days
+        for c in cases
+        for r in c.state.fk_messages.values()
+        if r.direction == "inbound"
+        and r.message.answer_to is None
+        and r.message.topic != "PAMINN"
+        and r.resolved_at is not None
+    ]
+    return AnswerTimes(
+        count=len(days),
+        mean_days=round(statistics.fmean(days), 2) if days else None,
+        median_days=float(statistics.median(days)) if days else None,
+        max_days=max(days, default=None),
+    )
+
+
+def compute_measures(
+    events: Iterable[Event], period_from: date, period_to: date, unit_id: str | None = None
+) -> Measures:
+    """The follow-up measures for cases on sick leave between two dates (inclusive)."""
+    cutoff = start_of(period_to + timedelta(days=1))
+    streams: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.occurred_at < cutoff:
+            streams[event.case_id].append(event)
+    cases = [
+        case
+        for stream in streams.values()
+        if (case := _case(fold(sorted(stream, key=lambda e: e.version)), period_to)) is not None
+        and (unit_id is None or case.state.unit_id == unit_id)
+    ]
+    started = [c for c in cases if period_from <= c.start <= period_to]
+    ended = [c for c in cases if c.end is not None and period_from <= c.end <= period_to]
+    ongoing = [c for c in cases if c.start <= period_to and (c.end is None or c.end >= period_from)]
+    return Measures(
+        period_from=period_from,
+        period_to=period_to,
+        unit_id=unit_id,
+        started=_breakdown(started),
+        ongoing=_breakdown(ongoing),
+        ended=_breakdown(ended),
+        with_plan=_share_of(ongoing, _has_plan),
+        plan_followed_up=_share_of(ongoing, lambda c: bool(c.state.follow_ups), among=_has_plan),
+        coordination_given=_share_of(ongoing, lambda c: c.state.coordination_measures > 0),
+        over_30_days_to_coordinator=_share_of(
+            ongoing, lambda c: c.state.referred_to_coordinator_at is not None, among=_over_30_days
+        ),
+        employer_plan_by_day_30=_share_of(
+            ongoing, _employer_plan_by_day_30, among=_long_absence_expected
+        ),
+        komplt_per_certificate=_share(
+            sum(
+                1
+                for c in ongoing
+                for r in c.state.fk_messages.values()
+                if r.direction == "inbound"
+                and r.message.topic == "KOMPLT"
+                and r.message.answer_to is None
+            ),
+            sum(len(c.state.certificates) for c in ongoing),
+        ),
+        fk_answer_days=_answer_days(ongoing),
+    )
