@@ -149,9 +149,23 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=dumps, decoder=loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool `reset` hook that sends nothing.
+
+    asyncpg's default reset runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: one extra round trip per append, ~25% of the single-append throughput.
+    Open transactions are still rolled back by asyncpg before this hook runs. Code using this
+    pool must not leave session state behind: use SET LOCAL and transaction advisory locks.
+    """
+
+
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=init_connection
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
@@ -306,16 +320,39 @@ async def _resolve_collision(
 
 
 class EventStore:
-    """Streams of events in PostgreSQL, on an asyncpg pool with jsonb decoded to dicts."""
+    """Streams of events in PostgreSQL, on an asyncpg pool with jsonb decoded to dicts.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    Appends keep up to `append_connections` pool connections checked out between calls (a
+    list pop instead of a pool acquire/release, which costs ~20 us of client CPU per append,
+    a quarter of the single-append budget on 2 cores). The rest of the pool stays free for
+    reads; a connection that saw any error goes back to the pool, which resets or replaces it.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, append_connections: int | None = None) -> None:
         self.pool = pool
+        if append_connections is None:
+            append_connections = max(1, pool.get_max_size() // 2)
+        self._keep = append_connections
+        self._idle: list[asyncpg.Connection] = []
+        self._closing = False
 
     @classmethod
-    async def connect(cls, database_url: str, *, min_size: int = 1, max_size: int = 10) -> EventStore:
-        return cls(await create_pool(database_url, min_size=min_size, max_size=max_size))
+    async def connect(
+        cls,
+        database_url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        append_connections: int | None = None,
+    ) -> EventStore:
+        pool = await create_pool(database_url, min_size=min_size, max_size=max_size)
+        return cls(pool, append_connections=append_connections)
 
     async def close(self) -> None:
+        self._closing = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await self.pool.release(conn)
         await self.pool.close()
 
     async def __aenter__(self) -> EventStore:
@@ -330,8 +367,17 @@ class EventStore:
         Raises WrongExpectedVersion when the stream is elsewhere; re-appending the same event
         ids at the same versions is a no-op that returns the same version as the first time.
         """
-        async with self.pool.acquire() as conn:
-            return await append_on(conn, stream_id, expected_version, events)
+        conn = self._idle.pop() if self._idle else await self.pool.acquire()
+        try:
+            version = await append_on(conn, stream_id, expected_version, events)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        if len(self._idle) < self._keep and not self._closing and not conn.is_closed():
+            self._idle.append(conn)
+        else:
+            await self.pool.release(conn)
+        return version
 
     async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]:
         rows = await self.pool.fetch(_READ_STREAM, stream_id, from_version)

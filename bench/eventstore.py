@@ -1,0 +1,447 @@
+"""Event store benchmark: appends and a projection rebuild against a real, durable PostgreSQL.
+
+    .venv/bin/python bench/eventstore.py [--events N] [--streams M] [--concurrency C] [--json]
+
+Variants, all on the same server, with the same rows (N events over M streams, C concurrent
+writers, each stream written by one writer in version order, as the case workflows do):
+
+  store_single      EventStore.append, one event per append (one transaction each)
+  store_batched     EventStore.append, --batch-size events per append
+  floor_single      bare asyncpg INSERT of the same row into a plain table (bigserial key, no
+                    other constraint), autocommit: the floor for single appends
+  floor_batched     bare asyncpg INSERT ... SELECT FROM unnest of a batch into that table
+  es_single         eventsourcing's PostgresApplicationRecorder (LOCK TABLE + NOTIFY per
+                    transaction), one event per insert_events, C threads
+  es_batched        the same with --batch-size events per insert_events
+
+Then `--rebuild-events` events (default 1,000,000) are loaded into a fresh database as cases and
+the case_summary projection (or, without the domain package, a per-stream counter projection) is
+rebuilt from position 0; its events/s is reported.
+
+Unless --database-url is given, a durable (fsync on) embedded PostgreSQL is started in a
+temporary folder and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from store.eventstore import EventStore, NewEvent, RecordedEvent, dumps  # noqa: E402
+from store.migrate import migrate  # noqa: E402
+from store.subscription import rebuild  # noqa: E402
+
+
+def payload(stream: str, version: int) -> dict[str, Any]:
+    """About the size and shape of a recorded certificate (~350 bytes of JSON)."""
+    return {
+        "case_id": stream,
+        "certificate_id": f"{stream}-cert-{version}",
+        "issued_at": "2025-03-14T09:30:00+00:00",
+        "period": {"start": "2025-03-10", "end": "2025-04-06"},
+        "grade": 100,
+        "diagnosis": {"code": "F43.2", "chapter": "F"},
+        "issuer": {"hsa_id": "SE2321000016-1234", "unit_id": "SE2321000016-UNIT1"},
+        "work_capacity_note": "Bedömning enligt underlag.",
+    }
+
+
+METADATA = {"recorded_by": "bench", "correlation_id": "c0ffee", "workflow_run": "run-1"}
+
+
+def make_workload(events: int, streams: int) -> list[tuple[str, list[NewEvent]]]:
+    per_stream = max(1, events // streams)
+    work = []
+    for _ in range(streams):
+        sid = f"case-{uuid.uuid4()}"
+        work.append(
+            (sid, [NewEvent(str(uuid.uuid4()), "CertificateRecorded", 1, payload(sid, v + 1), METADATA)
+                   for v in range(per_stream)])
+        )
+    return work
+
+
+def chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [seq[i : i + size] for i in range(0, len(seq), size)]
+
+
+def shares(work: list[Any], concurrency: int) -> list[list[Any]]:
+    return [work[i::concurrency] for i in range(concurrency)]
+
+
+async def timed_async(concurrency: int, work: list[Any], fn: Callable[[list[Any]], Coroutine[Any, Any, None]]) -> float:
+    start = time.perf_counter()
+    await asyncio.gather(*(fn(share) for share in shares(work, concurrency)))
+    return time.perf_counter() - start
+
+
+# --- variants -----------------------------------------------------------------------------
+
+
+async def run_store(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int) -> float:
+    store = await EventStore.connect(url, min_size=concurrency, max_size=concurrency, append_connections=concurrency)
+    try:
+        async def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
+            # interleave streams: round r appends the r-th batch of every stream of this writer
+            plans = [(sid, chunks(evs, batch)) for sid, evs in share]
+            versions = {sid: 0 for sid, _ in share}
+            for r in range(max(len(p) for _, p in plans)):
+                for sid, parts in plans:
+                    if r < len(parts):
+                        versions[sid] = await store.append(sid, versions[sid], parts[r])
+
+        return await timed_async(concurrency, work, writer)
+    finally:
+        await store.close()
+
+
+FLOOR_TABLE = """
+CREATE TABLE IF NOT EXISTS floor_events (
+    id bigserial PRIMARY KEY, stream_id text NOT NULL, version int NOT NULL, event_id text NOT NULL,
+    type text NOT NULL, schema_version int NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now())
+"""
+FLOOR_ONE = """INSERT INTO floor_events (stream_id, version, event_id, type, schema_version, data, metadata)
+VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb)"""
+FLOOR_MANY = """INSERT INTO floor_events (stream_id, version, event_id, type, schema_version, data, metadata)
+SELECT $1, v, e, t, s, d::jsonb, m::jsonb
+FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[]) AS x(v, e, t, s, d, m)"""
+
+
+async def run_floor(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int) -> float:
+    pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency)
+    assert pool is not None
+    await pool.execute(FLOOR_TABLE)
+    try:
+        async def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
+            plans = [(sid, chunks(evs, batch)) for sid, evs in share]
+            versions = {sid: 0 for sid, _ in share}
+            async with pool.acquire() as conn:
+                for r in range(max(len(p) for _, p in plans)):
+                    for sid, parts in plans:
+                        if r >= len(parts):
+                            continue
+                        part = parts[r]
+                        v = versions[sid]
+                        if len(part) == 1:
+                            e = part[0]
+                            await conn.execute(FLOOR_ONE, sid, v + 1, e.event_id, e.type, e.schema_version,
+                                               dumps(e.data), dumps(e.metadata))
+                        else:
+                            await conn.execute(
+                                FLOOR_MANY, sid, list(range(v + 1, v + 1 + len(part))),
+                                [e.event_id for e in part], [e.type for e in part],
+                                [e.schema_version for e in part], [dumps(e.data) for e in part],
+                                [dumps(e.metadata) for e in part])
+                        versions[sid] = v + len(part)
+
+        return await timed_async(concurrency, work, writer)
+    finally:
+        await pool.close()
+
+
+def run_eventsourcing(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int,
+                      table: str) -> float:
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    parts = urlsplit(url)
+    datastore = PostgresDatastore(
+        dbname=parts.path.lstrip("/"), host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+        user=parts.username or "postgres", password=parts.password or "", pool_size=concurrency,
+        originator_id_type="text",
+    )
+    recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
+    recorder.create_table()
+    try:
+        def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
+            plans = [(sid, chunks(evs, batch)) for sid, evs in share]
+            versions = {sid: 0 for sid, _ in share}
+            for r in range(max(len(p) for _, p in plans)):
+                for sid, parts_ in plans:
+                    if r >= len(parts_):
+                        continue
+                    v = versions[sid]
+                    recorder.insert_events([
+                        StoredEvent(sid, v + 1 + i, "bench:" + e.type,
+                                    dumps({"data": e.data, "metadata": e.metadata}).encode())
+                        for i, e in enumerate(parts_[r])
+                    ])
+                    versions[sid] = v + len(parts_[r])
+
+        threads = [threading.Thread(target=writer, args=(share,)) for share in shares(work, concurrency)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - start
+    finally:
+        datastore.close()
+
+
+# --- rebuild ------------------------------------------------------------------------------
+
+
+class StreamCounter:
+    """Fallback projection when the domain is not importable: events and last version per stream."""
+
+    name = "bench_stream_counter"
+
+    async def handle(self, conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+        last: dict[str, tuple[int, int]] = {}
+        for e in events:
+            n, _ = last.get(e.stream_id, (0, 0))
+            last[e.stream_id] = (n + 1, e.version)
+        await conn.execute(
+            """INSERT INTO bench_stream_counter (stream_id, events, version)
+               SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
+               ON CONFLICT (stream_id) DO UPDATE
+               SET events = bench_stream_counter.events + excluded.events, version = excluded.version""",
+            list(last), [v[0] for v in last.values()], [v[1] for v in last.values()],
+        )
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_stream_counter "
+            "(stream_id text PRIMARY KEY, events int NOT NULL, version int NOT NULL)"
+        )
+        await conn.execute("TRUNCATE bench_stream_counter")
+
+
+def rebuild_subject() -> tuple[Any, Callable[[int], list[tuple[str, list[NewEvent]]]] | None]:
+    """(projection, case generator) for the rebuild: the real case_summary when possible."""
+    try:
+        from store.projections import CaseSummaryProjection, bench_cases
+    except ImportError:
+        return StreamCounter(), None
+    return CaseSummaryProjection(), bench_cases
+
+
+async def load(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int) -> float:
+    return await run_store(url, work, concurrency, batch=1_000_000)
+
+
+async def run_rebuild(url: str, events: int, concurrency: int, batch_size: int) -> dict[str, Any]:
+    projection, generator = rebuild_subject()
+    if generator is not None:
+        work = generator(events)
+    else:
+        work = make_workload(events, max(1, events // 15))
+    total = sum(len(evs) for _, evs in work)
+    load_s = await load(url, work, concurrency)
+    del work
+    store = await EventStore.connect(url, min_size=1, max_size=2)
+    try:
+        if isinstance(projection, StreamCounter):
+            async with store.pool.acquire() as conn:
+                await projection.reset(conn)
+        start = time.perf_counter()
+        applied = await rebuild(store, projection, batch_size=batch_size)
+        seconds = time.perf_counter() - start
+    finally:
+        await store.close()
+    assert applied == total, (applied, total)
+    return {
+        "projection": projection.name,
+        "events": total,
+        "load_seconds": round(load_s, 2),
+        "load_events_per_s": round(total / load_s),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(total / seconds),
+        "batch_size": batch_size,
+    }
+
+
+# --- driver -------------------------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def fresh_database(admin_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = with_database(admin_url, name)
+    await migrate(url)
+    return url
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def server_settings(url: str) -> dict[str, str]:
+    conn = await asyncpg.connect(url)
+    try:
+        names = ["server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"]
+        return {n: await conn.fetchval(f"SHOW {n}") for n in names}
+    finally:
+        await conn.close()
+
+
+def say(quiet: bool, *args: Any) -> None:
+    if not quiet:
+        print(*args, file=sys.stderr, flush=True)
+
+
+async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]:
+    q = args.json
+    C, B = args.concurrency, args.batch_size
+    result: dict[str, Any] = {
+        "config": {
+            "events": args.events, "streams": args.streams, "concurrency": C, "batch_size": B,
+            "rebuild_events": args.rebuild_events, "repeat": args.repeat, "cpus": os.cpu_count(),
+            "python": platform.python_version(), "asyncpg": asyncpg.__version__,
+        },
+        "server": await server_settings(admin_url),
+    }
+    variants: list[tuple[str, int]] = [("floor", 1), ("store", 1), ("floor", B), ("store", B)]
+    if not args.skip_eventsourcing:
+        variants += [("es", 1), ("es", B)]
+    runs: dict[str, list[float]] = {}
+    for rep in range(args.repeat):
+        for kind, batch in variants:
+            label = f"{kind}_{'single' if batch == 1 else 'batched'}"
+            n = args.events
+            if kind == "es" and batch == 1 and args.es_single_events:
+                n = min(n, args.es_single_events)
+            work = make_workload(n, args.streams)
+            total = sum(len(e) for _, e in work)
+            url = await fresh_database(admin_url)
+            try:
+                say(q, f"[{rep + 1}/{args.repeat}] {label}: {total} events over {len(work)} streams, "
+                       f"{C} writers ...")
+                if kind == "store":
+                    seconds = await run_store(url, work, C, batch)
+                elif kind == "floor":
+                    seconds = await run_floor(url, work, C, batch)
+                else:
+                    seconds = await asyncio.to_thread(run_eventsourcing, url, work, C, batch, "es_events")
+            finally:
+                await drop_database(admin_url, url)
+            runs.setdefault(label, []).append(total / seconds)
+            say(q, f"  {total / seconds:,.0f} events/s ({seconds:.2f} s)")
+    # the best of the repeats: this machine is shared, so the slower runs measure the neighbours
+    result["events_per_s"] = {label: round(max(v)) for label, v in runs.items()}
+    result["runs_events_per_s"] = {label: [round(x) for x in v] for label, v in runs.items()}
+
+    eps = result["events_per_s"]
+    ratios = {
+        "store_single_vs_floor_single": eps["store_single"] / eps["floor_single"],
+        "store_batched_vs_floor_batched": eps["store_batched"] / eps["floor_batched"],
+    }
+    if "es_single" in eps:
+        ratios["store_single_vs_es_single"] = eps["store_single"] / eps["es_single"]
+        ratios["store_batched_vs_es_batched"] = eps["store_batched"] / eps["es_batched"]
+    result["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+
+    if args.rebuild_events > 0:
+        url = await fresh_database(admin_url)
+        try:
+            say(q, f"rebuild: loading {args.rebuild_events} events ...")
+            result["rebuild"] = await run_rebuild(url, args.rebuild_events, C, args.rebuild_batch_size)
+            say(q, f"  rebuild of {result['rebuild']['projection']}: "
+                   f"{result['rebuild']['events_per_s']:,} events/s ({result['rebuild']['seconds']} s)")
+        finally:
+            await drop_database(admin_url, url)
+
+    result["targets"] = {
+        "store_single_vs_floor_single >= 0.75": ratios["store_single_vs_floor_single"] >= 0.75,
+        "store_batched >= 30000": eps["store_batched"] >= 30_000,
+        "store ahead of eventsourcing": (
+            eps["store_single"] > eps["es_single"] and eps["store_batched"] > eps["es_batched"]
+        ) if "es_single" in eps else None,
+        "rebuild >= 20000": (result["rebuild"]["events_per_s"] >= 20_000) if "rebuild" in result else None,
+    }
+    return result
+
+
+def print_table(result: dict[str, Any]) -> None:
+    cfg = result["config"]
+    print(f"PostgreSQL {result['server']['server_version']} fsync={result['server']['fsync']} "
+          f"synchronous_commit={result['server']['synchronous_commit']}; {cfg['cpus']} CPUs; "
+          f"{cfg['events']} events over {cfg['streams']} streams, {cfg['concurrency']} writers, "
+          f"batch {cfg['batch_size']}")
+    for label, eps in result["events_per_s"].items():
+        runs = ", ".join(f"{x:,}" for x in result["runs_events_per_s"][label])
+        print(f"  {label:<16} {eps:>10,} events/s   (best of: {runs})")
+    for label, ratio in result["ratios"].items():
+        print(f"  {label:<32} {ratio:.2f}x")
+    if "rebuild" in result:
+        r = result["rebuild"]
+        print(f"  rebuild {r['projection']}: {r['events']:,} events in {r['seconds']} s = "
+              f"{r['events_per_s']:,} events/s (load: {r['load_events_per_s']:,} events/s)")
+    for target, ok in result["targets"].items():
+        print(f"  target {target}: {'met' if ok else ('n/a' if ok is None else 'MISSED')}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=40_000, help="events per append variant")
+    parser.add_argument("--streams", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--es-single-events", type=int, default=10_000,
+                        help="cap the eventsourcing single-event run (it is slow); 0 = --events")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each append variant; best is kept")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000)
+    parser.add_argument("--rebuild-batch-size", type=int, default=5000)
+    parser.add_argument("--skip-eventsourcing", action="store_true")
+    parser.add_argument("--database-url", help="an existing server (admin URL); default: embedded")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    args = parser.parse_args()
+
+    server = None
+    tmp = None
+    admin_url = args.database_url
+    if admin_url is None:
+        from sjukfall.embedded import EmbeddedPostgres, free_port
+
+        tmp = Path(tempfile.mkdtemp(prefix="sjukfall-bench-"))
+        server = EmbeddedPostgres(tmp / "data", free_port(), durable=True)
+        server.start()
+        admin_url = server.url
+    try:
+        result = asyncio.run(main_async(args, admin_url))
+    finally:
+        if server is not None:
+            server.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print_table(result)
+
+
+if __name__ == "__main__":
+    main()
