@@ -1,0 +1,92 @@
+"""The Temporal worker: runs case workflows and their activities on the task queue.
+
+`python worker.py` (or `sjukfall worker`) connects to SJUKFALL_TEMPORAL_ADDRESS and
+SJUKFALL_DATABASE_URL; `sjukfall run` starts it in-process next to the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.case_activities import CaseActivities
+from sjukfall.logs import configure, get_logger
+from sjukfall.settings import Settings, get_settings
+from store.eventstore import EventStore
+from workflows.case import CaseWorkflow
+
+log = get_logger(__name__)
+
+# Pure, deterministic modules the workflow imports: passed through the sandbox so they are
+# loaded once (pydantic models are expensive to re-import per workflow run).
+PASS_THROUGH = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types",
+                "structlog", "httpx", "sjukfall", "store", "asyncpg", "zoneinfo")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASS_THROUGH)
+    )
+
+
+async def connect_client(settings: Settings, address: str | None = None) -> Client:
+    return await Client.connect(
+        address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}",
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+@asynccontextmanager
+async def case_worker(
+    client: Client, store: EventStore, settings: Settings, task_queue: str | None = None
+) -> AsyncIterator[Worker]:
+    """A running worker for the case workflow; stopped gracefully on exit."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret)
+        worker = Worker(
+            client,
+            task_queue=task_queue or settings.task_queue,
+            workflows=[CaseWorkflow],
+            activities=[activities.append_events, activities.deliver_notification],
+            workflow_runner=sandbox_runner(),
+            max_cached_workflows=settings.max_cached_workflows,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            yield worker
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure(settings.resolved_log_format, settings.log_level)
+    if not settings.database_url:
+        raise SystemExit("SJUKFALL_DATABASE_URL is required for a standalone worker")
+    client = await connect_client(settings)
+    store = await EventStore.connect(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with case_worker(client, store, settings):
+            log.info("worker_started", task_queue=settings.task_queue)
+            await stop.wait()
+    finally:
+        await store.close()
+    log.info("worker_stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

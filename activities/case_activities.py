@@ -1,0 +1,114 @@
+"""Activities of the case workflow: the only place its decisions touch the world.
+
+- `append_events` writes decided events with the expected stream version; event ids are
+  deterministic, so a retried append is a no-op in the store.
+- `deliver_notification` re-checks consent against the event record at the moment of sending,
+  then POSTs a signed webhook with the notification id as idempotency key. A refusal is not an
+  error: it comes back as `suppressed` and the workflow records it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import Event, consent_check, event_from_record, event_to_record, fold
+from domain.events import NotificationRequested
+from sjukfall.logs import get_logger
+from sjukfall.signing import signed_headers
+from store.eventstore import EventStore, NewEvent, WrongExpectedVersion
+
+log = get_logger(__name__)
+
+
+class AppendEvents(BaseModel):
+    case_id: str
+    expected_version: int
+    events: list[Event]
+    metadata: dict[str, str] = {}
+
+
+class Delivery(BaseModel):
+    case_id: str
+    notification: NotificationRequested
+
+
+class DeliveryOutcome(BaseModel):
+    outcome: Literal["sent", "suppressed"]
+    reason: str | None = None
+    receipt: str | None = None
+
+
+class CaseActivities:
+    def __init__(
+        self,
+        store: EventStore,
+        http: httpx.AsyncClient,
+        webhook_urls: dict[str, str],
+        webhook_secret: str,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.webhook_urls = webhook_urls
+        self.webhook_secret = webhook_secret
+
+    @activity.defn
+    async def append_events(self, request: AppendEvents) -> int:
+        new = []
+        for event in request.events:
+            type_, schema_version, data = event_to_record(event)
+            new.append(NewEvent(event.event_id, type_, schema_version, data, request.metadata))
+        try:
+            version = await self.store.append(request.case_id, request.expected_version, new)
+        except WrongExpectedVersion as err:
+            # One writer per case: a stale version is a bug, retrying cannot fix it.
+            raise ApplicationError(str(err), type="WrongExpectedVersion", non_retryable=True)
+        log.info("events_appended", case_id=request.case_id, version=version,
+                 types=[e.type for e in request.events])
+        return version
+
+    @activity.defn
+    async def deliver_notification(self, request: Delivery) -> DeliveryOutcome:
+        note = request.notification
+        records = await self.store.read_stream(request.case_id)
+        state = fold(event_from_record(r.type, r.schema_version, r.data) for r in records)
+        # The moment of sending is when this attempt was scheduled (the server's clock, which is
+        # also the workflow's clock, skipped time included).
+        now = activity.info().current_attempt_scheduled_time
+        refusal = consent_check(state, note.recipient, note.purpose, now)
+        if refusal is not None:
+            log.info("notification_suppressed_at_send", case_id=request.case_id,
+                     notification_id=note.notification_id, reason=refusal)
+            return DeliveryOutcome(outcome="suppressed", reason=refusal)
+
+        url = self.webhook_urls.get(note.recipient)
+        if url is None:
+            raise ApplicationError(
+                f"no webhook endpoint configured for recipient {note.recipient}",
+                type="NoEndpoint", non_retryable=True,
+            )
+        body = json.dumps({
+            "notification_id": note.notification_id,
+            "case_id": request.case_id,
+            "recipient": note.recipient,
+            "purpose": note.purpose,
+            "kind": note.kind,
+            "parameters": note.parameters,
+            "requested_at": note.occurred_at.isoformat(),
+        }).encode()
+        headers = signed_headers(self.webhook_secret, body, note.notification_id)
+        response = await self.http.post(url, content=body, headers=headers)
+        if response.is_success:
+            receipt = response.headers.get("X-Receipt") or f"http-{response.status_code}"
+            log.info("notification_sent", case_id=request.case_id,
+                     notification_id=note.notification_id, recipient=note.recipient)
+            return DeliveryOutcome(outcome="sent", receipt=receipt)
+        message = f"{note.recipient} endpoint answered HTTP {response.status_code}"
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429):
+            raise ApplicationError(message, type="Rejected", non_retryable=True)
+        raise ApplicationError(message, type="Unavailable")  # retried with backoff

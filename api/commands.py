@@ -1,0 +1,95 @@
+"""Sending a command to a case workflow, and turning Temporal's answers into HTTP problems.
+
+The `Idempotency-Key` header becomes the Temporal update id: a repeated request with the same
+key is answered with the first request's result and records nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem
+from domain import Command, DomainError
+from domain.commands import OpenCase
+from workflows.case import CaseInput, CaseWorkflow, CommandResult
+
+# Rules that describe a clash with the case's current state rather than bad input.
+CONFLICT_RULES = {"case_closed", "case_already_open", "already_answered", "wrong_expected_version"}
+
+
+def workflow_id(case_id: str) -> str:
+    return f"case-{case_id}"
+
+
+def domain_problem(err: DomainError | ApplicationError) -> Problem:
+    if isinstance(err, DomainError):
+        field, rule, message = err.field, err.rule, err.message
+    else:
+        details: dict[str, Any] = err.details[0] if err.details else {}
+        field, rule, message = details.get("field", "body"), details.get("rule", "rejected"), err.message
+    status = 409 if rule in CONFLICT_RULES else 422
+    return Problem(status, message, [{"field": field, "rule": rule, "message": message}])
+
+
+def _translate(err: Exception, case_id: str) -> Problem:
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = cause.__cause__
+        if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+            return domain_problem(cause)
+        return Problem(503, "the case could not record the command; try again with the same Idempotency-Key")
+    if isinstance(err, RPCError):
+        if err.status == RPCStatusCode.NOT_FOUND:
+            if "completed" in err.message or "closed" in err.message:
+                return Problem(409, f"case {case_id} is closed",
+                               [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}])
+            return Problem(404, f"no case {case_id}")
+        if err.status == RPCStatusCode.ALREADY_EXISTS:
+            return Problem(409, f"case {case_id} already exists and is closed",
+                           [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}])
+        return Problem(503, f"the workflow service did not answer: {err.status.name}")
+    raise err
+
+
+async def open_case(client: Client, task_queue: str, command: OpenCase,
+                    idempotency_key: str | None) -> CommandResult:
+    """Start the case workflow and open the case in one request (update-with-start).
+
+    USE_EXISTING makes a repeated open reach the same workflow; REJECT_DUPLICATE keeps a
+    closed case's id from ever starting a second workflow.
+    """
+    start = WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        CaseInput(case_id=command.case_id),
+        id=workflow_id(command.case_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        task_timeout=timedelta(seconds=30),
+    )
+    try:
+        result: CommandResult = await client.execute_update_with_start_workflow(
+            CaseWorkflow.execute, command, start_workflow_operation=start, id=idempotency_key,
+        )
+        return result
+    except (WorkflowUpdateFailedError, RPCError) as err:
+        raise _translate(err, command.case_id) from None
+
+
+async def send_command(client: Client, case_id: str, command: Command,
+                       idempotency_key: str | None) -> CommandResult:
+    handle = client.get_workflow_handle(workflow_id(case_id))
+    try:
+        result: CommandResult = await handle.execute_update(
+            CaseWorkflow.execute, command, id=idempotency_key
+        )
+        return result
+    except (WorkflowUpdateFailedError, RPCError) as err:
+        raise _translate(err, case_id) from None

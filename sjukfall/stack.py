@@ -1,0 +1,128 @@
+"""`sjukfall run`: the whole stack on loopback in one process tree.
+
+Embedded PostgreSQL and the Temporal dev server run as child processes (unless
+SJUKFALL_DATABASE_URL / SJUKFALL_TEMPORAL_ADDRESS point elsewhere); migrations, the worker,
+the projection runner and the API run in this process. SIGINT/SIGTERM stop everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from sjukfall.embedded import (
+    EmbeddedPostgres,
+    PortInUse,
+    TemporalDevServer,
+    ensure_port_free,
+    wait_for_temporal,
+)
+from sjukfall.logs import configure, get_logger
+from sjukfall.settings import Settings
+
+log = get_logger(__name__)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the stack owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_ports(settings: Settings) -> None:
+    ensure_port_free(settings.api_port, "API", settings.api_host)
+    if not settings.database_url:
+        ensure_port_free(settings.postgres_port, "PostgreSQL")
+    if not settings.temporal_address:
+        ensure_port_free(settings.temporal_port, "Temporal frontend")
+        ensure_port_free(settings.temporal_ui_port, "Temporal UI")
+
+
+def run(settings: Settings) -> int:
+    configure(settings.resolved_log_format, settings.log_level)
+    try:
+        check_ports(settings)
+    except PortInUse as err:
+        print(f"sjukfall: {err}; set the matching SJUKFALL_*_PORT variable", file=sys.stderr)
+        return 2
+    postgres = temporal = None
+    try:
+        if not settings.database_url:
+            postgres = EmbeddedPostgres(settings.data_dir / "postgres", settings.postgres_port)
+            postgres.start()
+        if not settings.temporal_address:
+            temporal = TemporalDevServer(settings.data_dir / "temporal", settings.temporal_port,
+                                         settings.temporal_ui_port, settings.temporal_namespace)
+            temporal.start()
+        database_url = settings.database_url or (postgres.url if postgres else "")
+        address = settings.temporal_address or (temporal.address if temporal else "")
+        asyncio.run(_serve(settings, database_url, address, temporal))
+        return 0
+    except PortInUse as err:
+        print(f"sjukfall: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if temporal is not None:
+            temporal.stop()
+        if postgres is not None:
+            postgres.stop()
+        print("sjukfall: stopped", file=sys.stderr)
+
+
+async def _serve(settings: Settings, database_url: str, address: str,
+                 temporal: TemporalDevServer | None) -> None:
+    from api.app import create_app
+    from store.eventstore import EventStore
+    from store.migrate import migrate
+    from store.projections import run_projections_forever
+    from worker import case_worker, connect_client
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    applied = await migrate(database_url)
+    log.info("migrations_applied", count=len(applied))
+    await wait_for_temporal(address, settings.temporal_namespace)
+    client = await connect_client(settings, address)
+    store = await EventStore.connect(database_url)
+    app = create_app(settings, client=client, store=store)
+    server = _QuietServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
+                                         log_config=None, access_log=False))
+    try:
+        async with case_worker(client, store, settings):
+            projections = asyncio.create_task(run_projections_forever(database_url))
+            api = asyncio.create_task(server.serve())
+            while not server.started and not api.done():
+                await asyncio.sleep(0.05)
+            if api.done():
+                api.result()  # re-raise why the API could not start
+            _print_endpoints(settings, database_url, temporal)
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({api, projections, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            server.should_exit = True
+            projections.cancel()
+            waiter.cancel()
+            await asyncio.gather(api, projections, return_exceptions=True)
+    finally:
+        await store.close()
+
+
+def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDevServer | None) -> None:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [f"API       {base}  (docs: /docs, health: /healthz)"]
+    if temporal is not None:
+        lines.append(f"Temporal  {temporal.address}  (UI: http://127.0.0.1:{temporal.ui_port})")
+    else:
+        lines.append(f"Temporal  {settings.temporal_address}  (namespace {settings.temporal_namespace})")
+    lines.append(f"Database  {database_url}")
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)

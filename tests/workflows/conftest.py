@@ -1,0 +1,52 @@
+"""A case worker on the time-skipping server, wired to a real event store and a real
+webhook receiver that stands in for every external recipient."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from sjukfall.settings import Settings
+from store.eventstore import EventStore
+from tests.support.receiver import Receiver
+from worker import case_worker
+
+SECRET = "test-webhook-secret"
+RECIPIENTS = ("patient", "physician", "coordinator", "employer", "fk", "af", "social_services",
+              "occupational_health", "multimodal_team")
+
+
+@dataclass
+class Harness:
+    client: Client
+    env: WorkflowEnvironment
+    store: EventStore
+    receiver: Receiver
+    task_queue: str
+
+
+@pytest.fixture(scope="module")
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    async with await EventStore.connect(database_url) as s:
+        yield s
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver(SECRET) as r:
+        yield r
+
+
+@pytest.fixture
+async def harness(
+    time_skipping_env: WorkflowEnvironment, store: EventStore, receiver: Receiver
+) -> AsyncIterator[Harness]:
+    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET)
+    queue = f"cases-{uuid.uuid4().hex[:8]}"
+    async with case_worker(time_skipping_env.client, store, settings, task_queue=queue):
+        yield Harness(time_skipping_env.client, time_skipping_env, store, receiver, queue)

@@ -1,0 +1,60 @@
+"""Driving a case workflow the way the API does."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from api.commands import open_case, send_command, workflow_id
+from domain.calendar import STOCKHOLM, day_start
+from domain.certificate import Certificate
+from domain.commands import Actor, OpenCase
+from tests.workflows.conftest import Harness
+from workflows.case import CaseOutcome, CaseWorkflow, CommandResult
+
+PNR = "191212121212"
+PHYSICIAN = Actor(id="dr-anna", role="physician", unit_id="vc-norr")
+PATIENT = Actor(id="patient", role="patient")
+
+
+def certificate(start: date, first: int, last: int, cid: str = "c1", grade: int = 100,
+                issued: datetime | None = None, **extra: Any) -> Certificate:
+    data: dict[str, Any] = {
+        "certificate_id": cid,
+        "issued_at": issued or day_start(start, first) + timedelta(hours=9),
+        "issued_by": PHYSICIAN.id,
+        "diagnoses": [{"code": "F43.8A"}],
+        "periods": [{"grade": grade, "start": start + timedelta(days=first - 1),
+                     "end": start + timedelta(days=last - 1)}],
+        **extra,
+    }
+    return Certificate.model_validate(data)
+
+
+async def today(h: Harness) -> date:
+    return (await h.env.get_current_time()).astimezone(STOCKHOLM).date()
+
+
+async def open_new_case(h: Harness, start: date, cert: Certificate | None = None,
+                        **extra: Any) -> tuple[str, CommandResult]:
+    case_id = uuid.uuid4().hex[:12]
+    command = OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
+                       sick_period_start=start, certificate=cert, **extra)
+    result = await open_case(h.client, h.task_queue, command, f"open-{case_id}")
+    return case_id, result
+
+
+async def do(h: Harness, case_id: str, command: Any, key: str | None = None) -> CommandResult:
+    return await send_command(h.client, case_id, command, key or uuid.uuid4().hex)
+
+
+async def outcome(h: Harness, case_id: str) -> CaseOutcome:
+    """Let time run until the case closes (update-with-start handles skip no time by themselves)."""
+    handle = h.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+    async with h.env.time_skipping_unlocked():  # type: ignore[attr-defined]
+        return await handle.result()
+
+
+async def event_types(h: Harness, case_id: str) -> list[str]:
+    return [e.type for e in await h.store.read_stream(case_id)]
