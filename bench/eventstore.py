@@ -231,7 +231,8 @@ class StreamCounter:
 def rebuild_subject() -> tuple[Any, Callable[[int], list[tuple[str, list[NewEvent]]]] | None]:
     """(projection, case generator) for the rebuild: the real case_summary when possible."""
     try:
-        from store.projections import CaseSummaryProjection, bench_cases
+        from store.projections import CaseSummaryProjection
+        from store.sample_cases import bench_cases
     except ImportError:
         return StreamCounter(), None
     return CaseSummaryProjection(), bench_cases

@@ -1,0 +1,120 @@
+"""The case_summary projection: rows equal the domain's summary of the folded events."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from domain import fold, summarize
+from store.eventstore import EventStore
+from store.projections import (
+    CaseSummaryProjection,
+    apply_in_place,
+    rebuild_all,
+    summary_columns_missing,
+)
+from store.sample_cases import sample_cases, to_new_events
+from store.subscription import get_checkpoint, rebuild, run_once
+
+CASES = list(sample_cases(60, seed=3))
+
+
+@pytest.fixture(scope="module")
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    s = await EventStore.connect(database_url, max_size=8)
+    yield s
+    await s.close()
+
+
+@pytest.fixture(scope="module")
+async def loaded(store: EventStore) -> EventStore:
+    """Every sample case appended the way the workflow does it: a few events per decision,
+    and cases interleaved, so that batches cut through cases."""
+    rng = random.Random(1)
+    pending = {cid: to_new_events(evs) for cid, evs in CASES}
+    versions = dict.fromkeys(pending, 0)
+    while pending:
+        cid = rng.choice(list(pending))
+        take = rng.randint(1, 4)
+        chunk, pending[cid] = pending[cid][:take], pending[cid][take:]
+        versions[cid] = await store.append(cid, versions[cid], chunk)
+        if not pending[cid]:
+            del pending[cid]
+    return store
+
+
+def expected_row(events: list[Any]) -> dict[str, Any]:
+    return summarize(fold(events)).model_dump()
+
+
+async def table(store: EventStore) -> dict[str, dict[str, Any]]:
+    rows = await store.pool.fetch("SELECT * FROM case_summary ORDER BY case_id")
+    return {r["case_id"]: dict(r) for r in rows}
+
+
+def test_every_summary_field_has_a_column() -> None:
+    assert summary_columns_missing() == []
+
+
+def test_folding_in_place_gives_what_evolve_gives() -> None:
+    for case_id, events in CASES[:10]:
+        from domain import initial_state
+
+        state = initial_state(case_id)
+        for e in events:
+            state = apply_in_place(state, e)
+        assert state == fold(events)
+
+
+async def test_projected_rows_equal_the_domain_summary_of_each_case(loaded: EventStore) -> None:
+    projection = CaseSummaryProjection()
+    total = sum(len(evs) for _, evs in CASES)
+    assert await run_once(loaded, projection, batch_size=37) == total
+    rows = await table(loaded)
+    assert {cid for cid, _ in CASES} <= set(rows)
+    for case_id, events in CASES:
+        row = rows[case_id]
+        for field, value in expected_row(events).items():
+            assert row[field] == value, (case_id, field)
+        assert row["state"] == fold(events).model_dump(mode="json")
+    phases = {r["phase"] for r in rows.values()}
+    assert {"closed", "plan"} <= phases or len(phases) >= 2  # the sample is varied
+
+
+async def test_a_cold_projection_continues_from_the_stored_state(loaded: EventStore) -> None:
+    """A new process (empty cache) continues each case from the state stored in its row."""
+    await run_once(loaded, CaseSummaryProjection(), batch_size=500)
+    later = list(sample_cases(8, seed=99, prefix="later"))
+    for case_id, events in later:  # the first half now ...
+        await loaded.append(case_id, 0, to_new_events(events[: len(events) // 2]))
+    await run_once(loaded, CaseSummaryProjection(), batch_size=500)
+    for case_id, events in later:  # ... the rest after that process is gone
+        half = len(events) // 2
+        await loaded.append(case_id, half, to_new_events(events[half:]))
+    cold = CaseSummaryProjection(cache_size=0)
+    assert await run_once(loaded, cold) == sum(len(e) - len(e) // 2 for _, e in later)
+    rows = await table(loaded)
+    for case_id, events in later:
+        assert {k: rows[case_id][k] for k in expected_row(events)} == expected_row(events)
+
+
+async def test_rebuild_gives_the_same_rows(loaded: EventStore) -> None:
+    projection = CaseSummaryProjection()
+    await run_once(loaded, projection, batch_size=500)
+    before = await table(loaded)
+    checkpoint = await get_checkpoint(loaded, projection.name)
+    await loaded.pool.execute("UPDATE case_summary SET days = -1, phase = 'broken'")
+    total = await loaded.pool.fetchval("SELECT count(*) FROM events")
+    assert await rebuild(loaded, CaseSummaryProjection(cache_size=5), batch_size=23) == total
+    assert await table(loaded) == before
+    assert await get_checkpoint(loaded, projection.name) == checkpoint
+
+
+async def test_rebuild_all_rebuilds_every_projection(loaded: EventStore, database_url: str) -> None:
+    before = await table(loaded)
+    counts = await rebuild_all(database_url)
+    assert counts == {"case_summary": await loaded.pool.fetchval("SELECT count(*) FROM events")}
+    assert await table(loaded) == before
