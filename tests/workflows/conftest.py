@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from sjukfall.settings import Settings
@@ -28,6 +29,16 @@ class Harness:
     store: EventStore
     receiver: Receiver
     task_queue: str
+    cases: list[str] = field(default_factory=list)
+
+    async def terminate_open_cases(self) -> None:
+        """Time skips only when every workflow on the server is idle: leave none behind."""
+        for case_id in self.cases:
+            handle = self.client.get_workflow_handle(f"case-{case_id}")
+            try:
+                await handle.terminate("test finished")
+            except RPCError:
+                pass  # already closed
 
 
 @pytest.fixture(scope="module")
@@ -49,4 +60,6 @@ async def harness(
     settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET)
     queue = f"cases-{uuid.uuid4().hex[:8]}"
     async with case_worker(time_skipping_env.client, store, settings, task_queue=queue):
-        yield Harness(time_skipping_env.client, time_skipping_env, store, receiver, queue)
+        h = Harness(time_skipping_env.client, time_skipping_env, store, receiver, queue)
+        yield h
+        await h.terminate_open_cases()

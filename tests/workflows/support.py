@@ -9,6 +9,7 @@ from typing import Any
 from api.commands import open_case, send_command, workflow_id
 from domain.calendar import STOCKHOLM, day_start
 from domain.certificate import Certificate
+from domain.plan import Plan, PlannedMeasure
 from domain.commands import Actor, OpenCase
 from tests.workflows.conftest import Harness
 from workflows.case import CaseOutcome, CaseWorkflow, CommandResult
@@ -42,6 +43,7 @@ async def open_new_case(h: Harness, start: date, cert: Certificate | None = None
     command = OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
                        sick_period_start=start, certificate=cert, **extra)
     result = await open_case(h.client, h.task_queue, command, f"open-{case_id}")
+    h.cases.append(case_id)
     return case_id, result
 
 
@@ -58,3 +60,26 @@ async def outcome(h: Harness, case_id: str) -> CaseOutcome:
 
 async def event_types(h: Harness, case_id: str) -> list[str]:
     return [e.type for e in await h.store.read_stream(case_id)]
+
+
+def plan(follow_up_date: date) -> Plan:
+    return Plan(
+        assessment="Stressrelaterad utmattning; arbetsförmågan nedsatt mot nuvarande arbete.",
+        goals=["Återgång i arbete på 50 % inom sex veckor"],
+        measures=[PlannedMeasure(what="Samtalsbehandling", by_whom="kurator")],
+        sick_leave="100 % i fyra veckor, därefter upptrappning",
+        return_to_work="Upptrappning via 50 % efter samtal med arbetsgivaren",
+        follow_up_date=follow_up_date,
+    )
+
+
+async def advance_to_day(h: Harness, start: date, day: int, hour: int = 9) -> None:
+    """Skip time to `hour`:00 Stockholm on day N of the sick period (timers fire on the way)."""
+    target = day_start(start, day) + timedelta(hours=hour)
+    now = await h.env.get_current_time()
+    if target > now:
+        await h.env.sleep(target - now)
+
+
+async def records(h: Harness, case_id: str, type_: str) -> list[dict[str, Any]]:
+    return [e.data for e in await h.store.read_stream(case_id) if e.type == type_]
