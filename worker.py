@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client

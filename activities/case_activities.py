@@ -76,10 +76,14 @@ class CaseActivities:
     async def deliver_notification(self, request: Delivery) -> DeliveryOutcome:
         note = request.notification
         records = await self.store.read_stream(request.case_id)
-        state = fold(event_from_record(r.type, r.schema_version, r.data) for r in records)
-        # The moment of sending is when this attempt was scheduled (the server's clock, which is
-        # also the workflow's clock, skipped time included).
-        now = activity.info().current_attempt_scheduled_time
+        events = [event_from_record(r.type, r.schema_version, r.data) for r in records]
+        state = fold(events)
+        # The moment of sending on the server's clock (the workflow's clock, skipped time
+        # included), and never before the last recorded event: a withdrawal in the record is
+        # in force, whenever this attempt happened to be scheduled.
+        info = activity.info()
+        now = max(info.started_time, info.current_attempt_scheduled_time,
+                  *(e.occurred_at for e in events[-1:]))
         refusal = consent_check(state, note.recipient, note.purpose, now)
         if refusal is not None:
             log.info("notification_suppressed_at_send", case_id=request.case_id,

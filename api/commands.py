@@ -20,7 +20,9 @@ from domain.commands import OpenCase
 from workflows.case import CaseInput, CaseWorkflow, CommandResult
 
 # Rules that describe a clash with the case's current state rather than bad input.
-CONFLICT_RULES = {"case_closed", "case_already_open", "already_answered", "wrong_expected_version"}
+CONFLICT_RULES = {"case_closed", "case_already_opened", "already_answered", "certificate_duplicate",
+                  "sick_period_not_ended"}
+FORBIDDEN_RULES = {"role_not_allowed"}
 
 
 def workflow_id(case_id: str) -> str:
@@ -33,27 +35,29 @@ def domain_problem(err: DomainError | ApplicationError) -> Problem:
     else:
         details: dict[str, Any] = err.details[0] if err.details else {}
         field, rule, message = details.get("field", "body"), details.get("rule", "rejected"), err.message
-    status = 409 if rule in CONFLICT_RULES else 422
+    status = 409 if rule in CONFLICT_RULES else 403 if rule in FORBIDDEN_RULES else 422
     return Problem(status, message, [{"field": field, "rule": rule, "message": message}])
 
 
-def _translate(err: Exception, case_id: str) -> Problem:
+CLOSED = [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}]
+
+
+async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
     if isinstance(err, WorkflowUpdateFailedError):
         cause = err.cause
         while cause is not None and not isinstance(cause, ApplicationError):
             cause = cause.__cause__
         if isinstance(cause, ApplicationError) and cause.type == "DomainError":
             return domain_problem(cause)
-        return Problem(503, "the case could not record the command; try again with the same Idempotency-Key")
+        return Problem(503, "the case could not record the command; retry with the same Idempotency-Key")
     if isinstance(err, RPCError):
-        if err.status == RPCStatusCode.NOT_FOUND:
-            if "completed" in err.message or "closed" in err.message:
-                return Problem(409, f"case {case_id} is closed",
-                               [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}])
-            return Problem(404, f"no case {case_id}")
-        if err.status == RPCStatusCode.ALREADY_EXISTS:
-            return Problem(409, f"case {case_id} already exists and is closed",
-                           [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}])
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
+            # Not running: either it never existed, or it completed because the case closed.
+            try:
+                await client.get_workflow_handle(workflow_id(case_id)).describe()
+            except RPCError:
+                return Problem(404, f"no case {case_id}")
+            return Problem(409, f"case {case_id} is closed", CLOSED)
         return Problem(503, f"the workflow service did not answer: {err.status.name}")
     raise err
 
@@ -80,7 +84,7 @@ async def open_case(client: Client, task_queue: str, command: OpenCase,
         )
         return result
     except (WorkflowUpdateFailedError, RPCError) as err:
-        raise _translate(err, command.case_id) from None
+        raise await _translate(client, err, command.case_id) from None
 
 
 async def send_command(client: Client, case_id: str, command: Command,
@@ -92,4 +96,4 @@ async def send_command(client: Client, case_id: str, command: Command,
         )
         return result
     except (WorkflowUpdateFailedError, RPCError) as err:
-        raise _translate(err, case_id) from None
+        raise await _translate(client, err, case_id) from None

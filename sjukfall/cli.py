@@ -12,10 +12,6 @@ replay         replay committed or exported workflow histories against the curre
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-from pathlib import Path
-from typing import Any, Optional
 
 import typer
 

@@ -79,6 +79,7 @@ def run(settings: Settings) -> int:
 async def _serve(settings: Settings, database_url: str, address: str,
                  temporal: TemporalDevServer | None) -> None:
     from api.app import create_app
+
     from store.eventstore import EventStore
     from store.migrate import migrate
     from store.projections import run_projections_forever

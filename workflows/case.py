@@ -32,12 +32,14 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = Actor(id="system", role="system")
 
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# A recipient's endpoint may be down for a while: keep trying for up to three days (at most
+# hourly), then record the notification as failed so a person follows it up.
 DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
+    initial_interval=timedelta(seconds=10),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    maximum_attempts=12,
+    maximum_interval=timedelta(hours=1),
 )
+DELIVERY_WINDOW = timedelta(days=3)
 
 
 class CaseInput(BaseModel):
@@ -104,7 +106,7 @@ class CaseWorkflow:
                 try:
                     await workflow.wait_condition(lambda: self.changed, timeout=delay)
                     return  # the state changed: re-plan
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             async with self.lock:
                 due = next_timer(self.state)  # a command may have moved it meanwhile
@@ -180,6 +182,7 @@ class CaseWorkflow:
                 CaseActivities.deliver_notification,
                 Delivery(case_id=self.state.case_id, notification=note),
                 start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=DELIVERY_WINDOW,
                 retry_policy=DELIVERY_RETRY,
             )
             outcome = RecordNotificationOutcome(

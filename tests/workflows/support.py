@@ -9,8 +9,8 @@ from typing import Any
 from api.commands import open_case, send_command, workflow_id
 from domain.calendar import STOCKHOLM, day_start
 from domain.certificate import Certificate
-from domain.plan import Plan, PlannedMeasure
 from domain.commands import Actor, OpenCase
+from domain.plan import Plan, PlannedMeasure
 from tests.workflows.conftest import Harness
 from workflows.case import CaseOutcome, CaseWorkflow, CommandResult
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from domain.calendar import STOCKHOLM
-
-from tests.workflows.conftest import Harness
 from domain.commands import (
     CorrectSickPeriodStart,
     EstablishPlan,
@@ -15,6 +13,7 @@ from domain.commands import (
     RecordPlanFollowUp,
     WithdrawConsent,
 )
+from tests.workflows.conftest import Harness
 from tests.workflows.support import (
     PATIENT,
     PHYSICIAN,
