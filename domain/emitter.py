@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .consent import Purpose, Recipient, consent_refusal, needs_consent
@@ -12,11 +12,14 @@ from .vocabulary import NotificationKind
 
 
 class Emitter:
-    """Collects the events of one decision: version = state.version + i + 1, ids from versions."""
+    """Collects the events of one decision: version = state.version + i + 1, ids from versions.
+
+    Events record `occurred_at` in UTC whatever zone `now` came in, so the record is uniform.
+    """
 
     def __init__(self, state: CaseState, now: datetime, recorded_by: str) -> None:
         self.state = state
-        self.now = now
+        self.now = now.astimezone(UTC)
         self.recorded_by = recorded_by
         self.events: list[Event] = []
 
