@@ -29,9 +29,9 @@ from typing import Any
 import asyncpg
 
 from domain import CaseState, evolve, initial_state, summarize
-from domain.events import Event, event_from_record
+from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.summary import CaseSummary
-from store.eventstore import EventStore, RecordedEvent, dumps
+from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, rebuild
 
 try:  # in-place application of one event (evolve = deep copy + this)
@@ -55,6 +55,21 @@ def apply_in_place(state: CaseState, event: Event) -> CaseState:
     state.version = event.version
     _domain_apply(state, event)
     return state
+
+
+def decode_event(type_: str, schema_version: int, data: str | dict[str, Any]) -> Event:
+    """`event_from_record` for stored JSON text, in one parse-and-validate pass when no upcaster
+    applies (about half the cost of json parsing + validate_python, the bulk of a rebuild)."""
+    if isinstance(data, str):
+        if (type_, schema_version) not in UPCASTERS:
+            try:
+                event = EVENT_ADAPTER.validate_json(data)
+            except ValueError:
+                event = None
+            if event is not None and event.type == type_ and event.schema_version == schema_version:
+                return event
+        data = loads(data)
+    return event_from_record(type_, schema_version, data)
 
 
 # column name -> SQL array type used to pass it through unnest()
@@ -119,6 +134,7 @@ FROM case_summary s JOIN unnest($1::text[], $2::int[]) AS k(case_id, cached) USI
 
 class CaseSummaryProjection:
     name = "case_summary"
+    raw_json = True  # events arrive with data as JSON text: see decode_event
 
     def __init__(self, cache_size: int = 20_000) -> None:
         self.cache_size = cache_size
@@ -147,7 +163,7 @@ class CaseSummaryProjection:
             for e in case_events:
                 if e.version <= state.version:
                     continue  # already folded into the stored state
-                state = apply_in_place(state, event_from_record(e.type, e.schema_version, e.data))
+                state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
             self._remember(case_id, state)
             summary = summarize(state).model_dump()
             for name in SUMMARY_COLUMNS:
