@@ -95,13 +95,16 @@ def opened(
     cert: Certificate | None = None,
     employer: str | None = "Verkstaden AB",
     consents: tuple[tuple[str, str], ...] = (),
+    case_id: str = "case-1",
+    patient_id: str = PNR,
+    unit_id: str = "vc-norr",
     **open_args: Any,
 ) -> Case:
     """A case opened on day `day` (with its first certificate) and the given consents."""
-    case = Case()
+    case = Case(case_id)
     case.do(
         OpenCase(
-            actor=PHYSICIAN, case_id="case-1", patient_id=PNR, unit_id="vc-norr",
+            actor=PHYSICIAN, case_id=case_id, patient_id=patient_id, unit_id=unit_id,
             sick_period_start=START, employer_name=employer, certificate=cert, **open_args,
         ),
         at(day),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,8 @@ from tests.domain.support import (
     certificate,
 )
 
+#: DOMAIN_EXAMPLES=5000 for a long soak; the default keeps the suite fast.
+EXAMPLES = int(os.environ.get("DOMAIN_EXAMPLES", "300"))
 EXTERNAL = ["employer", "fk", "af", "social_services", "occupational_health", "multimodal_team"]
 PURPOSES = ["share_information", "contact", "coordination"]
 CERT_IDS = [f"c{i}" for i in range(5)]
@@ -211,7 +214,7 @@ def play(opening_day: int, first_cert: int, sequence: list[tuple[int, tuple[Any,
     return run
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 40), st.integers(5, 120), steps)
 def test_any_valid_command_sequence_folds_and_never_sends_without_consent(
     opening_day: int, first_cert: int, sequence: list[tuple[int, tuple[Any, ...]]]
@@ -224,7 +227,7 @@ def test_any_valid_command_sequence_folds_and_never_sends_without_consent(
     assert CaseState.model_validate_json(run.state.model_dump_json()) == run.state
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=EXAMPLES // 3, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(MILESTONE_CONSENTS), st.booleans(), st.integers(0, 60)),
                 max_size=16),
        st.integers(1, 400))
