@@ -5,8 +5,9 @@ from .consent import consent_allows, consent_check
 from .decider import decide, evolve, fold, initial_state
 from .errors import DomainError
 from .events import Event, event_from_record, event_id_for, event_to_record
+from .measures import Measures, compute_measures, kva_registrations
 from .state import CaseState
-from .summary import CaseSummary, summarize
+from .summary import CaseSummary, patient_identity_for, summarize
 from .timers import Timer, next_timer
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "Command",
     "DomainError",
     "Event",
+    "Measures",
     "Timer",
+    "compute_measures",
     "consent_allows",
     "consent_check",
     "decide",
@@ -26,6 +29,8 @@ __all__ = [
     "evolve",
     "fold",
     "initial_state",
+    "kva_registrations",
     "next_timer",
+    "patient_identity_for",
     "summarize",
 ]

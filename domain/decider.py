@@ -20,7 +20,7 @@ Rules chosen where DOMAIN.md is silent:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from . import fk
@@ -56,7 +56,14 @@ from .commands import (
     SetCoordinationStatus,
     WithdrawConsent,
 )
-from .consent import ConsentRecord, Purpose, Recipient, capped_valid_until, consent_refusal
+from .consent import (
+    ConsentRecord,
+    Purpose,
+    Recipient,
+    capped_valid_until,
+    consent_refusal,
+    needs_consent,
+)
 from .emitter import Emitter
 from .errors import DomainError
 from .events import (
@@ -102,6 +109,7 @@ from .state import (
     CoordinationStatusRecord,
     FollowUpRecord,
     Meeting,
+    MeetingKind,
     PlanVersion,
 )
 from .vocabulary import CoordinationKind, NotificationOutcome, Role
@@ -189,7 +197,7 @@ def _words(type_name: str) -> str:
     return "".join(f" {c.lower()}" if c.isupper() else c for c in type_name).strip()
 
 
-def _not_after_today(value: Any, field: str, out: Emitter) -> None:
+def _not_after_today(value: date, field: str, out: Emitter) -> None:
     if value > local_date(out.now):
         raise DomainError(field, "date_in_future", f"{value} is in the future")
 
@@ -359,7 +367,7 @@ def _follow_up(c: RecordPlanFollowUp, state: CaseState, out: Emitter) -> None:
 
 
 def _give_consent(c: GiveConsent, state: CaseState, out: Emitter) -> None:
-    if consent_refusal([], c.recipient, c.purpose, out.now) is None:
+    if not needs_consent(c.recipient):
         raise DomainError(
             "recipient", "consent_not_needed", f"the {c.recipient} is informed without consent"
         )
@@ -698,7 +706,7 @@ def _resolve_fk(s: CaseState, message_id: str, status: fk.FkStatus, by: str, at:
     _unflag(s, f"fk_answer_overdue:{message_id}")
 
 
-def _meeting(s: CaseState, event: Event, kind: Any, held_on: Any, **details: Any) -> None:
+def _meeting(s: CaseState, event: Event, kind: MeetingKind, held_on: date, **details: Any) -> None:
     s.meetings.append(Meeting(kind=kind, held_on=held_on, recorded_by=event.recorded_by, **details))
 
 

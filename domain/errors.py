@@ -12,7 +12,7 @@ class DomainError(Exception):
     """
 
     def __init__(self, field: str, rule: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(field, rule, message)  # all three in args, so it pickles
         self.field = field
         self.rule = rule
         self.message = message

@@ -10,7 +10,7 @@ from .calendar import MILESTONE_DAYS, day_start
 from .icd import chapter
 from .identity import age_band, birth_date, sex_for_statistics
 from .state import CaseState
-from .vocabulary import CloseReason, CoordinationStatus, Phase
+from .vocabulary import CloseReason, CoordinationStatus, Phase, Role
 
 
 class CaseSummary(BaseModel):
@@ -103,3 +103,10 @@ def in_coordinator_queue(state: CaseState) -> bool:
         and state.coordination_status is None
         and state.on_sick_leave_through(state.day(31))
     )
+
+
+def patient_identity_for(state: CaseState, role: Role) -> str | None:
+    """The identity number a reader may see: none for non-physicians when it is protected."""
+    if state.protected_identity and role != "physician":
+        return None
+    return state.patient_id

@@ -161,3 +161,13 @@ def test_kva_registrations_carry_the_procedure_date() -> None:
         ("DV077", START + timedelta(days=2)),
         ("GC001", START + timedelta(days=1)),
     ]
+
+
+def test_protected_identity_is_shown_only_to_physicians() -> None:
+    from domain import patient_identity_for
+
+    case = opened(cert=certificate(), protected_identity=True)
+    assert patient_identity_for(case.state, "physician") == PNR
+    assert patient_identity_for(case.state, "coordinator") is None
+    assert summarize(case.state).protected_identity
+    assert patient_identity_for(opened().state, "coordinator") == PNR
