@@ -161,7 +161,7 @@ class CaseWorkflow:
                     "workflow_run_id": workflow.info().run_id,
                 },
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=APPEND_RETRY,
         )
         for event in events:
@@ -181,7 +181,7 @@ class CaseWorkflow:
             result: DeliveryOutcome = await workflow.execute_activity_method(
                 CaseActivities.deliver_notification,
                 Delivery(case_id=self.state.case_id, notification=note),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=15),
                 schedule_to_close_timeout=DELIVERY_WINDOW,
                 retry_policy=DELIVERY_RETRY,
             )
