@@ -50,8 +50,11 @@ def certificate(
         "issued_by": PHYSICIAN.id,
         "diagnoses": [{"code": "F43.8A"}],
         "periods": [
-            {"grade": grade, "start": START + timedelta(days=first - 1),
-             "end": START + timedelta(days=last - 1)}
+            {
+                "grade": grade,
+                "start": START + timedelta(days=first - 1),
+                "end": START + timedelta(days=last - 1),
+            }
         ],
         **extra,
     }
@@ -104,8 +107,14 @@ def opened(
     case = Case(case_id)
     case.do(
         OpenCase(
-            actor=PHYSICIAN, case_id=case_id, patient_id=patient_id, unit_id=unit_id,
-            sick_period_start=START, employer_name=employer, certificate=cert, **open_args,
+            actor=PHYSICIAN,
+            case_id=case_id,
+            patient_id=patient_id,
+            unit_id=unit_id,
+            sick_period_start=START,
+            employer_name=employer,
+            certificate=cert,
+            **open_args,
         ),
         at(day),
     )

@@ -1,4 +1,6 @@
-from datetime import date, datetime, timedelta, timezone
+import random
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -25,14 +27,14 @@ def test_day_n_counts_calendar_days_across_daylight_saving() -> None:
     day_8 = day_start(start, 8)
     assert day_8 == datetime(2024, 4, 1, tzinfo=STOCKHOLM)
     assert day_8.utcoffset() == timedelta(hours=2)
-    assert day_8.astimezone(timezone.utc) == datetime(2024, 3, 31, 22, tzinfo=timezone.utc)
+    assert day_8.astimezone(UTC) == datetime(2024, 3, 31, 22, tzinfo=UTC)
 
 
 def test_day_number_uses_the_stockholm_date_of_an_instant() -> None:
     start = date(2024, 6, 1)
     # 23:30 UTC on 1 June is already 2 June in Stockholm (UTC+2): day 2
-    assert day_number(start, datetime(2024, 6, 1, 23, 30, tzinfo=timezone.utc)) == 2
-    assert day_number(start, datetime(2024, 6, 1, 21, 59, tzinfo=timezone.utc)) == 1
+    assert day_number(start, datetime(2024, 6, 1, 23, 30, tzinfo=UTC)) == 2
+    assert day_number(start, datetime(2024, 6, 1, 21, 59, tzinfo=UTC)) == 1
     assert day_number(start, day_start(start, 30)) == 30
 
 
@@ -68,14 +70,19 @@ def test_working_days_skip_weekends() -> None:
 
 ranges = st.lists(
     st.tuples(st.integers(0, 200), st.integers(0, 40)).map(
-        lambda t: (date(2024, 1, 1) + timedelta(days=t[0]), date(2024, 1, 1) + timedelta(days=t[0] + t[1]))
+        lambda t: (
+            date(2024, 1, 1) + timedelta(days=t[0]),
+            date(2024, 1, 1) + timedelta(days=t[0] + t[1]),
+        )
     ),
     max_size=8,
 )
 
 
 @given(ranges, st.randoms(), st.integers(0, 90))
-def test_merge_rule_is_order_independent(items: list, rnd, gap: int) -> None:  # type: ignore[no-untyped-def]
+def test_merge_rule_is_order_independent(
+    items: list[tuple[date, date]], rnd: random.Random, gap: int
+) -> None:
     shuffled = list(items)
     rnd.shuffle(shuffled)
     assert merge_ranges(items, gap) == merge_ranges(shuffled, gap)
@@ -83,9 +90,11 @@ def test_merge_rule_is_order_independent(items: list, rnd, gap: int) -> None:  #
 
 
 @given(ranges, st.integers(0, 90))
-def test_merged_sick_periods_are_separated_by_more_than_the_gap(items: list, gap: int) -> None:  # type: ignore[no-untyped-def]
+def test_merged_sick_periods_are_separated_by_more_than_the_gap(
+    items: list[tuple[date, date]], gap: int
+) -> None:
     periods = merge_ranges(items, gap)
-    for (_, end), (start, _) in zip(periods, periods[1:]):
+    for (_, end), (start, _) in pairwise(periods):
         assert not same_sick_period(end, start, gap)
     for start, end in items:
         assert any(s <= start and end <= e for s, e in periods)

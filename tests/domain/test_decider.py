@@ -66,8 +66,13 @@ def rule_of(case: Case, command: object) -> str:
 def test_open_case_records_the_patient_normalised_and_the_envelope() -> None:
     case = Case()
     events = case.do(
-        OpenCase(actor=PHYSICIAN, case_id="case-1", patient_id="19121212-1212",
-                 unit_id="vc-norr", sick_period_start=START),
+        OpenCase(
+            actor=PHYSICIAN,
+            case_id="case-1",
+            patient_id="19121212-1212",
+            unit_id="vc-norr",
+            sick_period_start=START,
+        ),
         at(3),
     )
     assert [e.type for e in events] == ["CaseOpened"]
@@ -86,8 +91,9 @@ def test_open_with_first_certificate_records_both_in_one_decision() -> None:
 
 def test_a_case_opens_once_and_only_under_its_own_id() -> None:
     case = opened()
-    again = OpenCase(actor=PHYSICIAN, case_id="case-1", patient_id=PNR, unit_id="u",
-                     sick_period_start=START)
+    again = OpenCase(
+        actor=PHYSICIAN, case_id="case-1", patient_id=PNR, unit_id="u", sick_period_start=START
+    )
     assert rule_of(case, again) == "case_already_opened"
     other = initial_state("case-2")
     with pytest.raises(DomainError) as info:
@@ -97,7 +103,9 @@ def test_a_case_opens_once_and_only_under_its_own_id() -> None:
 
 def test_nothing_but_opening_works_on_an_unopened_case() -> None:
     with pytest.raises(DomainError) as info:
-        decide(RecordCertificate(actor=PHYSICIAN, certificate=certificate()), initial_state("x"), at(1))
+        decide(
+            RecordCertificate(actor=PHYSICIAN, certificate=certificate()), initial_state("x"), at(1)
+        )
     assert info.value.rule == "case_not_opened"
 
 
@@ -107,7 +115,10 @@ def test_roles_are_checked_before_anything_else() -> None:
         case.do(EstablishPlan(actor=COORDINATOR, plan=plan()))
     assert (info.value.field, info.value.rule) == ("actor.role", "role_not_allowed")
     assert str(info.value) == "a coordinator may not establish plan"
-    assert rule_of(case, RecordCertificate(actor=PATIENT, certificate=certificate())) == "role_not_allowed"
+    assert (
+        rule_of(case, RecordCertificate(actor=PATIENT, certificate=certificate()))
+        == "role_not_allowed"
+    )
 
 
 def test_decide_does_not_mutate_the_state() -> None:
@@ -125,7 +136,10 @@ def test_same_certificate_twice_is_a_no_op_a_different_one_with_its_id_is_refuse
     case = opened(cert=certificate())
     assert case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate())) == []
     changed = certificate(last=50)
-    assert rule_of(case, RecordCertificate(actor=PHYSICIAN, certificate=changed)) == "certificate_duplicate"
+    assert (
+        rule_of(case, RecordCertificate(actor=PHYSICIAN, certificate=changed))
+        == "certificate_duplicate"
+    )
 
 
 def test_certificate_may_not_start_before_day_one() -> None:
@@ -147,7 +161,9 @@ def test_extension_after_a_four_day_gap_joins_the_sick_period() -> None:
 def test_a_six_day_gap_starts_a_new_sick_period_so_a_new_case() -> None:
     case = opened(cert=certificate(last=10))
     with pytest.raises(DomainError) as info:
-        case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=17, last=30)))
+        case.do(
+            RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=17, last=30))
+        )
     assert (info.value.field, info.value.rule) == ("certificate.periods", "new_sick_period")
     assert "open a new case" in info.value.message
 
@@ -167,7 +183,10 @@ def test_revoked_certificate_stops_counting() -> None:
     assert case.state.sick_period_end == START + timedelta(days=29)
     assert case.state.covered_days == 30
     assert case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c2")) == []
-    assert rule_of(case, RevokeCertificate(actor=PHYSICIAN, certificate_id="nope")) == "certificate_unknown"
+    assert (
+        rule_of(case, RevokeCertificate(actor=PHYSICIAN, certificate_id="nope"))
+        == "certificate_unknown"
+    )
 
 
 def test_replacement_makes_the_replaced_certificate_stop_counting() -> None:
@@ -180,13 +199,20 @@ def test_replacement_makes_the_replaced_certificate_stop_counting() -> None:
 
 def test_relation_must_point_to_a_certificate_of_the_case() -> None:
     case = opened(cert=certificate())
-    frlang = certificate("c2", first=46, last=60, relation={"kind": "FRLANG", "certificate_id": "zz"})
-    assert rule_of(case, RecordCertificate(actor=PHYSICIAN, certificate=frlang)) == "relation_unknown_certificate"
+    frlang = certificate(
+        "c2", first=46, last=60, relation={"kind": "FRLANG", "certificate_id": "zz"}
+    )
+    assert (
+        rule_of(case, RecordCertificate(actor=PHYSICIAN, certificate=frlang))
+        == "relation_unknown_certificate"
+    )
 
 
 def test_correcting_the_start_checks_the_certificates() -> None:
     case = opened(cert=certificate(first=3, last=30))
-    events = case.do(CorrectSickPeriodStart(actor=PHYSICIAN, sick_period_start=START + timedelta(days=2)))
+    events = case.do(
+        CorrectSickPeriodStart(actor=PHYSICIAN, sick_period_start=START + timedelta(days=2))
+    )
     assert events[0].previous == START and case.state.start == START + timedelta(days=2)
     later = CorrectSickPeriodStart(actor=PHYSICIAN, sick_period_start=START + timedelta(days=5))
     assert rule_of(case, later) == "certificate_before_sick_period"
@@ -204,7 +230,9 @@ def test_phases_follow_plan_and_follow_up_and_register_kva() -> None:
     case.do(RevisePlan(actor=PHYSICIAN, plan=plan(goals=["full time by day 90"])), at(6))
     assert [v.version for v in case.state.plans] == [1, 2]
     assert case.do(RevisePlan(actor=PHYSICIAN, plan=case.state.plans[-1].plan)) == []
-    case.do(RecordPlanFollowUp(actor=COORDINATOR, followed_up_on=START + timedelta(days=20)), at(21))
+    case.do(
+        RecordPlanFollowUp(actor=COORDINATOR, followed_up_on=START + timedelta(days=20)), at(21)
+    )
     assert case.state.phase == "follow_up"
     assert case.state.follow_up_date is None  # done, and no next date was set
     case.do(CloseCase(actor=PHYSICIAN, reason="return_to_work_full"), at(22))
@@ -214,7 +242,9 @@ def test_phases_follow_plan_and_follow_up_and_register_kva() -> None:
 
 def test_follow_up_needs_a_plan_and_a_date_not_in_the_future() -> None:
     case = opened(cert=certificate())
-    assert rule_of(case, RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START)) == "plan_missing"
+    assert (
+        rule_of(case, RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START)) == "plan_missing"
+    )
     assert rule_of(case, RevisePlan(actor=PHYSICIAN, plan=plan())) == "plan_missing"
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan()))
     future = RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=30))
@@ -228,7 +258,11 @@ def test_coordination_status_records_who_and_when_and_ignores_repeats() -> None:
     case = opened(cert=certificate())
     case.do(SetCoordinationStatus(actor=COORDINATOR, status="contacted"), at(31))
     record = case.state.coordination_status
-    assert record is not None and (record.status, record.set_by, record.set_at) == ("contacted", "co-bo", at(31))
+    assert record is not None and (record.status, record.set_by, record.set_at) == (
+        "contacted",
+        "co-bo",
+        at(31),
+    )
     assert case.do(SetCoordinationStatus(actor=COORDINATOR, status="contacted")) == []
 
 
@@ -249,8 +283,12 @@ def test_coordination_with_an_external_actor_needs_coordination_consent() -> Non
 
 def test_multimodal_team_referral_needs_consent_and_meetings_need_a_referral() -> None:
     case = opened(cert=certificate())
-    meeting = RecordMultimodalTeamMeeting(actor=COORDINATOR, held_on=START, participants=["kurator", "fysioterapeut"],
-                                          decisions=["start graded activity"])
+    meeting = RecordMultimodalTeamMeeting(
+        actor=COORDINATOR,
+        held_on=START,
+        participants=["kurator", "fysioterapeut"],
+        decisions=["start graded activity"],
+    )
     assert rule_of(case, meeting) == "not_referred_to_multimodal_team"
     assert rule_of(case, ReferToMultimodalTeam(actor=COORDINATOR)) == "consent_required"
     case.do(GiveConsent(actor=PATIENT, recipient="multimodal_team", purpose="coordination"))
@@ -261,8 +299,12 @@ def test_multimodal_team_referral_needs_consent_and_meetings_need_a_referral() -
 
 def test_avstamningsmote_and_sip_need_consent_for_fk_and_social_services() -> None:
     case = opened(cert=certificate())
-    avstamning = RecordReconciliationMeeting(actor=COORDINATOR, held_on=START, participants=["FK", "patient"])
-    sip = RecordJointIndividualPlan(actor=COORDINATOR, agreed_on=START, participants=["socialtjänsten"])
+    avstamning = RecordReconciliationMeeting(
+        actor=COORDINATOR, held_on=START, participants=["FK", "patient"]
+    )
+    sip = RecordJointIndividualPlan(
+        actor=COORDINATOR, agreed_on=START, participants=["socialtjänsten"]
+    )
     assert rule_of(case, avstamning) == "consent_required"
     assert rule_of(case, sip) == "consent_required"
     case.do(GiveConsent(actor=PATIENT, recipient="fk", purpose="coordination"))
@@ -274,9 +316,14 @@ def test_avstamningsmote_and_sip_need_consent_for_fk_and_social_services() -> No
 
 def test_employer_return_plan_is_recorded_with_its_date() -> None:
     case = opened(cert=certificate())
-    case.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=20)), at(25))
+    case.do(
+        RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=20)), at(25)
+    )
     assert case.state.employer_return_plan_date == START + timedelta(days=20)
-    assert rule_of(case, RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=date(2030, 1, 1))) == "date_in_future"
+    assert (
+        rule_of(case, RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=date(2030, 1, 1)))
+        == "date_in_future"
+    )
 
 
 # ---------------------------------------------------------------- closing

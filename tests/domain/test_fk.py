@@ -42,13 +42,20 @@ def inbound(mid: str = "fk-1", topic: str = "KOMPLT", **changes: Any) -> FkMessa
         "sender": "Försäkringskassan",
     }
     if topic == "KOMPLT":
-        data["completion_items"] = [{"question_id": "4", "instance": 1, "text": "Describe the limitation."}]
+        data["completion_items"] = [
+            {"question_id": "4", "instance": 1, "text": "Describe the limitation."}
+        ]
         data["last_answer_date"] = LAST_ANSWER
     return FkMessage.model_validate({**data, **changes})
 
 
 def outbound(mid: str = "care-1", topic: str = "AVSTMN", **changes: Any) -> OutboundFkMessage:
-    data = {"message_id": mid, "certificate_id": "c1", "topic": topic, "text": "We propose a meeting."}
+    data = {
+        "message_id": mid,
+        "certificate_id": "c1",
+        "topic": topic,
+        "text": "We propose a meeting.",
+    }
     return OutboundFkMessage.model_validate({**data, **changes})
 
 
@@ -76,7 +83,9 @@ def case() -> Case:
 
 def test_a_completion_request_awaits_care_with_its_last_answer_date(case: Case) -> None:
     events = receive(case, inbound())
-    assert [(e.type, e.status) for e in events] == [("FkMessageReceived", "PENDING_INTERNAL_ACTION")]
+    assert [(e.type, e.status) for e in events] == [
+        ("FkMessageReceived", "PENDING_INTERNAL_ACTION")
+    ]
     summary = summarize(case.state)
     assert (summary.unanswered_fk, summary.fk_answer_due) == (1, LAST_ANSWER)
 
@@ -96,7 +105,12 @@ def test_the_patient_identity_must_match_the_case(case: Case) -> None:
 
 def test_the_certificate_must_exist_and_not_be_revoked(case: Case) -> None:
     assert refused(case, inbound(certificate_id="c404")).rule == "certificate_unknown"
-    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=30, last=60, issued=30)), at(30))
+    case.do(
+        RecordCertificate(
+            actor=PHYSICIAN, certificate=certificate("c2", first=30, last=60, issued=30)
+        ),
+        at(30),
+    )
     case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c2"))
     assert refused(case, inbound(certificate_id="c2")).rule == "certificate_revoked"
 
@@ -104,19 +118,28 @@ def test_the_certificate_must_exist_and_not_be_revoked(case: Case) -> None:
 def test_completion_items_only_on_komplt_and_komplt_needs_items(case: Case) -> None:
     items = [{"question_id": "1", "text": "x"}]
     error = refused(case, inbound(topic="KONTKT", completion_items=items))
-    assert (error.field, error.rule) == ("message.completion_items", "completion_items_only_on_komplt")
+    assert (error.field, error.rule) == (
+        "message.completion_items",
+        "completion_items_only_on_komplt",
+    )
     assert refused(case, inbound(completion_items=[])).rule == "komplt_requires_items"
 
 
 def test_paminn_must_reference_an_existing_message(case: Case) -> None:
     assert refused(case, inbound("fk-2", topic="PAMINN")).rule == "reminder_requires_reference"
-    assert refused(case, inbound("fk-2", topic="PAMINN", reminder_of="fk-1")).rule == "reminder_of_unknown"
+    assert (
+        refused(case, inbound("fk-2", topic="PAMINN", reminder_of="fk-1")).rule
+        == "reminder_of_unknown"
+    )
     receive(case, inbound())
     events = receive(case, inbound("fk-2", topic="PAMINN", reminder_of="fk-1"))
     assert events[0].status == "CLOSED"
     assert case.state.fk_messages["fk-1"].status == "PENDING_INTERNAL_ACTION"
     assert summarize(case.state).unanswered_fk == 1
-    assert refused(case, inbound("fk-3", topic="KONTKT", reminder_of="fk-1")).rule == "reminder_of_only_on_paminn"
+    assert (
+        refused(case, inbound("fk-3", topic="KONTKT", reminder_of="fk-1")).rule
+        == "reminder_of_only_on_paminn"
+    )
 
 
 def test_care_may_start_only_avstmn_kontkt_and_ovrigt(case: Case) -> None:
@@ -137,7 +160,9 @@ def test_sending_to_fk_needs_the_patients_consent() -> None:
 
 def test_care_answers_a_completion_request_once(case: Case) -> None:
     receive(case, inbound())
-    answer = outbound("care-1", topic="KOMPLT", answer_to={"message_id": "fk-1"}, text="No new findings.")
+    answer = outbound(
+        "care-1", topic="KOMPLT", answer_to={"message_id": "fk-1"}, text="No new findings."
+    )
     events = send(case, answer)
     assert [e.type for e in events] == ["FkMessageSent", "FkMessageAnswered"]
     assert case.state.fk_messages["fk-1"].status == "ANSWERED"
@@ -147,16 +172,28 @@ def test_care_answers_a_completion_request_once(case: Case) -> None:
 
 
 def test_an_answer_must_reference_an_existing_message_of_the_same_topic(case: Case) -> None:
-    assert refused(case, outbound(topic="KOMPLT", answer_to={"message_id": "fk-9"})).rule == "answer_to_unknown"
+    assert (
+        refused(case, outbound(topic="KOMPLT", answer_to={"message_id": "fk-9"})).rule
+        == "answer_to_unknown"
+    )
     receive(case, inbound())
     mismatch = outbound(topic="OVRIGT", answer_to={"message_id": "fk-1"})
-    assert (refused(case, mismatch).field, refused(case, mismatch).rule) == ("message.topic", "answer_topic_mismatch")
+    assert (refused(case, mismatch).field, refused(case, mismatch).rule) == (
+        "message.topic",
+        "answer_topic_mismatch",
+    )
 
 
 def test_fk_answers_care_question_and_may_not_answer_its_own(case: Case) -> None:
     send(case, outbound("care-1", topic="AVSTMN"))
     receive(case, inbound("fk-1", topic="KOMPLT"))
-    own = inbound("fk-2", topic="KOMPLT", answer_to={"message_id": "fk-1"}, completion_items=[], last_answer_date=None)
+    own = inbound(
+        "fk-2",
+        topic="KOMPLT",
+        answer_to={"message_id": "fk-1"},
+        completion_items=[],
+        last_answer_date=None,
+    )
     assert refused(case, own).rule == "answer_to_own_message"
     events = receive(case, inbound("fk-3", topic="AVSTMN", answer_to={"message_id": "care-1"}))
     assert [e.type for e in events] == ["FkMessageReceived", "FkMessageAnswered"]
@@ -165,7 +202,9 @@ def test_fk_answers_care_question_and_may_not_answer_its_own(case: Case) -> None
 
 def test_answers_carry_no_last_answer_date(case: Case) -> None:
     send(case, outbound("care-1", topic="KONTKT"))
-    answer = inbound("fk-2", topic="KONTKT", answer_to={"message_id": "care-1"}, last_answer_date=LAST_ANSWER)
+    answer = inbound(
+        "fk-2", topic="KONTKT", answer_to={"message_id": "care-1"}, last_answer_date=LAST_ANSWER
+    )
     error = refused(case, answer)
     assert (error.field, error.rule) == ("message.last_answer_date", "last_answer_date_on_answer")
 
@@ -174,7 +213,9 @@ def test_a_completion_certificate_closes_every_open_komplt(case: Case) -> None:
     receive(case, inbound("fk-1"))
     receive(case, inbound("fk-2"))
     receive(case, inbound("fk-3", topic="KONTKT"))
-    completion = certificate("c1-k", last=60, issued=22, relation={"kind": "KOMPLT", "certificate_id": "c1"})
+    completion = certificate(
+        "c1-k", last=60, issued=22, relation={"kind": "KOMPLT", "certificate_id": "c1"}
+    )
     events = case.do(RecordCertificate(actor=PHYSICIAN, certificate=completion), at(22))
     assert [e.type for e in events] == ["CertificateRecorded", "FkMessageClosed", "FkMessageClosed"]
     statuses = {mid: r.status for mid, r in case.state.fk_messages.items()}

@@ -41,7 +41,9 @@ def test_ten_digits_never_resolve_to_a_birth_in_the_future() -> None:
 
 
 def test_wrong_check_digit_is_rejected_with_a_message_that_says_so() -> None:
-    with pytest.raises(ValueError, match="check digit .* wrong: it is 3, the Luhn check makes it 2"):
+    with pytest.raises(
+        ValueError, match="check digit .* wrong: it is 3, the Luhn check makes it 2"
+    ):
         normalise("19121212-1213")
 
 
@@ -126,8 +128,14 @@ def test_any_changed_check_digit_is_rejected(born: date, serial: int, shift: int
 
 @pytest.mark.parametrize(
     ("code", "normal", "chap"),
-    [("f321", "F32.1", "F00-F99"), ("M54.5", "M54.5", "M00-M99"), ("F43.8A", "F43.8A", "F00-F99"),
-     ("S82", "S82", "S00-T98"), ("T14.9", "T14.9", "S00-T98"), ("D50", "D50", "D50-D89")],
+    [
+        ("f321", "F32.1", "F00-F99"),
+        ("M54.5", "M54.5", "M00-M99"),
+        ("F43.8A", "F43.8A", "F00-F99"),
+        ("S82", "S82", "S00-T98"),
+        ("T14.9", "T14.9", "S00-T98"),
+        ("D50", "D50", "D50-D89"),
+    ],
 )
 def test_icd_codes_normalise_and_derive_the_chapter(code: str, normal: str, chap: str) -> None:
     assert normalise_icd(code) == normal

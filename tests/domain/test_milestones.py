@@ -1,11 +1,13 @@
 """Every row of DOMAIN.md's milestone table, the named scenarios, and the timers."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from domain import DomainError, next_timer
 from domain.calendar import day_start
+from domain.certificate import Certificate
 from domain.commands import (
     CloseCase,
     CorrectSickPeriodStart,
@@ -25,6 +27,7 @@ from tests.domain.support import (
     PHYSICIAN,
     START,
     SYSTEM,
+    Case,
     at,
     certificate,
     kinds,
@@ -40,12 +43,19 @@ ALL_CONSENTS = (
 )
 
 
-def reached(case, day):  # type: ignore[no-untyped-def]
+def reached(case: Case, day: int) -> list[Any]:
     """The events the given milestone produced."""
     events = case.events
     first = next(i for i, e in enumerate(events) if e.type == "MilestoneReached" and e.day == day)
     rest = events[first + 1 :]
-    end = next((i for i, e in enumerate(rest) if e.type == "MilestoneReached" or e.recorded_by != "system"), len(rest))
+    end = next(
+        (
+            i
+            for i, e in enumerate(rest)
+            if e.type == "MilestoneReached" or e.recorded_by != "system"
+        ),
+        len(rest),
+    )
     return events[first : first + 1 + end]
 
 
@@ -125,7 +135,7 @@ def test_sick_leave_ending_on_day_12_means_nothing_happens_at_day_14() -> None:
 # ---------------------------------------------------------------- day 30
 
 
-def long_certificate(last: int = 90):  # type: ignore[no-untyped-def]
+def long_certificate(last: int = 90) -> Certificate:
     return certificate(last=last)
 
 
@@ -149,20 +159,26 @@ def test_day_30_no_employer_reminder_for_a_short_expected_absence_or_a_recorded_
     short.advance(at(30))
     assert ("employer", "employer_return_plan_due") not in kinds(reached(short, 30))
     planned = opened(cert=long_certificate(), consents=ALL_CONSENTS)
-    planned.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=20)), at(21))
+    planned.do(
+        RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=20)), at(21)
+    )
     planned.advance(at(30))
     assert ("employer", "employer_return_plan_due") not in kinds(reached(planned, 30))
 
 
 def test_consent_withdrawn_on_day_25_suppresses_the_day_30_employer_reminder() -> None:
     case = opened(cert=long_certificate(), consents=ALL_CONSENTS)
-    case.do(WithdrawConsent(actor=PATIENT, recipient="employer", purpose="share_information"), at(25))
+    case.do(
+        WithdrawConsent(actor=PATIENT, recipient="employer", purpose="share_information"), at(25)
+    )
     case.advance(at(30))
     events = reached(case, 30)
     assert ("employer", "employer_return_plan_due") not in kinds(events)
     suppressed = [e for e in events if e.type == "NotificationSuppressed"]
     assert [(e.recipient, e.kind) for e in suppressed] == [("employer", "employer_return_plan_due")]
-    assert suppressed[0].reason.startswith("the patient withdrew consent to employer (share_information) at")
+    assert suppressed[0].reason.startswith(
+        "the patient withdrew consent to employer (share_information) at"
+    )
 
 
 def test_over_30_days_hands_the_case_to_the_coordinator_and_refers_with_consent() -> None:
@@ -181,7 +197,9 @@ def test_over_30_days_without_consent_the_multimodal_referral_is_suppressed() ->
     case.advance(at(30))
     events = reached(case, 30)
     assert "ReferredToMultimodalTeam" not in [e.type for e in events]
-    assert ("multimodal_team", "multimodal_team_referral") in kinds(events, "NotificationSuppressed")
+    assert ("multimodal_team", "multimodal_team_referral") in kinds(
+        events, "NotificationSuppressed"
+    )
     assert case.state.referred_to_multimodal_team_at is None
 
 
@@ -201,7 +219,9 @@ def test_a_case_with_a_coordination_status_gets_no_offer_prompt() -> None:
 # ---------------------------------------------------------------- day 60
 
 
-def test_day_60_alerts_physician_and_coordinator_when_no_follow_up_and_flags_missing_employer_plan() -> None:
+def test_day_60_alerts_physician_and_coordinator_when_no_follow_up_and_flags_missing_employer_plan() -> (
+    None
+):
     case = opened(cert=long_certificate(), consents=ALL_CONSENTS)
     case.advance(at(60))
     events = reached(case, 60)
@@ -215,10 +235,17 @@ def test_day_60_alerts_physician_and_coordinator_when_no_follow_up_and_flags_mis
 
 def test_day_60_is_quiet_when_followed_up_and_the_employer_plan_exists() -> None:
     case = opened(cert=long_certificate(), consents=ALL_CONSENTS)
-    plan = Plan(assessment="a", goals=["g"], sick_leave="s", return_to_work="r",
-                follow_up_date=START + timedelta(days=50))
+    plan = Plan(
+        assessment="a",
+        goals=["g"],
+        sick_leave="s",
+        return_to_work="r",
+        follow_up_date=START + timedelta(days=50),
+    )
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan), at(10))
-    case.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=25)), at(26))
+    case.do(
+        RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=25)), at(26)
+    )
     case.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=44)), at(45))
     case.advance(at(60))
     assert [e.type for e in reached(case, 60)] == ["MilestoneReached"]
@@ -231,7 +258,10 @@ def test_day_60_is_quiet_when_followed_up_and_the_employer_plan_exists() -> None
 def test_day_90_informs_patient_and_employer_of_the_rehabilitation_chain() -> None:
     case = opened(cert=certificate(last=100), consents=ALL_CONSENTS)
     case.advance(at(90))
-    assert kinds(reached(case, 90)) == [("patient", "rehab_chain_day_91"), ("employer", "rehab_chain_day_91")]
+    assert kinds(reached(case, 90)) == [
+        ("patient", "rehab_chain_day_91"),
+        ("employer", "rehab_chain_day_91"),
+    ]
 
 
 def test_day_180_informs_and_considers_af_with_consent() -> None:
@@ -245,7 +275,9 @@ def test_day_180_informs_and_considers_af_with_consent() -> None:
 
 
 def test_day_365_reassesses_and_coordinates_with_fk_only_with_consent() -> None:
-    case = opened(cert=certificate(last=400), consents=ALL_CONSENTS[:2])  # no FK coordination consent
+    case = opened(
+        cert=certificate(last=400), consents=ALL_CONSENTS[:2]
+    )  # no FK coordination consent
     case.advance(at(365))
     events = reached(case, 365)
     assert kinds(events) == [("patient", "rehab_chain_day_366"), ("physician", "reassess_day_366")]
@@ -290,7 +322,13 @@ def test_correcting_the_start_earlier_replans_and_past_milestones_fire_at_once()
     case = opened(day=5, cert=certificate(first=1, last=60, issued=5))
     case.advance(at(5))
     assert case.state.milestones_reached == []
-    case.do(CorrectSickPeriodStart(actor=PHYSICIAN, sick_period_start=START - timedelta(days=10), reason="first visit found earlier onset"))
+    case.do(
+        CorrectSickPeriodStart(
+            actor=PHYSICIAN,
+            sick_period_start=START - timedelta(days=10),
+            reason="first visit found earlier onset",
+        )
+    )
     # day 5 of the old count is day 15 of the new one: days 8 and 14 are past
     timer = next_timer(case.state)
     assert timer is not None and timer.command.day == 8  # type: ignore[union-attr]
@@ -301,8 +339,13 @@ def test_correcting_the_start_earlier_replans_and_past_milestones_fire_at_once()
 
 def test_follow_up_date_from_the_plan_is_a_timer_that_fires_once() -> None:
     case = opened(cert=certificate(last=60))
-    plan = Plan(assessment="a", goals=["g"], sick_leave="s", return_to_work="r",
-                follow_up_date=START + timedelta(days=20))
+    plan = Plan(
+        assessment="a",
+        goals=["g"],
+        sick_leave="s",
+        return_to_work="r",
+        follow_up_date=START + timedelta(days=20),
+    )
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan), at(3))
     case.advance(at(21, hour=8))
     due = case.of_type("FollowUpDue")
@@ -321,7 +364,9 @@ def test_closing_cancels_the_remaining_timers() -> None:
 
 def test_a_new_certificate_moves_the_automatic_closure() -> None:
     case = opened(cert=certificate(last=12))
-    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=16, last=40)), at(16))
+    case.do(
+        RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=16, last=40)), at(16)
+    )
     case.advance(at(40))
     assert not case.state.is_closed
     timer = next_timer(case.state)
@@ -337,16 +382,38 @@ def test_notification_outcomes_resolve_pending_notifications_once() -> None:
     case.advance(at(14))
     pending = case.state.pending_notifications
     assert [n.kind for n in pending] == [
-        "employer_report_to_fk_by_day_21", "apply_for_sickness_benefit", "certificate_to_fk"
+        "employer_report_to_fk_by_day_21",
+        "apply_for_sickness_benefit",
+        "certificate_to_fk",
     ]
     first, second, third = (n.notification_id for n in pending)
-    case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=first, outcome="sent", receipt="r-1"))
-    suppressed = case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=second, outcome="suppressed",
-                                                   reason="consent withdrawn before sending"))
-    assert (suppressed[0].recipient, suppressed[0].kind) == ("patient", "apply_for_sickness_benefit")
-    assert case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=first, outcome="sent")) == []
+    case.do(
+        RecordNotificationOutcome(
+            actor=SYSTEM, notification_id=first, outcome="sent", receipt="r-1"
+        )
+    )
+    suppressed = case.do(
+        RecordNotificationOutcome(
+            actor=SYSTEM,
+            notification_id=second,
+            outcome="suppressed",
+            reason="consent withdrawn before sending",
+        )
+    )
+    assert (suppressed[0].recipient, suppressed[0].kind) == (
+        "patient",
+        "apply_for_sickness_benefit",
+    )
+    assert (
+        case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=first, outcome="sent"))
+        == []
+    )
     case.do(CloseCase(actor=PHYSICIAN, reason="return_to_work_full"))
-    failed = case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=third, outcome="failed", reason="503"))
+    failed = case.do(
+        RecordNotificationOutcome(
+            actor=SYSTEM, notification_id=third, outcome="failed", reason="503"
+        )
+    )
     assert failed[0].type == "NotificationFailed"
     assert case.state.pending_notifications == []
     with pytest.raises(DomainError) as info:

@@ -57,8 +57,12 @@ CERT_IDS = [f"c{i}" for i in range(5)]
 MESSAGE_IDS = [f"m{i}" for i in range(4)]
 
 MILESTONE_CONSENTS = [
-    ("employer", "share_information"), ("fk", "share_information"), ("fk", "coordination"),
-    ("af", "coordination"), ("multimodal_team", "coordination"), ("employer", "contact"),
+    ("employer", "share_information"),
+    ("fk", "share_information"),
+    ("fk", "coordination"),
+    ("af", "coordination"),
+    ("multimodal_team", "coordination"),
+    ("employer", "contact"),
 ]
 
 
@@ -103,14 +107,24 @@ class Run:
 
 
 def plan(follow_up: int) -> Plan:
-    return Plan(assessment="a", goals=["g"], sick_leave="s", return_to_work="r",
-                follow_up_date=START + timedelta(days=follow_up - 1))
+    return Plan(
+        assessment="a",
+        goals=["g"],
+        sick_leave="s",
+        return_to_work="r",
+        follow_up_date=START + timedelta(days=follow_up - 1),
+    )
 
 
 def inbound(run: Run, mid: str, topic: str, ref: str | None) -> FkMessage:
     data: dict[str, Any] = {
-        "message_id": mid, "sent_at": run.now, "certificate_id": CERT_IDS[0], "patient_id": PNR,
-        "topic": topic, "text": "t", "sender": "FK",
+        "message_id": mid,
+        "sent_at": run.now,
+        "certificate_id": CERT_IDS[0],
+        "patient_id": PNR,
+        "topic": topic,
+        "text": "t",
+        "sender": "FK",
     }
     if topic == "KOMPLT" and ref is None:
         data["completion_items"] = [{"question_id": "1", "text": "q"}]
@@ -129,34 +143,60 @@ def consent_pair(a: int, b: int) -> tuple[str, str]:
     return EXTERNAL[a % 6], PURPOSES[b % 3]
 
 
-def command_for(run: Run, choice: tuple[Any, ...]) -> Command:  # noqa: C901 - one case per command
+def command_for(run: Run, choice: tuple[Any, ...]) -> Command:
     kind, a, b, c = choice
     today = run.today
     match kind:
         case "consent":
             until = None if c < 0 else (run.now + timedelta(days=c)).date()
             recipient, purpose = consent_pair(a, b)
-            return GiveConsent(actor=PATIENT, recipient=recipient, purpose=purpose, valid_until=until)  # type: ignore[arg-type]
+            return GiveConsent(
+                actor=PATIENT, recipient=recipient, purpose=purpose, valid_until=until
+            )  # type: ignore[arg-type]
         case "withdraw":
             recipient, purpose = consent_pair(a, b)
             return WithdrawConsent(actor=PATIENT, recipient=recipient, purpose=purpose)  # type: ignore[arg-type]
         case "certificate":
             first = max(1, today - a % 12)
-            relation = {"kind": ["FRLANG", "KOMPLT", "ERSATT"][c % 3], "certificate_id": CERT_IDS[c % 5]} if c % 4 == 0 else None
-            return RecordCertificate(actor=PHYSICIAN, certificate=certificate(
-                CERT_IDS[b % 5], first=first, last=first + b % 60, issued=max(today, first), relation=relation))
+            relation = (
+                {"kind": ["FRLANG", "KOMPLT", "ERSATT"][c % 3], "certificate_id": CERT_IDS[c % 5]}
+                if c % 4 == 0
+                else None
+            )
+            return RecordCertificate(
+                actor=PHYSICIAN,
+                certificate=certificate(
+                    CERT_IDS[b % 5],
+                    first=first,
+                    last=first + b % 60,
+                    issued=max(today, first),
+                    relation=relation,
+                ),
+            )
         case "revoke":
             return RevokeCertificate(actor=PHYSICIAN, certificate_id=CERT_IDS[a % 5])
         case "plan":
             follow_up = today + a % 30
-            return EstablishPlan(actor=PHYSICIAN, plan=plan(follow_up)) if b % 2 else RevisePlan(actor=PHYSICIAN, plan=plan(follow_up))
+            return (
+                EstablishPlan(actor=PHYSICIAN, plan=plan(follow_up))
+                if b % 2
+                else RevisePlan(actor=PHYSICIAN, plan=plan(follow_up))
+            )
         case "follow_up":
             nxt = (run.now + timedelta(days=1 + c % 20)).date() if c % 2 else None
-            return RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=run.now.date(), next_follow_up=nxt)
+            return RecordPlanFollowUp(
+                actor=PHYSICIAN, followed_up_on=run.now.date(), next_follow_up=nxt
+            )
         case "coordination":
             options: list[Command] = [
-                SetCoordinationStatus(actor=COORDINATOR, status=["contacted", "active", "declined"][a % 3]),
-                PerformCoordination(actor=COORDINATOR, kind=["internal", "contact_employer", "contact_af"][a % 3], performed_on=run.now.date()),
+                SetCoordinationStatus(
+                    actor=COORDINATOR, status=["contacted", "active", "declined"][a % 3]
+                ),
+                PerformCoordination(
+                    actor=COORDINATOR,
+                    kind=["internal", "contact_employer", "contact_af"][a % 3],
+                    performed_on=run.now.date(),
+                ),
                 OfferCoordination(actor=COORDINATOR),
                 ReferToMultimodalTeam(actor=COORDINATOR),
                 RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=run.now.date()),
@@ -165,33 +205,61 @@ def command_for(run: Run, choice: tuple[Any, ...]) -> Command:  # noqa: C901 - o
         case "fk_in":
             topic = ["KOMPLT", "KONTKT", "PAMINN", "AVSTMN"][a % 4]
             ref = MESSAGE_IDS[c % 4] if (c % 3 == 0 or topic == "PAMINN") else None
-            return ReceiveFkMessage(actor=FK_GATEWAY, message=inbound(run, f"in-{b % 6}", topic, ref))
+            return ReceiveFkMessage(
+                actor=FK_GATEWAY, message=inbound(run, f"in-{b % 6}", topic, ref)
+            )
         case "fk_out":
             topic = ["AVSTMN", "KONTKT", "OVRIGT", "KOMPLT"][a % 4]
             ref = f"in-{c % 6}" if c % 2 else None
-            message = OutboundFkMessage(message_id=MESSAGE_IDS[b % 4], certificate_id=CERT_IDS[0], topic=topic,
-                                        answer_to={"message_id": ref} if ref else None)  # type: ignore[arg-type]
+            message = OutboundFkMessage(
+                message_id=MESSAGE_IDS[b % 4],
+                certificate_id=CERT_IDS[0],
+                topic=topic,
+                answer_to={"message_id": ref} if ref else None,
+            )  # type: ignore[arg-type]
             return SendFkMessage(actor=PHYSICIAN, message=message)
         case "outcome":
             pending = run.state.pending_notifications
             nid = pending[a % len(pending)].notification_id if pending else "none"
             outcome = ["sent", "failed", "suppressed"][b % 3]
-            return RecordNotificationOutcome(actor=SYSTEM, notification_id=nid, outcome=outcome, reason="r")  # type: ignore[arg-type]
+            return RecordNotificationOutcome(
+                actor=SYSTEM, notification_id=nid, outcome=outcome, reason="r"
+            )  # type: ignore[arg-type]
         case "correct":
-            return CorrectSickPeriodStart(actor=PHYSICIAN, sick_period_start=START + timedelta(days=a % 11 - 5))
+            return CorrectSickPeriodStart(
+                actor=PHYSICIAN, sick_period_start=START + timedelta(days=a % 11 - 5)
+            )
         case _:
             return CloseCase(actor=PHYSICIAN, reason="return_to_work_partial")
 
 
-KINDS = ["consent"] * 3 + ["withdraw"] * 2 + ["certificate"] * 3 + [
-    "revoke", "plan", "follow_up", "coordination", "coordination", "fk_in", "fk_in", "fk_out",
-    "outcome", "outcome", "correct", "close",
-]
+KINDS = (
+    ["consent"] * 3
+    + ["withdraw"] * 2
+    + ["certificate"] * 3
+    + [
+        "revoke",
+        "plan",
+        "follow_up",
+        "coordination",
+        "coordination",
+        "fk_in",
+        "fk_in",
+        "fk_out",
+        "outcome",
+        "outcome",
+        "correct",
+        "close",
+    ]
+)
 steps = st.lists(
     st.tuples(
         st.integers(0, 5 * 24),  # hours to let pass before the command
         st.tuples(
-            st.sampled_from(KINDS), st.integers(0, 100), st.integers(0, 100), st.integers(-1, 400),
+            st.sampled_from(KINDS),
+            st.integers(0, 100),
+            st.integers(0, 100),
+            st.integers(-1, 400),
         ),
     ),
     min_size=5,
@@ -202,9 +270,17 @@ steps = st.lists(
 def play(opening_day: int, first_cert: int, sequence: list[tuple[int, tuple[Any, ...]]]) -> Run:
     run = Run()
     run.now = at(opening_day)
-    run.apply(OpenCase(actor=PHYSICIAN, case_id="case-p", patient_id=PNR, unit_id="u",
-                       sick_period_start=START, employer_name="AB",
-                       certificate=certificate(CERT_IDS[0], last=first_cert, issued=opening_day)))
+    run.apply(
+        OpenCase(
+            actor=PHYSICIAN,
+            case_id="case-p",
+            patient_id=PNR,
+            unit_id="u",
+            sick_period_start=START,
+            employer_name="AB",
+            certificate=certificate(CERT_IDS[0], last=first_cert, issued=opening_day),
+        )
+    )
     for hours, choice in sequence:
         run.advance(run.now + timedelta(hours=hours))
         if run.state.is_closed:
@@ -228,23 +304,36 @@ def test_any_valid_command_sequence_folds_and_never_sends_without_consent(
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(MILESTONE_CONSENTS), st.booleans(), st.integers(0, 60)),
-                max_size=16),
-       st.integers(1, 400))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(MILESTONE_CONSENTS), st.booleans(), st.integers(0, 60)),
+        max_size=16,
+    ),
+    st.integers(1, 400),
+)
 def test_milestone_notifications_to_external_actors_always_have_consent_at_that_instant(
     consent_changes: list[tuple[tuple[str, str], bool, int]], last_day: int
 ) -> None:
     run = Run()
-    run.apply(OpenCase(actor=PHYSICIAN, case_id="case-p", patient_id=PNR, unit_id="u",
-                       sick_period_start=START, employer_name="AB",
-                       certificate=certificate(CERT_IDS[0], last=last_day)))
+    run.apply(
+        OpenCase(
+            actor=PHYSICIAN,
+            case_id="case-p",
+            patient_id=PNR,
+            unit_id="u",
+            sick_period_start=START,
+            employer_name="AB",
+            certificate=certificate(CERT_IDS[0], last=last_day),
+        )
+    )
     for (recipient, purpose), give, half_days in consent_changes:
         run.advance(run.now + timedelta(hours=half_days * 12))
         if run.state.is_closed:
             break
         command: Command = (
             GiveConsent(actor=PATIENT, recipient=recipient, purpose=purpose)  # type: ignore[arg-type]
-            if give else WithdrawConsent(actor=PATIENT, recipient=recipient, purpose=purpose)  # type: ignore[arg-type]
+            if give
+            else WithdrawConsent(actor=PATIENT, recipient=recipient, purpose=purpose)  # type: ignore[arg-type]
         )
         run.apply(command)
     run.advance(run.now + timedelta(days=500))

@@ -37,20 +37,33 @@ WOMAN = make_pnr(date(1988, 8, 8), 242)
 
 
 def plan(follow_up_day: int) -> Plan:
-    return Plan(assessment="a", goals=["g"], sick_leave="s", return_to_work="r",
-                follow_up_date=START + timedelta(days=follow_up_day - 1))
+    return Plan(
+        assessment="a",
+        goals=["g"],
+        sick_leave="s",
+        return_to_work="r",
+        follow_up_date=START + timedelta(days=follow_up_day - 1),
+    )
 
 
 def test_summary_of_a_running_case() -> None:
     cert = certificate(last=20, grade=100)
-    case = opened(cert=cert, patient_id=WOMAN, consents=(("employer", "contact"), ("fk", "contact")))
-    stepped = certificate("c2", first=21, last=50, grade=50, issued=20, diagnoses=[{"code": "M54.5"}])
+    case = opened(
+        cert=cert, patient_id=WOMAN, consents=(("employer", "contact"), ("fk", "contact"))
+    )
+    stepped = certificate(
+        "c2", first=21, last=50, grade=50, issued=20, diagnoses=[{"code": "M54.5"}]
+    )
     case.do(RecordCertificate(actor=PHYSICIAN, certificate=stepped), at(20))
     case.do(WithdrawConsent(actor=PATIENT, recipient="fk", purpose="contact"))
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)))
     s = summarize(case.state)
     assert (s.phase, s.sex, s.birth_year, s.age_band) == ("plan", "kvinna", 1988, "31-35")
-    assert (s.sick_period_start, s.sick_period_end, s.days) == (START, START + timedelta(days=49), 50)
+    assert (s.sick_period_start, s.sick_period_end, s.days) == (
+        START,
+        START + timedelta(days=49),
+        50,
+    )
     assert (s.current_grade, s.diagnosis_code, s.diagnosis_chapter) == (50, "M54.5", "M00-M99")
     assert (s.next_milestone_day, s.next_milestone_at) == (30, day_start(START, 30))
     assert s.follow_up_due == START + timedelta(days=39)
@@ -62,7 +75,10 @@ def test_summary_of_a_running_case() -> None:
 def test_overdue_items_are_facts_in_the_record() -> None:
     case = opened(cert=certificate(last=90))
     case.advance(at(61))
-    assert set(summarize(case.state).overdue) == {"plan_follow_up_missing", "employer_return_plan_missing"}
+    assert set(summarize(case.state).overdue) == {
+        "plan_follow_up_missing",
+        "employer_return_plan_missing",
+    }
     case.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=60)))
     assert summarize(case.state).overdue == ["plan_follow_up_missing"]
 
@@ -86,29 +102,69 @@ def test_closed_case_summary_has_no_next_milestone() -> None:
 
 
 def test_length_buckets() -> None:
-    assert [length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 364, 365, 730, 731)] == [
-        "<15", "<15", "15-30", "15-30", "31-60", "31-60", "61-90", "61-90", "91-180", "91-180",
-        "181-364", "181-364", "1-2 år", "1-2 år", ">2 år",
+    assert [
+        length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 364, 365, 730, 731)
+    ] == [
+        "<15",
+        "<15",
+        "15-30",
+        "15-30",
+        "31-60",
+        "31-60",
+        "61-90",
+        "61-90",
+        "91-180",
+        "91-180",
+        "181-364",
+        "181-364",
+        "1-2 år",
+        "1-2 år",
+        ">2 år",
     ]
 
 
 def komplt(mid: str, day: int) -> FkMessage:
-    return FkMessage.model_validate({
-        "message_id": mid, "sent_at": at(day), "certificate_id": "c1", "patient_id": PNR, "topic": "KOMPLT",
-        "text": "t", "completion_items": [{"question_id": "1", "text": "q"}],
-        "last_answer_date": START + timedelta(days=day + 10),
-    })
+    return FkMessage.model_validate(
+        {
+            "message_id": mid,
+            "sent_at": at(day),
+            "certificate_id": "c1",
+            "patient_id": PNR,
+            "topic": "KOMPLT",
+            "text": "t",
+            "completion_items": [{"question_id": "1", "text": "q"}],
+            "last_answer_date": START + timedelta(days=day + 10),
+        }
+    )
 
 
 def test_measures_count_split_and_share() -> None:
     # A: man, 90 days, plan + follow-up + coordination, handed over, employer plan by day 25, one KOMPLT
-    a = opened(cert=certificate(last=90), case_id="a", consents=(("fk", "share_information"), ("employer", "coordination")))
+    a = opened(
+        cert=certificate(last=90),
+        case_id="a",
+        consents=(("fk", "share_information"), ("employer", "coordination")),
+    )
     a.do(EstablishPlan(actor=PHYSICIAN, plan=plan(30)), at(5))
     a.do(ReceiveFkMessage(actor=FK_GATEWAY, message=komplt("k-a", 20)), at(20))
-    a.do(SendFkMessage(actor=PHYSICIAN, message=OutboundFkMessage(
-        message_id="ans-a", certificate_id="c1", topic="KOMPLT", answer_to={"message_id": "k-a"})), at(23))  # type: ignore[arg-type]
+    a.do(
+        SendFkMessage(
+            actor=PHYSICIAN,
+            message=OutboundFkMessage(
+                message_id="ans-a",
+                certificate_id="c1",
+                topic="KOMPLT",
+                answer_to={"message_id": "k-a"},
+            ),
+        ),
+        at(23),
+    )  # type: ignore[arg-type]
     a.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=24)), at(25))
-    a.do(PerformCoordination(actor=COORDINATOR, kind="contact_employer", performed_on=START + timedelta(days=24)))
+    a.do(
+        PerformCoordination(
+            actor=COORDINATOR, kind="contact_employer", performed_on=START + timedelta(days=24)
+        )
+    )
     a.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=29)), at(30))
     a.advance(at(100))  # closes by itself: day 90 + 5 days gap
     # B: woman, ten days, other unit; ended in March
@@ -129,12 +185,25 @@ def test_measures_count_split_and_share() -> None:
 
     whole = compute_measures(events, date(2024, 3, 1), date(2024, 6, 30))
     assert whole.ended.total == 2 and whole.ongoing.by_length == {"61-90": 1, "<15": 1}
-    assert (whole.with_plan.numerator, whole.with_plan.denominator, whole.with_plan.share) == (1, 2, 0.5)
+    assert (whole.with_plan.numerator, whole.with_plan.denominator, whole.with_plan.share) == (
+        1,
+        2,
+        0.5,
+    )
     assert (whole.plan_followed_up.numerator, whole.plan_followed_up.denominator) == (1, 1)
     assert (whole.coordination_given.numerator, whole.coordination_given.denominator) == (1, 2)
-    assert (whole.over_30_days_to_coordinator.numerator, whole.over_30_days_to_coordinator.denominator) == (1, 1)
-    assert (whole.employer_plan_by_day_30.numerator, whole.employer_plan_by_day_30.denominator) == (1, 1)
-    assert (whole.komplt_per_certificate.numerator, whole.komplt_per_certificate.denominator) == (1, 2)
+    assert (
+        whole.over_30_days_to_coordinator.numerator,
+        whole.over_30_days_to_coordinator.denominator,
+    ) == (1, 1)
+    assert (whole.employer_plan_by_day_30.numerator, whole.employer_plan_by_day_30.denominator) == (
+        1,
+        1,
+    )
+    assert (whole.komplt_per_certificate.numerator, whole.komplt_per_certificate.denominator) == (
+        1,
+        2,
+    )
     assert (whole.fk_answer_days.count, whole.fk_answer_days.max_days) == (1, 3)
 
     syd = compute_measures(events, date(2024, 3, 1), date(2024, 6, 30), unit_id="vc-syd")
@@ -156,7 +225,11 @@ def test_measures_for_a_past_period_ignore_later_events() -> None:
 def test_kva_registrations_carry_the_procedure_date() -> None:
     case = opened(cert=certificate(last=60), consents=(("af", "coordination"),))
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(3))
-    case.do(PerformCoordination(actor=COORDINATOR, kind="contact_af", performed_on=START + timedelta(days=1)))
+    case.do(
+        PerformCoordination(
+            actor=COORDINATOR, kind="contact_af", performed_on=START + timedelta(days=1)
+        )
+    )
     assert [(k.code, k.performed_on) for k in kva_registrations(case.events)] == [
         ("DV077", START + timedelta(days=2)),
         ("GC001", START + timedelta(days=1)),

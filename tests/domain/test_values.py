@@ -32,7 +32,9 @@ def test_grade_must_be_25_50_75_or_100() -> None:
 
 
 def test_period_may_not_end_before_it_starts() -> None:
-    message = error_of(cert_data(periods=[{"grade": 100, "start": START, "end": START - timedelta(days=1)}]))
+    message = error_of(
+        cert_data(periods=[{"grade": 100, "start": START, "end": START - timedelta(days=1)}])
+    )
     assert "ends (2024-03-03) before it starts (2024-03-04)" in message
 
 
@@ -58,7 +60,9 @@ def test_start_more_than_seven_days_before_issue_needs_a_motivation() -> None:
     message = error_of(cert_data(issued_at=at(9)))
     assert "more than 7 days before" in message and "motivation" in message
     assert Certificate.model_validate(cert_data(issued_at=at(8)))  # exactly 7 days: fine
-    assert Certificate.model_validate(cert_data(issued_at=at(9), motivation_early_start="phone contact day 1"))
+    assert Certificate.model_validate(
+        cert_data(issued_at=at(9), motivation_early_start="phone contact day 1")
+    )
 
 
 def test_a_diagnosis_and_a_period_are_required() -> None:
