@@ -46,9 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from store.eventstore import EventStore, NewEvent, RecordedEvent, dumps  # noqa: E402
-from store.migrate import migrate  # noqa: E402
-from store.subscription import rebuild  # noqa: E402
+from store.eventstore import EventStore, NewEvent, RecordedEvent, dumps
+from store.migrate import migrate
+from store.subscription import rebuild
 
 
 def payload(stream: str, version: int) -> dict[str, Any]:

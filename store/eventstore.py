@@ -370,7 +370,7 @@ class EventStore:
             await self.pool.release(conn)
         await self.pool.close()
 
-    async def __aenter__(self) -> EventStore:
+    async def __aenter__(self) -> EventStore:  # noqa: PYI034
         return self
 
     async def __aexit__(self, *exc: object) -> None:

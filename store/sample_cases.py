@@ -29,7 +29,6 @@ from domain.commands import (
 )
 from domain.events import Event
 from domain.identity import luhn_digit
-
 from store.eventstore import NewEvent
 
 UNITS = ("vc-norr", "vc-syd", "vc-ost", "ortoped-1", "psyk-2")
@@ -185,7 +184,7 @@ def bench_cases(total_events: int, seed: int = 11, templates: int = 200) -> list
     produced = 0
     n = 0
     while produced < total_events:
-        template_id, recs = records[n % len(records)]
+        _, recs = records[n % len(records)]
         case_id = f"bench-{n:08d}"
         new = []
         for type_, schema_version, data in recs:

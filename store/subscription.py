@@ -143,17 +143,16 @@ async def run_once(source: Source, projection: Projection, batch_size: int = 100
 
 
 async def _process_one(conn: asyncpg.Connection, projection: Projection, batch_size: int) -> int:
-    n, ahead, _ = await process_batch(conn, projection, batch_size)
+    n, _, _ = await process_batch(conn, projection, batch_size)
     return n
 
 
 async def rebuild(source: Source, projection: Projection, batch_size: int = 2000) -> int:
     """Delete the projection's rows, set its checkpoint to 0, and replay every event."""
-    async with _pool(source).acquire() as conn:
-        async with conn.transaction():
-            await _lock(conn, projection.name)
-            await projection.reset(conn)
-            await _save_checkpoint(conn, projection.name, 0)
+    async with _pool(source).acquire() as conn, conn.transaction():
+        await _lock(conn, projection.name)
+        await projection.reset(conn)
+        await _save_checkpoint(conn, projection.name, 0)
     return await run_once(source, projection, batch_size)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from store.migrate import applied_migrations, available_migrations, migrate
 
@@ -43,5 +44,23 @@ async def test_two_concurrent_callers_apply_each_migration_once(pg_admin_url: st
             assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(applied)
         finally:
             await conn.close()
+    finally:
+        await drop_database(pg_admin_url, url)
+
+
+async def test_an_applied_migration_that_was_edited_is_refused(pg_admin_url: str) -> None:
+    from store.migrate import MigrationError
+    from tests.conftest import create_database, drop_database
+
+    url = await create_database(pg_admin_url)
+    try:
+        await migrate(url)
+        conn = await asyncpg.connect(url)
+        try:  # as if 0001 had been applied from a different text
+            await conn.execute("UPDATE schema_migrations SET checksum = 'old' WHERE version = '0001'")
+        finally:
+            await conn.close()
+        with pytest.raises(MigrationError, match="0001_events was changed"):
+            await migrate(url)
     finally:
         await drop_database(pg_admin_url, url)
