@@ -74,8 +74,15 @@ def make_workload(events: int, streams: int) -> list[tuple[str, list[NewEvent]]]
     for _ in range(streams):
         sid = f"case-{uuid.uuid4()}"
         work.append(
-            (sid, [NewEvent(str(uuid.uuid4()), "CertificateRecorded", 1, payload(sid, v + 1), METADATA)
-                   for v in range(per_stream)])
+            (
+                sid,
+                [
+                    NewEvent(
+                        str(uuid.uuid4()), "CertificateRecorded", 1, payload(sid, v + 1), METADATA
+                    )
+                    for v in range(per_stream)
+                ],
+            )
         )
     return work
 
@@ -88,7 +95,9 @@ def shares(work: list[Any], concurrency: int) -> list[list[Any]]:
     return [work[i::concurrency] for i in range(concurrency)]
 
 
-async def timed_async(concurrency: int, work: list[Any], fn: Callable[[list[Any]], Coroutine[Any, Any, None]]) -> float:
+async def timed_async(
+    concurrency: int, work: list[Any], fn: Callable[[list[Any]], Coroutine[Any, Any, None]]
+) -> float:
     start = time.perf_counter()
     await asyncio.gather(*(fn(share) for share in shares(work, concurrency)))
     return time.perf_counter() - start
@@ -97,9 +106,14 @@ async def timed_async(concurrency: int, work: list[Any], fn: Callable[[list[Any]
 # --- variants -----------------------------------------------------------------------------
 
 
-async def run_store(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int) -> float:
-    store = await EventStore.connect(url, min_size=concurrency, max_size=concurrency, append_connections=concurrency)
+async def run_store(
+    url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int
+) -> float:
+    store = await EventStore.connect(
+        url, min_size=concurrency, max_size=concurrency, append_connections=concurrency
+    )
     try:
+
         async def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
             # interleave streams: round r appends the r-th batch of every stream of this writer
             plans = [(sid, chunks(evs, batch)) for sid, evs in share]
@@ -127,11 +141,14 @@ SELECT $1, v, e, t, s, d::jsonb, m::jsonb
 FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[]) AS x(v, e, t, s, d, m)"""
 
 
-async def run_floor(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int) -> float:
+async def run_floor(
+    url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int
+) -> float:
     pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency)
     assert pool is not None
     await pool.execute(FLOOR_TABLE)
     try:
+
         async def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
             plans = [(sid, chunks(evs, batch)) for sid, evs in share]
             versions = {sid: 0 for sid, _ in share}
@@ -144,14 +161,27 @@ async def run_floor(url: str, work: list[tuple[str, list[NewEvent]]], concurrenc
                         v = versions[sid]
                         if len(part) == 1:
                             e = part[0]
-                            await conn.execute(FLOOR_ONE, sid, v + 1, e.event_id, e.type, e.schema_version,
-                                               dumps(e.data), dumps(e.metadata))
+                            await conn.execute(
+                                FLOOR_ONE,
+                                sid,
+                                v + 1,
+                                e.event_id,
+                                e.type,
+                                e.schema_version,
+                                dumps(e.data),
+                                dumps(e.metadata),
+                            )
                         else:
                             await conn.execute(
-                                FLOOR_MANY, sid, list(range(v + 1, v + 1 + len(part))),
-                                [e.event_id for e in part], [e.type for e in part],
-                                [e.schema_version for e in part], [dumps(e.data) for e in part],
-                                [dumps(e.metadata) for e in part])
+                                FLOOR_MANY,
+                                sid,
+                                list(range(v + 1, v + 1 + len(part))),
+                                [e.event_id for e in part],
+                                [e.type for e in part],
+                                [e.schema_version for e in part],
+                                [dumps(e.data) for e in part],
+                                [dumps(e.metadata) for e in part],
+                            )
                         versions[sid] = v + len(part)
 
         return await timed_async(concurrency, work, writer)
@@ -159,20 +189,26 @@ async def run_floor(url: str, work: list[tuple[str, list[NewEvent]]], concurrenc
         await pool.close()
 
 
-def run_eventsourcing(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int,
-                      table: str) -> float:
+def run_eventsourcing(
+    url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int, batch: int, table: str
+) -> float:
     from eventsourcing.persistence import StoredEvent
     from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
     parts = urlsplit(url)
     datastore = PostgresDatastore(
-        dbname=parts.path.lstrip("/"), host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-        user=parts.username or "postgres", password=parts.password or "", pool_size=concurrency,
+        dbname=parts.path.lstrip("/"),
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or "",
+        pool_size=concurrency,
         originator_id_type="text",
     )
     recorder = PostgresApplicationRecorder(datastore, events_table_name=table)
     recorder.create_table()
     try:
+
         def writer(share: list[tuple[str, list[NewEvent]]]) -> None:
             plans = [(sid, chunks(evs, batch)) for sid, evs in share]
             versions = {sid: 0 for sid, _ in share}
@@ -181,14 +217,22 @@ def run_eventsourcing(url: str, work: list[tuple[str, list[NewEvent]]], concurre
                     if r >= len(parts_):
                         continue
                     v = versions[sid]
-                    recorder.insert_events([
-                        StoredEvent(sid, v + 1 + i, "bench:" + e.type,
-                                    dumps({"data": e.data, "metadata": e.metadata}).encode())
-                        for i, e in enumerate(parts_[r])
-                    ])
+                    recorder.insert_events(
+                        [
+                            StoredEvent(
+                                sid,
+                                v + 1 + i,
+                                "bench:" + e.type,
+                                dumps({"data": e.data, "metadata": e.metadata}).encode(),
+                            )
+                            for i, e in enumerate(parts_[r])
+                        ]
+                    )
                     versions[sid] = v + len(parts_[r])
 
-        threads = [threading.Thread(target=writer, args=(share,)) for share in shares(work, concurrency)]
+        threads = [
+            threading.Thread(target=writer, args=(share,)) for share in shares(work, concurrency)
+        ]
         start = time.perf_counter()
         for t in threads:
             t.start()
@@ -217,7 +261,9 @@ class StreamCounter:
                SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
                ON CONFLICT (stream_id) DO UPDATE
                SET events = bench_stream_counter.events + excluded.events, version = excluded.version""",
-            list(last), [v[0] for v in last.values()], [v[1] for v in last.values()],
+            list(last),
+            [v[0] for v in last.values()],
+            [v[1] for v in last.values()],
         )
 
     async def reset(self, conn: asyncpg.Connection) -> None:
@@ -295,7 +341,9 @@ async def fresh_database(admin_url: str) -> str:
 async def drop_database(admin_url: str, url: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+        await conn.execute(
+            f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)'
+        )
     finally:
         await conn.close()
 
@@ -303,7 +351,13 @@ async def drop_database(admin_url: str, url: str) -> None:
 async def server_settings(url: str) -> dict[str, str]:
     conn = await asyncpg.connect(url)
     try:
-        names = ["server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"]
+        names = [
+            "server_version",
+            "fsync",
+            "synchronous_commit",
+            "wal_sync_method",
+            "shared_buffers",
+        ]
         return {n: await conn.fetchval(f"SHOW {n}") for n in names}
     finally:
         await conn.close()
@@ -319,9 +373,15 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
     C, B = args.concurrency, args.batch_size
     result: dict[str, Any] = {
         "config": {
-            "events": args.events, "streams": args.streams, "concurrency": C, "batch_size": B,
-            "rebuild_events": args.rebuild_events, "repeat": args.repeat, "cpus": os.cpu_count(),
-            "python": platform.python_version(), "asyncpg": asyncpg.__version__,
+            "events": args.events,
+            "streams": args.streams,
+            "concurrency": C,
+            "batch_size": B,
+            "rebuild_events": args.rebuild_events,
+            "repeat": args.repeat,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "asyncpg": asyncpg.__version__,
         },
         "server": await server_settings(admin_url),
     }
@@ -339,14 +399,19 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
             total = sum(len(e) for _, e in work)
             url = await fresh_database(admin_url)
             try:
-                say(q, f"[{rep + 1}/{args.repeat}] {label}: {total} events over {len(work)} streams, "
-                       f"{C} writers ...")
+                say(
+                    q,
+                    f"[{rep + 1}/{args.repeat}] {label}: {total} events over {len(work)} streams, "
+                    f"{C} writers ...",
+                )
                 if kind == "store":
                     seconds = await run_store(url, work, C, batch)
                 elif kind == "floor":
                     seconds = await run_floor(url, work, C, batch)
                 else:
-                    seconds = await asyncio.to_thread(run_eventsourcing, url, work, C, batch, "es_events")
+                    seconds = await asyncio.to_thread(
+                        run_eventsourcing, url, work, C, batch, "es_events"
+                    )
             finally:
                 await drop_database(admin_url, url)
             runs.setdefault(label, []).append(total / seconds)
@@ -369,9 +434,14 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
         url = await fresh_database(admin_url)
         try:
             say(q, f"rebuild: loading {args.rebuild_events} events ...")
-            result["rebuild"] = await run_rebuild(url, args.rebuild_events, C, args.rebuild_batch_size)
-            say(q, f"  rebuild of {result['rebuild']['projection']}: "
-                   f"{result['rebuild']['events_per_s']:,} events/s ({result['rebuild']['seconds']} s)")
+            result["rebuild"] = await run_rebuild(
+                url, args.rebuild_events, C, args.rebuild_batch_size
+            )
+            say(
+                q,
+                f"  rebuild of {result['rebuild']['projection']}: "
+                f"{result['rebuild']['events_per_s']:,} events/s ({result['rebuild']['seconds']} s)",
+            )
         finally:
             await drop_database(admin_url, url)
 
@@ -380,18 +450,24 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
         "store_batched >= 30000": eps["store_batched"] >= 30_000,
         "store ahead of eventsourcing": (
             eps["store_single"] > eps["es_single"] and eps["store_batched"] > eps["es_batched"]
-        ) if "es_single" in eps else None,
-        "rebuild >= 20000": (result["rebuild"]["events_per_s"] >= 20_000) if "rebuild" in result else None,
+        )
+        if "es_single" in eps
+        else None,
+        "rebuild >= 20000": (result["rebuild"]["events_per_s"] >= 20_000)
+        if "rebuild" in result
+        else None,
     }
     return result
 
 
 def print_table(result: dict[str, Any]) -> None:
     cfg = result["config"]
-    print(f"PostgreSQL {result['server']['server_version']} fsync={result['server']['fsync']} "
-          f"synchronous_commit={result['server']['synchronous_commit']}; {cfg['cpus']} CPUs; "
-          f"{cfg['events']} events over {cfg['streams']} streams, {cfg['concurrency']} writers, "
-          f"batch {cfg['batch_size']}")
+    print(
+        f"PostgreSQL {result['server']['server_version']} fsync={result['server']['fsync']} "
+        f"synchronous_commit={result['server']['synchronous_commit']}; {cfg['cpus']} CPUs; "
+        f"{cfg['events']} events over {cfg['streams']} streams, {cfg['concurrency']} writers, "
+        f"batch {cfg['batch_size']}"
+    )
     for label, eps in result["events_per_s"].items():
         runs = ", ".join(f"{x:,}" for x in result["runs_events_per_s"][label])
         print(f"  {label:<16} {eps:>10,} events/s   (best of: {runs})")
@@ -399,26 +475,38 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"  {label:<32} {ratio:.2f}x")
     if "rebuild" in result:
         r = result["rebuild"]
-        print(f"  rebuild {r['projection']}: {r['events']:,} events in {r['seconds']} s = "
-              f"{r['events_per_s']:,} events/s (load: {r['load_events_per_s']:,} events/s)")
+        print(
+            f"  rebuild {r['projection']}: {r['events']:,} events in {r['seconds']} s = "
+            f"{r['events_per_s']:,} events/s (load: {r['load_events_per_s']:,} events/s)"
+        )
     for target, ok in result["targets"].items():
         print(f"  target {target}: {'met' if ok else ('n/a' if ok is None else 'MISSED')}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=40_000, help="events per append variant")
     parser.add_argument("--streams", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--es-single-events", type=int, default=10_000,
-                        help="cap the eventsourcing single-event run (it is slow); 0 = --events")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each append variant; best is kept")
+    parser.add_argument(
+        "--es-single-events",
+        type=int,
+        default=10_000,
+        help="cap the eventsourcing single-event run (it is slow); 0 = --events",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs of each append variant; best is kept"
+    )
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
     parser.add_argument("--rebuild-batch-size", type=int, default=5000)
     parser.add_argument("--skip-eventsourcing", action="store_true")
     parser.add_argument("--database-url", help="an existing server (admin URL); default: embedded")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object with every figure"
+    )
     args = parser.parse_args()
 
     server = None

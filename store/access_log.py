@@ -15,13 +15,21 @@ DEDUP_WINDOW = "5 minutes"
 
 
 async def record_access(
-    pool: asyncpg.Pool, *, actor_id: str, role: str, units: list[str], case_id: str,
-    action: str, purpose: str,
+    pool: asyncpg.Pool,
+    *,
+    actor_id: str,
+    role: str,
+    units: list[str],
+    case_id: str,
+    action: str,
+    purpose: str,
 ) -> bool:
     """Record one read; returns False when it fell inside the dedup window."""
     # A transaction-scoped advisory lock on (actor, case) makes the check-then-insert atomic.
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", actor_id, case_id)
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", actor_id, case_id
+        )
         inserted = await conn.fetchval(
             f"""
             INSERT INTO access_log (actor_id, role, units, case_id, action, purpose)
@@ -32,7 +40,12 @@ async def record_access(
                   AND at > now() - interval '{DEDUP_WINDOW}')
             RETURNING id
             """,
-            actor_id, role, units, case_id, action, purpose,
+            actor_id,
+            role,
+            units,
+            case_id,
+            action,
+            purpose,
         )
     return inserted is not None
 
@@ -46,6 +59,7 @@ async def accesses_for_case(
         WHERE case_id = $1 AND ($2::timestamptz IS NULL OR at >= $2)
         ORDER BY at, id
         """,
-        case_id, since,
+        case_id,
+        since,
     )
     return [dict(r) for r in rows]

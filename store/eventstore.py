@@ -68,10 +68,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pydantic_core
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+
 
 POSITION_SHIFT = 20
 MAX_EVENTS_PER_APPEND = (1 << POSITION_SHIFT) - 1
@@ -146,13 +152,13 @@ def loads(text: str | bytes) -> Any:
     return pydantic_core.from_json(text)
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Conn) -> None:
     """asyncpg `init` hook: jsonb and json come and go as Python dicts/lists."""
     for name in ("jsonb", "json"):
         await conn.set_type_codec(name, encoder=dumps, decoder=loads, schema="pg_catalog")
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
+async def _keep_session(conn: Conn) -> None:
     """Pool `reset` hook that sends nothing.
 
     asyncpg's default reset runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
@@ -176,7 +182,9 @@ async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 1
 
 # --- SQL ----------------------------------------------------------------------------------
 
-_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
+_COLUMNS = (
+    "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
+)
 
 _APPEND_ONE = """
 INSERT INTO events (position, stream_id, version, event_id, type, schema_version, data, metadata)
@@ -223,13 +231,20 @@ def _json_field(value: Any) -> dict[str, Any]:
 
 def to_recorded(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(
-        row[0], row[1], row[2], row[3], row[4], row[5],
-        _json_field(row[6]), _json_field(row[7]), row[8],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        _json_field(row[6]),
+        _json_field(row[7]),
+        row[8],
     )
 
 
 async def read_all(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn | asyncpg.Pool,
     from_position: int = 0,
     limit: int = 1000,
     *,
@@ -250,7 +265,7 @@ async def read_all(
     return [to_recorded(r) for r in rows]
 
 
-async def head_position(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def head_position(conn: Conn | asyncpg.Pool) -> int:
     """The highest position that read_all can return now (0 when there is none)."""
     value = await conn.fetchval(
         f"SELECT coalesce(max(position), 0) FROM events WHERE position < {_HORIZON}"
@@ -259,7 +274,7 @@ async def head_position(conn: asyncpg.Connection | asyncpg.Pool) -> int:
 
 
 async def append_on(
-    conn: asyncpg.Connection,
+    conn: Conn,
     stream_id: str,
     expected_version: int,
     events: Sequence[NewEvent],
@@ -281,12 +296,20 @@ async def append_on(
         if n == 1:
             e = events[0]
             status = await conn.execute(
-                _APPEND_ONE, stream_id, expected_version, e.event_id, e.type, e.schema_version,
-                dumps(e.data), dumps(e.metadata),
+                _APPEND_ONE,
+                stream_id,
+                expected_version,
+                e.event_id,
+                e.type,
+                e.schema_version,
+                dumps(e.data),
+                dumps(e.metadata),
             )
         else:
             status = await conn.execute(
-                _APPEND_MANY, stream_id, expected_version,
+                _APPEND_MANY,
+                stream_id,
+                expected_version,
                 [e.event_id for e in events],
                 [e.type for e in events],
                 [e.schema_version for e in events],
@@ -302,7 +325,7 @@ async def append_on(
 
 
 async def _resolve_collision(
-    conn: asyncpg.Connection,
+    conn: Conn,
     stream_id: str,
     expected_version: int,
     events: Sequence[NewEvent],
@@ -312,7 +335,9 @@ async def _resolve_collision(
     stored = await conn.fetch(
         "SELECT version, event_id FROM events WHERE stream_id = $1 AND version > $2 "
         "AND version <= $3 ORDER BY version",
-        stream_id, expected_version, expected_version + len(ids),
+        stream_id,
+        expected_version,
+        expected_version + len(ids),
     )
     if [r["event_id"] for r in stored] == ids:
         return expected_version + len(ids)  # our own earlier append: a retry, write nothing
@@ -320,9 +345,7 @@ async def _resolve_collision(
     if actual != expected_version:
         raise WrongExpectedVersion(stream_id, expected_version, actual)
     # The stream is where we expected, so the collision was on event ids stored elsewhere.
-    clashing = await conn.fetch(
-        "SELECT event_id FROM events WHERE event_id = ANY($1::text[])", ids
-    )
+    clashing = await conn.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", ids)
     if clashing:
         raise DuplicateEventId(stream_id, [r["event_id"] for r in clashing])
     # A concurrent writer's transaction rolled back between our insert and our check, or the
@@ -348,7 +371,7 @@ class EventStore:
         if append_connections is None:
             append_connections = max(1, pool.get_max_size() // 2)
         self._keep = append_connections
-        self._idle: list[asyncpg.Connection] = []
+        self._idle: list[PoolConnectionProxy[Any]] = []
         self._closing = False
 
     @classmethod
@@ -376,7 +399,9 @@ class EventStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> int:
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> int:
         """Append `events` after `expected_version` (0: a new stream); return the new version.
 
         Raises WrongExpectedVersion when the stream is elsewhere; re-appending the same event
@@ -403,7 +428,9 @@ class EventStore:
 
     async def stream_exists(self, stream_id: str) -> bool:
         return bool(
-            await self.pool.fetchval("SELECT EXISTS (SELECT FROM events WHERE stream_id = $1)", stream_id)
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT FROM events WHERE stream_id = $1)", stream_id
+            )
         )
 
     async def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:

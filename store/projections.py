@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import typing
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -34,10 +34,16 @@ from domain.summary import CaseSummary
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, rebuild
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+
+
 try:  # in-place application of one event (evolve = deep copy + this)
     from domain.decider import _apply as _domain_apply
 except ImportError:  # pragma: no cover - the domain changed shape; fall back to evolve
-    _domain_apply = None
+    _domain_apply = None  # type: ignore[assignment]
 
 
 def _case_event_types() -> frozenset[str]:
@@ -68,7 +74,7 @@ def decode_event(type_: str, schema_version: int, data: str | dict[str, Any]) ->
                 event = None
             if event is not None and event.type == type_ and event.schema_version == schema_version:
                 return event
-        data = loads(data)
+        return event_from_record(type_, schema_version, loads(data))
     return event_from_record(type_, schema_version, data)
 
 
@@ -140,7 +146,7 @@ class CaseSummaryProjection:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, CaseState] = OrderedDict()
 
-    async def handle(self, conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+    async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
         by_case: dict[str, list[RecordedEvent]] = {}
         for e in events:
             if e.type in CASE_EVENT_TYPES:
@@ -178,7 +184,7 @@ class CaseSummaryProjection:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    async def reset(self, conn: asyncpg.Connection) -> None:
+    async def reset(self, conn: Conn) -> None:
         self._cache.clear()
         await conn.execute("DELETE FROM case_summary")
 

@@ -7,7 +7,7 @@ is the Stockholm date unless the caller passes one (tests, reports as of a day).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -16,21 +16,62 @@ from domain.calendar import start_of
 from domain.measures import Measures, compute_measures
 from store.eventstore import RecordedEvent, to_recorded
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 LIST_COLUMNS = (
-    "case_id", "version", "phase", "unit_id", "sex", "age_band", "birth_year",
-    "sick_period_start", "sick_period_end", "days", "current_grade", "diagnosis_code",
-    "diagnosis_chapter", "next_milestone_day", "next_milestone_at", "follow_up_due",
-    "fk_answer_due", "overdue", "unanswered_fk", "consents", "coordination_status",
-    "in_coordinator_queue", "protected_identity", "opened_at", "closed_at", "closed_reason",
+    "case_id",
+    "version",
+    "phase",
+    "unit_id",
+    "sex",
+    "age_band",
+    "birth_year",
+    "sick_period_start",
+    "sick_period_end",
+    "days",
+    "current_grade",
+    "diagnosis_code",
+    "diagnosis_chapter",
+    "next_milestone_day",
+    "next_milestone_at",
+    "follow_up_due",
+    "fk_answer_due",
+    "overdue",
+    "unanswered_fk",
+    "consents",
+    "coordination_status",
+    "in_coordinator_queue",
+    "protected_identity",
+    "opened_at",
+    "closed_at",
+    "closed_reason",
 )
 
-SORT_COLUMNS = frozenset({
-    "sick_period_start", "sick_period_end", "days", "next_milestone_at", "follow_up_due",
-    "fk_answer_due", "opened_at", "closed_at", "unit_id", "phase", "current_grade",
-    "diagnosis_chapter", "unanswered_fk", "case_id", "version",
-})
+SORT_COLUMNS = frozenset(
+    {
+        "sick_period_start",
+        "sick_period_end",
+        "days",
+        "next_milestone_at",
+        "follow_up_due",
+        "fk_answer_due",
+        "opened_at",
+        "closed_at",
+        "unit_id",
+        "phase",
+        "current_grade",
+        "diagnosis_chapter",
+        "unanswered_fk",
+        "case_id",
+        "version",
+    }
+)
 
 
 class InvalidQuery(ValueError):
@@ -51,7 +92,7 @@ def _like(text: str) -> str:
 
 
 async def list_cases(
-    pool: asyncpg.Pool | asyncpg.Connection,
+    pool: asyncpg.Pool | Conn,
     *,
     phase: str | list[str] | None = None,
     unit_ids: list[str] | None = None,
@@ -136,7 +177,7 @@ async def list_cases(
 
 
 async def get_case_summary(
-    pool: asyncpg.Pool | asyncpg.Connection, case_id: str, *, with_state: bool = False
+    pool: asyncpg.Pool | Conn, case_id: str, *, with_state: bool = False
 ) -> dict[str, Any] | None:
     """The case_summary row (and, with `with_state`, the folded CaseState as JSON)."""
     columns = ", ".join(LIST_COLUMNS + (("state",) if with_state else ()))
@@ -145,19 +186,20 @@ async def get_case_summary(
 
 
 async def case_events(
-    pool: asyncpg.Pool | asyncpg.Connection, case_id: str, from_version: int = 0
+    pool: asyncpg.Pool | Conn, case_id: str, from_version: int = 0
 ) -> list[RecordedEvent]:
     """The full history of one case, in version order (GET /cases/{id}/events)."""
     rows = await pool.fetch(
         "SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, "
         "recorded_at FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version",
-        case_id, from_version,
+        case_id,
+        from_version,
     )
     return [to_recorded(r) for r in rows]
 
 
 async def period_measures(
-    pool: asyncpg.Pool | asyncpg.Connection,
+    pool: asyncpg.Pool | Conn,
     period_from: date,
     period_to: date,
     unit_id: str | None = None,

@@ -70,15 +70,29 @@ class CaseDriver:
         self.clock = max(self.clock, until)
 
 
-def certificate(driver: CaseDriver, cid: str, first: int, last: int, grade: int, code: str,
-                issued: int, physician: Actor, relation: dict[str, str] | None = None) -> Certificate:
+def certificate(
+    driver: CaseDriver,
+    cid: str,
+    first: int,
+    last: int,
+    grade: int,
+    code: str,
+    issued: int,
+    physician: Actor,
+    relation: dict[str, str] | None = None,
+) -> Certificate:
     data: dict[str, Any] = {
         "certificate_id": cid,
         "issued_at": driver.at(issued),
         "issued_by": physician.id,
         "diagnoses": [{"code": code}],
-        "periods": [{"grade": grade, "start": driver.start + timedelta(days=first - 1),
-                     "end": driver.start + timedelta(days=last - 1)}],
+        "periods": [
+            {
+                "grade": grade,
+                "start": driver.start + timedelta(days=first - 1),
+                "end": driver.start + timedelta(days=last - 1),
+            }
+        ],
         "function_impairment": "Nedsatt koncentrationsförmåga och uttröttbarhet.",
         "activity_limitation": "Klarar inte längre arbetspass.",
     }
@@ -102,50 +116,99 @@ def drive_case(case_id: str, rng: random.Random, start: date) -> CaseDriver:
     length = rng.choice((14, 21, 30, 45))
     d.do(
         OpenCase(
-            actor=physician, case_id=case_id, patient_id=pnr, unit_id=unit, sick_period_start=start,
+            actor=physician,
+            case_id=case_id,
+            patient_id=pnr,
+            unit_id=unit,
+            sick_period_start=start,
             employer_name=rng.choice((None, "Verkstaden AB", "Region Syd")),
-            certificate=certificate(d, "c1", 1, length, rng.choice((100, 100, 75, 50)), code, 1,
-                                    physician),
+            certificate=certificate(
+                d, "c1", 1, length, rng.choice((100, 100, 75, 50)), code, 1, physician
+            ),
         ),
         day=1,
     )
     if rng.random() < 0.7:
-        d.do(GiveConsent(actor=patient, recipient="employer", purpose="contact",
-                         valid_until=start + timedelta(days=200)), day=2)
+        d.do(
+            GiveConsent(
+                actor=patient,
+                recipient="employer",
+                purpose="contact",
+                valid_until=start + timedelta(days=200),
+            ),
+            day=2,
+        )
     if rng.random() < 0.5:
         d.do(GiveConsent(actor=patient, recipient="fk", purpose="share_information"), day=2)
     if rng.random() < 0.8:
-        d.do(EstablishPlan(actor=physician, plan={
-            "assessment": "Utmattningssyndrom, prognos god.",
-            "goals": ["Åter i arbete på halvtid"],
-            "measures": [{"what": "KBT", "by_whom": "psykolog"}],
-            "sick_leave": "100 % i fyra veckor, sedan 50 %",
-            "return_to_work": "Upptrappning via arbetsträning",
-            "follow_up_date": start + timedelta(days=length - 3),
-        }), day=3)
+        d.do(
+            EstablishPlan(
+                actor=physician,
+                plan={
+                    "assessment": "Utmattningssyndrom, prognos god.",
+                    "goals": ["Åter i arbete på halvtid"],
+                    "measures": [{"what": "KBT", "by_whom": "psykolog"}],
+                    "sick_leave": "100 % i fyra veckor, sedan 50 %",
+                    "return_to_work": "Upptrappning via arbetsträning",
+                    "follow_up_date": start + timedelta(days=length - 3),
+                },
+            ),
+            day=3,
+        )
     extensions = rng.choice((0, 1, 1, 2, 3))
     last = length
     for i in range(extensions):
         first, last = last + 1, last + rng.choice((14, 30, 30, 60))
-        d.do(RecordCertificate(actor=physician, certificate=certificate(
-            d, f"c{i + 2}", first, last, rng.choice((100, 75, 50, 25)), code, first - 2, physician,
-            relation={"kind": "FRLANG", "certificate_id": f"c{i + 1}"})), day=first - 2)
+        d.do(
+            RecordCertificate(
+                actor=physician,
+                certificate=certificate(
+                    d,
+                    f"c{i + 2}",
+                    first,
+                    last,
+                    rng.choice((100, 75, 50, 25)),
+                    code,
+                    first - 2,
+                    physician,
+                    relation={"kind": "FRLANG", "certificate_id": f"c{i + 1}"},
+                ),
+            ),
+            day=first - 2,
+        )
         if d.state.is_closed:
             break
         if d.state.plans and rng.random() < 0.6:
-            d.do(RecordPlanFollowUp(actor=physician, followed_up_on=d.start + timedelta(days=first - 3),
-                                    next_follow_up=d.start + timedelta(days=last - 3)))
+            d.do(
+                RecordPlanFollowUp(
+                    actor=physician,
+                    followed_up_on=d.start + timedelta(days=first - 3),
+                    next_follow_up=d.start + timedelta(days=last - 3),
+                )
+            )
         if last > 25 and rng.random() < 0.4:
-            planned = min(start + timedelta(days=rng.randrange(10, 40)), d.clock.date() - timedelta(days=1))
+            planned = min(
+                start + timedelta(days=rng.randrange(10, 40)), d.clock.date() - timedelta(days=1)
+            )
             d.do(RecordEmployerReturnPlan(actor=physician, plan_date=planned))
         if rng.random() < 0.25 and not d.state.is_closed:
             sent = d.clock
-            d.do(ReceiveFkMessage(actor=Actor(id="fk-gateway", role="fk_gateway"), message={
-                "message_id": f"{case_id}-fk-{i}", "sent_at": sent, "certificate_id": f"c{i + 2}",
-                "patient_id": pnr, "topic": "KONTKT", "heading": "Kontakt",
-                "text": "Vi vill gärna prata med dig.", "sender": "FK",
-                "last_answer_date": (sent + timedelta(days=10)).date(),
-            }))
+            d.do(
+                ReceiveFkMessage(
+                    actor=Actor(id="fk-gateway", role="fk_gateway"),
+                    message={
+                        "message_id": f"{case_id}-fk-{i}",
+                        "sent_at": sent,
+                        "certificate_id": f"c{i + 2}",
+                        "patient_id": pnr,
+                        "topic": "KONTKT",
+                        "heading": "Kontakt",
+                        "text": "Vi vill gärna prata med dig.",
+                        "sender": "FK",
+                        "last_answer_date": (sent + timedelta(days=10)).date(),
+                    },
+                )
+            )
     if rng.random() < 0.15 and not d.state.is_closed:
         d.do(CloseCase(actor=physician, reason="return_to_work_full"), day=last - 2)
     elif rng.random() < 0.7:
@@ -153,8 +216,9 @@ def drive_case(case_id: str, rng: random.Random, start: date) -> CaseDriver:
     return d
 
 
-def sample_cases(count: int, seed: int = 7, first_start: date = date(2024, 1, 1),
-                 prefix: str = "case") -> Iterator[tuple[str, list[Event]]]:
+def sample_cases(
+    count: int, seed: int = 7, first_start: date = date(2024, 1, 1), prefix: str = "case"
+) -> Iterator[tuple[str, list[Event]]]:
     """`count` cases as (case_id, events), starts spread over a year."""
     rng = random.Random(seed)
     for n in range(count):
@@ -172,7 +236,9 @@ def to_new_events(events: list[Event], **metadata: Any) -> list[NewEvent]:
     return out
 
 
-def bench_cases(total_events: int, seed: int = 11, templates: int = 200) -> list[tuple[str, list[NewEvent]]]:
+def bench_cases(
+    total_events: int, seed: int = 11, templates: int = 200
+) -> list[tuple[str, list[NewEvent]]]:
     """About `total_events` events as whole cases, for the rebuild benchmark.
 
     Deciding a million events takes minutes, so `templates` distinct cases are decided once and
@@ -189,7 +255,15 @@ def bench_cases(total_events: int, seed: int = 11, templates: int = 200) -> list
         new = []
         for type_, schema_version, data in recs:
             data = {**data, "case_id": case_id, "event_id": f"{case_id}/{data['version']}"}
-            new.append(NewEvent(data["event_id"], type_, schema_version, data, {"recorded_by": data["recorded_by"]}))
+            new.append(
+                NewEvent(
+                    data["event_id"],
+                    type_,
+                    schema_version,
+                    data,
+                    {"recorded_by": data["recorded_by"]},
+                )
+            )
         out.append((case_id, new))
         produced += len(new)
         n += 1

@@ -22,11 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import asyncpg
 
 from store.eventstore import EventStore, RecordedEvent, read_all
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +46,10 @@ class Projection(Protocol):
 
     name: str
 
-    async def handle(self, conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+    async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
         """Apply a batch of events, writing rows on `conn` (inside the batch transaction)."""
 
-    async def reset(self, conn: asyncpg.Connection) -> None:
+    async def reset(self, conn: Conn) -> None:
         """Delete every row this projection wrote (before a rebuild), on `conn`."""
 
 
@@ -54,11 +60,11 @@ def _pool(source: Source) -> asyncpg.Pool:
     return source.pool if isinstance(source, EventStore) else source
 
 
-async def _lock(conn: asyncpg.Connection, name: str) -> None:
+async def _lock(conn: Conn, name: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_CLASS, name)
 
 
-async def _save_checkpoint(conn: asyncpg.Connection, name: str, position: int) -> None:
+async def _save_checkpoint(conn: Conn, name: str, position: int) -> None:
     await conn.execute(
         "INSERT INTO checkpoints (name, position) VALUES ($1, $2) "
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()",
@@ -67,19 +73,19 @@ async def _save_checkpoint(conn: asyncpg.Connection, name: str, position: int) -
     )
 
 
-async def get_checkpoint(source: Source | asyncpg.Connection, name: str) -> int:
-    conn = source if isinstance(source, asyncpg.Connection) else _pool(source)
+async def get_checkpoint(source: Source | Conn, name: str) -> int:
+    conn = source.pool if isinstance(source, EventStore) else source
     value = await conn.fetchval("SELECT position FROM checkpoints WHERE name = $1", name)
     return int(value or 0)
 
 
 async def process_batch(
-    conn: asyncpg.Connection,
+    conn: Conn,
     projection: Projection,
     batch_size: int,
     *,
     prefetched: tuple[int, list[RecordedEvent]] | None = None,
-    reader: asyncpg.Connection | None = None,
+    reader: Conn | None = None,
 ) -> tuple[int, asyncio.Task[list[RecordedEvent]] | None, int]:
     """One batch in one transaction.
 
@@ -100,7 +106,9 @@ async def process_batch(
             return 0, None, position
         ahead = None
         if reader is not None and len(events) == batch_size:
-            ahead = asyncio.ensure_future(read_all(reader, events[-1].position, batch_size, raw_json=raw))
+            ahead = asyncio.ensure_future(
+                read_all(reader, events[-1].position, batch_size, raw_json=raw)
+            )
         try:
             await projection.handle(conn, events)
             await _save_checkpoint(conn, projection.name, events[-1].position)
@@ -142,7 +150,7 @@ async def run_once(source: Source, projection: Projection, batch_size: int = 100
                 await pool.release(reader)
 
 
-async def _process_one(conn: asyncpg.Connection, projection: Projection, batch_size: int) -> int:
+async def _process_one(conn: Conn, projection: Projection, batch_size: int) -> int:
     n, _, _ = await process_batch(conn, projection, batch_size)
     return n
 

@@ -35,7 +35,10 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
 
 async def test_append_then_read_stream_round_trips_every_field(store: EventStore) -> None:
     stream = new_stream()
-    events = [ev("CaseOpened", unit="U1", nested={"a": [1, 2]}), ev("CertificateRecorded", grade=100)]
+    events = [
+        ev("CaseOpened", unit="U1", nested={"a": [1, 2]}),
+        ev("CertificateRecorded", grade=100),
+    ]
     assert await store.append(stream, 0, events) == 2
     assert await store.append(stream, 2, [ev("CaseClosed", reason="recovered")]) == 3
 
@@ -55,7 +58,9 @@ async def test_append_then_read_stream_round_trips_every_field(store: EventStore
     assert await store.stream_version(new_stream()) == 0
 
 
-async def test_stale_expected_version_raises_a_typed_conflict_and_writes_nothing(store: EventStore) -> None:
+async def test_stale_expected_version_raises_a_typed_conflict_and_writes_nothing(
+    store: EventStore,
+) -> None:
     stream = new_stream()
     await store.append(stream, 0, [ev(), ev()])
 
@@ -122,7 +127,9 @@ async def test_empty_append_checks_the_version_and_writes_nothing(store: EventSt
         await store.append(stream, 0, [])
 
 
-async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(store: EventStore) -> None:
+async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(
+    store: EventStore,
+) -> None:
     stream = new_stream()
     await store.append(stream, 0, [ev("Opened")])
     writers = 12
@@ -149,11 +156,13 @@ async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(st
     assert len(wins) >= rounds  # progress was made
 
 
-async def test_events_are_append_only_even_for_the_owner(store: EventStore, db: asyncpg.Connection) -> None:
+async def test_events_are_append_only_even_for_the_owner(
+    store: EventStore, db: asyncpg.Connection
+) -> None:
     stream = new_stream()
     await store.append(stream, 0, [ev(note="original")])
     for statement in (
-        "UPDATE events SET data = '{\"note\": \"forged\"}' WHERE stream_id = $1",
+        'UPDATE events SET data = \'{"note": "forged"}\' WHERE stream_id = $1',
         "DELETE FROM events WHERE stream_id = $1",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
@@ -164,7 +173,9 @@ async def test_events_are_append_only_even_for_the_owner(store: EventStore, db: 
     assert only.data == {"note": "original"}
 
 
-async def test_read_all_pages_in_position_order_from_an_exclusive_position(store: EventStore) -> None:
+async def test_read_all_pages_in_position_order_from_an_exclusive_position(
+    store: EventStore,
+) -> None:
     start = await store.head_position()
     streams = [new_stream() for _ in range(3)]
     for i in range(4):
@@ -178,5 +189,7 @@ async def test_read_all_pages_in_position_order_from_an_exclusive_position(store
         position = page[-1].position
     assert len(got) == 12
     assert [g.position for g in got] == sorted(g.position for g in got)
-    assert [(g.stream_id, g.version) for g in got] == [(s, i + 1) for i in range(4) for s in streams]
+    assert [(g.stream_id, g.version) for g in got] == [
+        (s, i + 1) for i in range(4) for s in streams
+    ]
     assert await store.read_all(position) == []

@@ -25,14 +25,16 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
     await s.close()
 
 
-async def test_an_event_committed_later_with_a_lower_position_is_not_skipped(store: EventStore) -> None:
+async def test_an_event_committed_later_with_a_lower_position_is_not_skipped(
+    store: EventStore,
+) -> None:
     start = await store.head_position()
     slow_stream, fast_stream = f"slow-{uuid.uuid4()}", f"fast-{uuid.uuid4()}"
     async with store.pool.acquire() as slow:
         tx = slow.transaction()
         await tx.start()
         await append_on(slow, slow_stream, 0, [ev(who="slow")])  # lower position, not committed
-        await store.append(fast_stream, 0, [ev(who="fast")])     # higher position, committed
+        await store.append(fast_stream, 0, [ev(who="fast")])  # higher position, committed
 
         # The hazard is real: a naive "position > checkpoint" read sees the later event now ...
         naive = await store.pool.fetch(
@@ -53,7 +55,9 @@ async def test_concurrent_writers_to_many_streams_and_a_reader_that_never_misses
     start = await store.head_position()
     streams = [f"case-{uuid.uuid4()}" for _ in range(40)]
     versions = {s: 0 for s in streams}
-    locks = {s: asyncio.Lock() for s in streams}  # one writer per stream at a time, like the workflow
+    locks = {
+        s: asyncio.Lock() for s in streams
+    }  # one writer per stream at a time, like the workflow
     committed: set[str] = set()
     rolled_back: set[str] = set()
     stop = asyncio.Event()
@@ -89,7 +93,9 @@ async def test_concurrent_writers_to_many_streams_and_a_reader_that_never_misses
     async def reader() -> None:
         position = start
         while True:
-            done = writers_done.is_set()  # checked before reading: the last read follows every commit
+            done = (
+                writers_done.is_set()
+            )  # checked before reading: the last read follows every commit
             page = await store.read_all(position, limit=rng.choice([1, 7, 100]))
             if page:
                 seen.extend(page)

@@ -22,7 +22,10 @@ async def test_migrations_apply_in_order_on_an_empty_database_and_only_once(
 
     conn = await asyncpg.connect(empty_database_url)
     try:
-        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert {"events", "checkpoints", "schema_migrations"} <= tables
     finally:
         await conn.close()
@@ -57,7 +60,9 @@ async def test_an_applied_migration_that_was_edited_is_refused(pg_admin_url: str
         await migrate(url)
         conn = await asyncpg.connect(url)
         try:  # as if 0001 had been applied from a different text
-            await conn.execute("UPDATE schema_migrations SET checksum = 'old' WHERE version = '0001'")
+            await conn.execute(
+                "UPDATE schema_migrations SET checksum = 'old' WHERE version = '0001'"
+            )
         finally:
             await conn.close()
         with pytest.raises(MigrationError, match="0001_events was changed"):

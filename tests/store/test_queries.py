@@ -62,7 +62,10 @@ def is_overdue(s: Any) -> bool:
         ({"overdue": True}, is_overdue),
         ({"overdue": False}, lambda s: not is_overdue(s)),
         ({"unanswered_fk": True}, lambda s: s.unanswered_fk > 0),
-        ({"unanswered_fk": False, "phase": "closed"}, lambda s: s.unanswered_fk == 0 and s.phase == "closed"),
+        (
+            {"unanswered_fk": False, "phase": "closed"},
+            lambda s: s.unanswered_fk == 0 and s.phase == "closed",
+        ),
         ({"text": "M54"}, lambda s: s.diagnosis_code and "M54" in s.diagnosis_code),
         ({"text": "0000_1"}, lambda s: False),  # _ is a literal, not a wildcard
     ],
@@ -77,8 +80,13 @@ async def test_each_filter_selects_exactly_the_matching_cases(
 
 
 def test_the_sample_makes_the_filters_meaningful() -> None:
-    for predicate in (is_overdue, lambda s: s.unanswered_fk > 0, lambda s: s.phase == "closed",
-                      lambda s: s.current_grade == 50, lambda s: 30 <= s.days <= 90):
+    for predicate in (
+        is_overdue,
+        lambda s: s.unanswered_fk > 0,
+        lambda s: s.phase == "closed",
+        lambda s: s.current_grade == 50,
+        lambda s: 30 <= s.days <= 90,
+    ):
         assert 0 < len(expected(predicate)) < len(CASES)
 
 
@@ -86,7 +94,9 @@ async def test_sorting_and_paging_walk_every_row_once_in_order(store: EventStore
     seen: list[dict[str, Any]] = []
     offset = 0
     while True:
-        rows, total = await list_cases(store.pool, sort="days", descending=True, limit=7, offset=offset)
+        rows, total = await list_cases(
+            store.pool, sort="days", descending=True, limit=7, offset=offset
+        )
         assert total == len(CASES)
         if not rows:
             break

@@ -77,7 +77,10 @@ async def rows(store: EventStore, p: AppliedLog) -> list[tuple[int, str, int, in
 
 
 async def all_positions(store: EventStore) -> list[int]:
-    return [r["position"] for r in await store.pool.fetch("SELECT position FROM events ORDER BY position")]
+    return [
+        r["position"]
+        for r in await store.pool.fetch("SELECT position FROM events ORDER BY position")
+    ]
 
 
 async def test_run_once_applies_everything_once_and_then_nothing(store: EventStore) -> None:
@@ -105,7 +108,9 @@ async def test_a_crash_midway_through_a_batch_leaves_rows_and_checkpoint_consist
         p.fail_at_call = 3
     else:
         p.terminate_at_call = 3
-    with pytest.raises((RuntimeError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+    with pytest.raises(
+        (RuntimeError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
+    ):
         await run_once(store, p, batch_size=8)
 
     # Two batches committed; the third's half-written rows were rolled back with its checkpoint.
@@ -113,7 +118,9 @@ async def test_a_crash_midway_through_a_batch_leaves_rows_and_checkpoint_consist
     checkpoint = await get_checkpoint(store, p.name)
     assert len(applied) == 16
     assert applied[-1][0] == checkpoint
-    assert [r[0] for r in applied] == [pos for pos in await all_positions(store) if pos <= checkpoint]
+    assert [r[0] for r in applied] == [
+        pos for pos in await all_positions(store) if pos <= checkpoint
+    ]
 
     # The rerun resumes after the checkpoint and applies every remaining event exactly once.
     p.fail_at_call = p.terminate_at_call = None

@@ -28,7 +28,9 @@ def as_schema_1(events: list) -> list[NewEvent]:  # type: ignore[type-arg]
     out = []
     for record, event in zip(to_new_events(events), events, strict=True):
         if record.type == "ConsentGiven":
-            data = {k: v for k, v in record.data.items() if k != "valid_until"} | {"schema_version": 1}
+            data = {k: v for k, v in record.data.items() if k != "valid_until"} | {
+                "schema_version": 1
+            }
             record = NewEvent(record.event_id, record.type, 1, data, record.metadata)
         out.append(record)
     return out
@@ -57,7 +59,10 @@ async def test_an_old_consent_reads_back_in_the_current_shape(store: EventStore)
 
     # the projection upcasts too: its row is the summary of the upcast history
     await run_once(store, CaseSummaryProjection())
-    upcast = [event_from_record(r.type, r.schema_version, r.data) for r in await store.read_stream(case_id)]
+    upcast = [
+        event_from_record(r.type, r.schema_version, r.data)
+        for r in await store.read_stream(case_id)
+    ]
     row = await get_case_summary(store.pool, case_id)
     assert row is not None
     want = summarize(fold(upcast)).model_dump()
@@ -69,9 +74,11 @@ def test_one_pass_decoding_equals_event_from_record() -> None:
     for _, events in sample_cases(15, seed=8):
         for event in events:
             type_, version, data = event_to_record(event)
-            assert decode_event(type_, version, dumps(data)) == event_from_record(type_, version, data)
+            assert decode_event(type_, version, dumps(data)) == event_from_record(
+                type_, version, data
+            )
     _, events = case_with_a_consent()
     for record in as_schema_1(events):
-        assert decode_event(record.type, record.schema_version, dumps(record.data)) == event_from_record(
-            record.type, record.schema_version, record.data
-        )
+        assert decode_event(
+            record.type, record.schema_version, dumps(record.data)
+        ) == event_from_record(record.type, record.schema_version, record.data)
