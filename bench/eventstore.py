@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -35,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -274,29 +275,39 @@ class StreamCounter:
         await conn.execute("TRUNCATE bench_stream_counter")
 
 
-def rebuild_subject() -> tuple[Any, Callable[[int], list[tuple[str, list[NewEvent]]]] | None]:
+def rebuild_subject() -> tuple[Any, Callable[[int], Iterator[tuple[str, list[NewEvent]]]]]:
     """(projection, case generator) for the rebuild: the real case_summary when possible."""
     try:
         from store.projections import CaseSummaryProjection
         from store.sample_cases import bench_cases
     except ImportError:
-        return StreamCounter(), None
+        return StreamCounter(), lambda n: iter(make_workload(n, max(1, n // 15)))
     return CaseSummaryProjection(), bench_cases
 
 
-async def load(url: str, work: list[tuple[str, list[NewEvent]]], concurrency: int) -> float:
-    return await run_store(url, work, concurrency, batch=1_000_000)
+async def load(
+    url: str,
+    cases: Iterator[tuple[str, list[NewEvent]]],
+    concurrency: int,
+    per_append: int = 3,
+    chunk: int = 2000,
+) -> tuple[int, float]:
+    """Append the cases as the workflows would: a few events per decision, cases interleaved
+    (each writer round-robins over its share of `chunk` cases), so a rebuild's batches cut
+    through many cases instead of finding each case whole. Returns (events, seconds)."""
+    total = 0
+    seconds = 0.0
+    while True:
+        work = list(itertools.islice(cases, chunk))
+        if not work:
+            return total, seconds
+        total += sum(len(evs) for _, evs in work)
+        seconds += await run_store(url, work, concurrency, per_append)
 
 
 async def run_rebuild(url: str, events: int, concurrency: int, batch_size: int) -> dict[str, Any]:
     projection, generator = rebuild_subject()
-    if generator is not None:
-        work = generator(events)
-    else:
-        work = make_workload(events, max(1, events // 15))
-    total = sum(len(evs) for _, evs in work)
-    load_s = await load(url, work, concurrency)
-    del work
+    total, load_s = await load(url, generator(events), concurrency)
     store = await EventStore.connect(url, min_size=1, max_size=2)
     try:
         if isinstance(projection, StreamCounter):
@@ -501,7 +512,7 @@ def main() -> None:
         "--repeat", type=int, default=2, help="runs of each append variant; best is kept"
     )
     parser.add_argument("--rebuild-events", type=int, default=1_000_000)
-    parser.add_argument("--rebuild-batch-size", type=int, default=5000)
+    parser.add_argument("--rebuild-batch-size", type=int, default=25_000)
     parser.add_argument("--skip-eventsourcing", action="store_true")
     parser.add_argument("--database-url", help="an existing server (admin URL); default: embedded")
     parser.add_argument(

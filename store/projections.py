@@ -198,7 +198,7 @@ def all_projections() -> list[Projection]:
     return [CaseSummaryProjection()]
 
 
-async def rebuild_all(database_url: str, batch_size: int = 5000) -> dict[str, int]:
+async def rebuild_all(database_url: str, batch_size: int = 25_000) -> dict[str, int]:
     """Rebuild every projection from position 0; returns events applied per projection."""
     store = await EventStore.connect(database_url, min_size=1, max_size=2)
     try:

@@ -238,15 +238,14 @@ def to_new_events(events: list[Event], **metadata: Any) -> list[NewEvent]:
 
 def bench_cases(
     total_events: int, seed: int = 11, templates: int = 200
-) -> list[tuple[str, list[NewEvent]]]:
-    """About `total_events` events as whole cases, for the rebuild benchmark.
+) -> Iterator[tuple[str, list[NewEvent]]]:
+    """About `total_events` events as whole cases, for the rebuild benchmark (lazily).
 
     Deciding a million events takes minutes, so `templates` distinct cases are decided once and
     cloned under new case ids (ids, event ids and case_id fields rewritten).
     """
     base = list(sample_cases(templates, seed=seed, prefix="tmpl"))
     records = [(cid, [event_to_record(e) for e in evs]) for cid, evs in base]
-    out: list[tuple[str, list[NewEvent]]] = []
     produced = 0
     n = 0
     while produced < total_events:
@@ -255,16 +254,8 @@ def bench_cases(
         new = []
         for type_, schema_version, data in recs:
             data = {**data, "case_id": case_id, "event_id": f"{case_id}/{data['version']}"}
-            new.append(
-                NewEvent(
-                    data["event_id"],
-                    type_,
-                    schema_version,
-                    data,
-                    {"recorded_by": data["recorded_by"]},
-                )
-            )
-        out.append((case_id, new))
+            meta = {"recorded_by": data["recorded_by"]}
+            new.append(NewEvent(data["event_id"], type_, schema_version, data, meta))
+        yield case_id, new
         produced += len(new)
         n += 1
-    return out
