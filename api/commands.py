@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -54,7 +56,12 @@ async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
             # Not running: either it never existed, or it completed because the case closed.
             try:
-                await client.get_workflow_handle(workflow_id(case_id)).describe()
+                await client.workflow_service.describe_workflow_execution(
+                    DescribeWorkflowExecutionRequest(
+                        namespace=client.namespace,
+                        execution=WorkflowExecution(workflow_id=workflow_id(case_id)),
+                    )
+                )
             except RPCError:
                 return Problem(404, f"no case {case_id}")
             return Problem(409, f"case {case_id} is closed", CLOSED)

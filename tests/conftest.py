@@ -16,10 +16,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from sjukfall.embedded import SEARCH_ATTRIBUTES, EmbeddedPostgres, free_port, temporal_cli, temporal_test_server
+from sjukfall.embedded import (
+    SEARCH_ATTRIBUTES,
+    EmbeddedPostgres,
+    free_port,
+    temporal_cli,
+    temporal_test_server,
+)
 
 
 def with_database(url: str, name: str) -> str:
@@ -79,12 +88,23 @@ async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
     await drop_database(pg_admin_url, url)
 
 
+async def register_search_attributes(client: Client) -> None:
+    """The case workflow indexes itself; the dev server gets these from its command line."""
+    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+             "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+    ))
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(temporal_test_server()),
     )
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 

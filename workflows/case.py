@@ -20,16 +20,25 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
     from domain import CaseState, Command, DomainError, decide, evolve, initial_state, next_timer
+    from domain.calendar import day_start
     from domain.commands import Actor, RecordNotificationOutcome
     from domain.events import NotificationRequested
 
 SYSTEM = Actor(id="system", role="system")
+
+# Released changes to this workflow, each behind workflow.patched() (README, "Versioning").
+PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
+
+CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
+CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
+SICK_PERIOD_START = SearchAttributeKey.for_datetime("SickPeriodStart")
+NEXT_MILESTONE_AT = SearchAttributeKey.for_datetime("NextMilestoneAt")
 
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # A recipient's endpoint may be down for a while: keep trying for up to three days (at most
@@ -76,11 +85,13 @@ class CaseWorkflow:
         self.lock = asyncio.Lock()
         self.changed = False
         self.in_flight: dict[str, asyncio.Task[None]] = {}
+        self.indexed: dict[str, object] = {}  # search attributes as last upserted
 
     @workflow.run
     async def run(self, input: CaseInput) -> CaseOutcome:
         while True:
             self._start_deliveries()
+            self._index()
             if self.state.phase == "closed":
                 break
             if self._history_is_long():
@@ -114,6 +125,26 @@ class CaseWorkflow:
                     await self._decide_and_record(due.command)
         else:
             await workflow.wait_condition(lambda: self.changed)
+
+    def _index(self) -> None:
+        """Keep the case findable in the Temporal UI and `list_workflows` (phase, unit, dates)."""
+        if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
+            return
+        timer = next_timer(self.state)
+        wanted = {
+            CASE_PHASE: self.state.phase,
+            CASE_UNIT: self.state.unit_id,
+            SICK_PERIOD_START: (day_start(self.state.sick_period_start, 1)
+                                if self.state.sick_period_start else None),
+            NEXT_MILESTONE_AT: timer.at if timer else None,
+        }
+        changed = {k: v for k, v in wanted.items() if self.indexed.get(k.name) != v}
+        if changed:
+            workflow.upsert_search_attributes([
+                key.value_set(value) if value is not None else key.value_unset()
+                for key, value in changed.items()
+            ])
+            self.indexed.update({k.name: v for k, v in changed.items()})
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

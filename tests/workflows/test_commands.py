@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
 from api.commands import open_case, workflow_id
 from api.problems import Problem
@@ -163,3 +167,20 @@ async def test_case_closed_by_hand_completes_the_workflow_and_refuses_more(harne
         await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="fk", purpose="contact"))
     assert refused.value.status == 409
     assert (await event_types(harness, case_id))[-1] == "CaseClosed"
+
+
+async def test_case_is_indexed_by_phase_unit_and_next_milestone(harness: Harness) -> None:
+    from domain.calendar import day_start
+    from workflows.case import CASE_PHASE, CASE_UNIT, NEXT_MILESTONE_AT
+
+    start = await today(harness)
+    case_id, _ = await open_new_case(harness, start, certificate(start, 1, 20))
+    await advance_to_day(harness, start, 2)
+    raw = await harness.client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=harness.client.namespace,
+                                         execution=WorkflowExecution(workflow_id=workflow_id(case_id))))
+    fields = raw.workflow_execution_info.search_attributes.indexed_fields
+    attributes = {name: json.loads(payload.data) for name, payload in fields.items()}
+    assert attributes[CASE_PHASE.name] == "assessment"
+    assert attributes[CASE_UNIT.name] == "vc-norr"
+    assert datetime.fromisoformat(attributes[NEXT_MILESTONE_AT.name]) == day_start(start, 8)
