@@ -1,6 +1,10 @@
 """All configuration in one place, read from `SJUKFALL_*` environment variables.
 
 An unset Temporal address or database URL means "start the embedded one" (`sjukfall run`).
+
+With `SJUKFALL_ENV=production` the settings refuse to load (a `ValidationError` whose message
+names the variable to set) unless the process can run safely outside a laptop: a real database
+and Temporal frontend, no dev secrets, and TLS (mTLS or an API key) to Temporal.
 """
 
 from __future__ import annotations
@@ -9,14 +13,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a Settings field."""
+    return f"SJUKFALL_{field.upper()}"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SJUKFALL_", extra="ignore")
+    # hide_input_in_errors: a refusal must not print the secrets it was given.
+    model_config = SettingsConfigDict(env_prefix="SJUKFALL_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     env: Literal["dev", "production"] = "dev"
 
@@ -26,6 +41,16 @@ class Settings(BaseSettings):
     task_queue: str = "sjukfall-cases"
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # TLS to a real Temporal frontend: mTLS (cert + key, CA optional: system roots otherwise)
+    # or an API key (TLS with the CA or system roots). Paths point at mounted files.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: str | None = None
+    # Production only: plaintext to Temporal, acknowledged (a service mesh encrypts it, or the
+    # local compose stack). Without it production refuses to start without TLS settings.
+    temporal_insecure: bool = False
 
     # PostgreSQL: unset URL = embedded server on postgres_port, data under data_dir.
     database_url: str | None = None
@@ -45,7 +70,7 @@ class Settings(BaseSettings):
 
     # Outbound notifications: one webhook endpoint per recipient, signed with HMAC-SHA256.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
-    webhook_secret: str = "dev-webhook-secret"
+    webhook_secret: str = DEV_WEBHOOK_SECRET
 
     # Domain tuning (DOMAIN.md: Rehabstöd's default gap of 5 days, configurable 0-90).
     merge_gap_days: int = Field(default=5, ge=0, le=90)
@@ -54,6 +79,77 @@ class Settings(BaseSettings):
     max_cached_workflows: int = 1000
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
+
+    # Observability (sjukfall/metrics.py, sjukfall/tracing.py, docs/operations.md).
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
+    temporal_metrics_port: int = Field(default=0, ge=0, le=65535)  # SDK metrics; 0 = off
+    otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318; unset = no tracing
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems = self.tls_file_problems()
+        if self.env == "production":
+            problems += self.production_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def tls_file_problems(self) -> list[str]:
+        problems = []
+        for name in ("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                problems.append(f"{env_name(name)}: no file at {path}")
+        if self.temporal_tls_cert is not None and self.temporal_tls_key is None:
+            problems.append("SJUKFALL_TEMPORAL_TLS_KEY must be set with SJUKFALL_TEMPORAL_TLS_CERT")
+        if self.temporal_tls_key is not None and self.temporal_tls_cert is None:
+            problems.append("SJUKFALL_TEMPORAL_TLS_CERT must be set with SJUKFALL_TEMPORAL_TLS_KEY")
+        return problems
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from running in production (empty: nothing)."""
+        problems = []
+        if not self.database_url:
+            problems.append("SJUKFALL_DATABASE_URL is required in production "
+                            "(the embedded PostgreSQL is for development only)")
+        if not self.temporal_address:
+            problems.append("SJUKFALL_TEMPORAL_ADDRESS is required in production "
+                            "(the embedded Temporal dev server is for development only)")
+        if not self.jwks_url:
+            if self.jwt_secret == DEV_JWT_SECRET:
+                problems.append("SJUKFALL_JWT_SECRET is the dev secret: set SJUKFALL_JWKS_URL "
+                                "(RS256 tokens from your identity provider) in production")
+            elif len(self.jwt_secret) < MIN_SECRET_LENGTH:
+                problems.append(f"SJUKFALL_JWT_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        if self.webhook_secret == DEV_WEBHOOK_SECRET:
+            problems.append("SJUKFALL_WEBHOOK_SECRET is the dev secret: set a random secret "
+                            "shared with the webhook receivers")
+        elif len(self.webhook_secret) < MIN_SECRET_LENGTH:
+            problems.append(f"SJUKFALL_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
+        if not has_tls and not self.temporal_insecure:
+            problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "
+                            "and SJUKFALL_TEMPORAL_TLS_KEY (mTLS, with SJUKFALL_TEMPORAL_TLS_CA for a "
+                            "private CA) or SJUKFALL_TEMPORAL_API_KEY; SJUKFALL_TEMPORAL_INSECURE=true "
+                            "only where a service mesh encrypts the traffic")
+        return problems
+
+    def temporal_connect_options(self) -> dict[str, Any]:
+        """Keyword arguments for `Client.connect`: `tls` and `api_key` from the settings."""
+        from temporalio.service import TLSConfig
+
+        options: dict[str, Any] = {}
+        if self.temporal_tls_cert or self.temporal_tls_ca or self.temporal_api_key:
+            options["tls"] = TLSConfig(
+                server_root_ca_cert=self.temporal_tls_ca.read_bytes() if self.temporal_tls_ca else None,
+                client_cert=self.temporal_tls_cert.read_bytes() if self.temporal_tls_cert else None,
+                client_private_key=self.temporal_tls_key.read_bytes() if self.temporal_tls_key else None,
+                domain=self.temporal_tls_server_name,
+            )
+        if self.temporal_api_key:
+            options["api_key"] = self.temporal_api_key
+        return options
 
     @property
     def resolved_log_format(self) -> str:
