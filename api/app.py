@@ -1,0 +1,367 @@
+"""The HTTP API: commands become Temporal updates on the case workflow; reads come from the
+projections (case list, summary, measures) and the event store (history).
+
+Read-your-writes: a command returns after its events are appended, and the API then brings
+the case_summary projection up to date before answering, so the next read shows the change.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from api import bodies
+from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
+from api.commands import open_case, send_command
+from api.problems import PROBLEM, Problem, install
+from domain import commands as c
+from domain.calendar import STOCKHOLM
+from domain.summary import patient_identity_for
+from domain.state import CaseState
+from sjukfall.settings import Settings
+from store.access_log import accesses_for_case, record_access
+from store.eventstore import EventStore
+from store.projections import CaseSummaryProjection
+from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
+from store.subscription import run_once
+from workflows.case import CommandResult
+
+CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+Purpose = Annotated[str, Header(alias="X-Purpose", max_length=200,
+                                description="why the case is read (PDL); default 'care'")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": title, "content": {PROBLEM: {}}}
+    for status, title in [(401, "No or bad token"), (403, "Role or unit not allowed"),
+                          (404, "No such case"), (409, "Conflicts with the case's state"),
+                          (422, "Invalid input")]
+}
+
+
+class CaseCreated(BaseModel):
+    case_id: str
+    version: int
+
+
+def create_app(settings: Settings, *, client: Client, store: EventStore) -> FastAPI:
+    app = FastAPI(
+        title="sjukfall",
+        version="0.1.0",
+        description="Sick-leave cases (sjukfall): commands, projections, event history.",
+        responses=ERRORS,
+    )
+    app.state.settings = settings
+    app.state.temporal = client
+    app.state.store = store
+    app.state.verifier = TokenVerifier(settings.jwt_secret, settings.jwks_url)
+    app.state.summary = CaseSummaryProjection()
+    install(app)
+    _routes(app)
+    return app
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def actor_of(principal: Principal, unit_id: str | None = None) -> c.Actor:
+    return c.Actor(id=principal.sub, role=principal.role, unit_id=unit_id)
+
+
+async def catch_up(request: Request) -> None:
+    await run_once(request.app.state.store, request.app.state.summary)
+
+
+async def case_row(request: Request, principal: Principal, case_id: str,
+                   with_state: bool = False) -> dict[str, Any]:
+    """The case's summary row, if the caller may see the case's unit; else 404 (not 403, so
+    that a user cannot probe which case ids exist at other units)."""
+    pool = request.app.state.store.pool
+    row = await get_case_summary(pool, case_id, with_state=with_state)
+    if row is None:  # maybe opened a moment ago through another API instance
+        await catch_up(request)
+        row = await get_case_summary(pool, case_id, with_state=with_state)
+    if row is None or not principal.sees_unit(row["unit_id"]):
+        raise Problem(404, f"no case {case_id}")
+    return row
+
+
+async def command(request: Request, principal: Principal, case_id: str, build: Any,
+                  key: str | None) -> CommandResult:
+    row = await case_row(request, principal, case_id)
+    result = await send_command(request.app.state.temporal, case_id,
+                                build(actor_of(principal, row["unit_id"])), key)
+    await catch_up(request)
+    return result
+
+
+async def log_read(request: Request, principal: Principal, case_id: str, action: str,
+                   purpose: str) -> None:
+    if principal.role in PEOPLE:
+        await record_access(request.app.state.store.pool, actor_id=principal.sub,
+                            role=principal.role, units=list(principal.units), case_id=case_id,
+                            action=action, purpose=purpose)
+
+
+def state_of(row: dict[str, Any]) -> CaseState:
+    raw = row.pop("state")
+    return CaseState.model_validate_json(raw) if isinstance(raw, str) else CaseState.model_validate(raw)
+
+
+def stockholm_today() -> date:
+    return datetime.now(STOCKHOLM).date()
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+def _routes(app: FastAPI) -> None:
+    care = Depends(require(*CARE))
+    people = Depends(require(*PEOPLE))
+    ops = Depends(require("ops"))
+    physician = Depends(require("physician"))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await request.app.state.store.pool.fetchval("SELECT 1")
+            checks["postgres"] = "ok"
+        except Exception as err:  # noqa: BLE001 - readiness reports, never raises
+            checks["postgres"] = f"unavailable: {type(err).__name__}"
+        try:
+            await request.app.state.temporal.service_client.check_health()
+            checks["temporal"] = "ok"
+        except Exception as err:  # noqa: BLE001
+            checks["temporal"] = f"unavailable: {type(err).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", **checks},
+                            status_code=200 if ready else 503)
+
+    @app.post("/cases", status_code=201, response_model=CaseCreated, tags=["cases"])
+    async def open_new_case(request: Request, body: bodies.OpenCaseBody,  # type: ignore[valid-type]
+                            key: IdempotencyKey = None,
+                            principal: Principal = care) -> CaseCreated:
+        """Open a case for a patient's sick period, optionally with its first certificate."""
+        data: Any = body
+        if not principal.sees_unit(data.unit_id):
+            raise Problem(403, f"you do not work for unit {data.unit_id}",
+                          [{"field": "unit_id", "rule": "unit_not_allowed",
+                            "message": "the case must belong to one of your units"}])
+        # A retried request (same key) must reach the same case, so the id follows from the key.
+        case_id = data.case_id or (uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.sub}/{key}").hex
+                                   if key else uuid.uuid4().hex)
+        open_command = bodies.build(c.OpenCase, data, context={"today": stockholm_today()},
+                                    case_id=case_id, actor=actor_of(principal, data.unit_id))
+        result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
+                                 open_command, key)
+        await catch_up(request)
+        return CaseCreated(case_id=result.case_id, version=result.version)
+
+    @app.get("/cases", tags=["cases"])
+    async def cases(
+        request: Request,
+        principal: Principal = people,
+        phase: Literal["assessment", "plan", "follow_up", "closed"] | None = None,
+        unit: str | None = None,
+        min_days: Annotated[int | None, Query(ge=0)] = None,
+        max_days: Annotated[int | None, Query(ge=0)] = None,
+        grade: Literal[25, 50, 75, 100] | None = None,
+        diagnosis_chapter: str | None = None,
+        sex: Literal["kvinna", "man"] | None = None,
+        age_band: str | None = None,
+        overdue: bool | None = None,
+        unanswered_fk: bool | None = None,
+        in_coordinator_queue: bool | None = None,
+        q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
+        sort: str = "sick_period_start",
+        descending: bool = False,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list."""
+        units = None if principal.role == "ops" else list(principal.units)
+        if unit is not None:
+            units = [u for u in (units if units is not None else [unit]) if u == unit]
+        try:
+            rows, total = await list_cases(
+                request.app.state.store.pool, phase=phase, unit_ids=units, min_days=min_days,
+                max_days=max_days, grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex,
+                age_band=age_band, overdue=overdue, unanswered_fk=unanswered_fk,
+                in_coordinator_queue=in_coordinator_queue, text=q, sort=sort,
+                descending=descending, limit=limit, offset=offset)
+        except InvalidQuery as err:
+            raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
+                                           "message": str(err)}]) from None
+        return {"total": total, "limit": limit, "offset": offset, "items": rows}
+
+    @app.get("/cases/{case_id}", tags=["cases"])
+    async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
+                           purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+        """The case's summary; the identity number is hidden from non-physicians when the
+        patient has protected identity. The read is recorded in the PDL access log."""
+        row = await case_row(request, principal, case_id, with_state=True)
+        state = state_of(row)
+        await log_read(request, principal, case_id, "summary", purpose)
+        return {**row, "patient_id": patient_identity_for(state, principal.role)}
+
+    @app.get("/cases/{case_id}/events", tags=["cases"])
+    async def events(request: Request, case_id: Annotated[str, CASE_ID],
+                     from_version: Annotated[int, Query(ge=0)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+                     purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+        """The case's full event history in order, paged by version."""
+        await case_row(request, principal, case_id)
+        records = await case_events(request.app.state.store.pool, case_id, from_version)
+        page = records[:limit]
+        await log_read(request, principal, case_id, "events", purpose)
+        return {
+            "case_id": case_id,
+            "items": [{"version": e.version, "type": e.type, "event_id": e.event_id,
+                       "schema_version": e.schema_version, "recorded_at": e.recorded_at,
+                       "data": e.data} for e in page],
+            "next_from_version": page[-1].version if len(records) > limit else None,
+        }
+
+    @app.get("/cases/{case_id}/access-log", tags=["operations"])
+    async def access_log(request: Request, case_id: Annotated[str, CASE_ID],
+                         principal: Principal = ops) -> dict[str, Any]:
+        """Who read the case, when, in what role and why (PDL): for a patient's request."""
+        await case_row(request, principal, case_id)
+        return {"case_id": case_id,
+                "items": await accesses_for_case(request.app.state.store.pool, case_id)}
+
+    @app.post("/cases/{case_id}/certificates", tags=["commands"])
+    async def record_certificate(request: Request, case_id: Annotated[str, CASE_ID],
+                                 body: bodies.RecordCertificateBody,  # type: ignore[valid-type]
+                                 key: IdempotencyKey = None,
+                                 principal: Principal = physician) -> CommandResult:
+        """Record a certificate (a new one, an extension FRLANG, a completion KOMPLT, a
+        replacement ERSATT)."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.RecordCertificate, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/certificates/{certificate_id}/revoke", tags=["commands"])
+    async def revoke_certificate(request: Request, case_id: Annotated[str, CASE_ID],
+                                 certificate_id: str,
+                                 body: bodies.RevokeCertificateBody,  # type: ignore[valid-type]
+                                 key: IdempotencyKey = None,
+                                 principal: Principal = physician) -> CommandResult:
+        """Revoke (makulera) a certificate: it stops counting."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.RevokeCertificate, body, actor=actor, certificate_id=certificate_id), key)
+
+    @app.post("/cases/{case_id}/sick-period-start", tags=["commands"])
+    async def correct_start(request: Request, case_id: Annotated[str, CASE_ID],
+                            body: bodies.CorrectStartBody,  # type: ignore[valid-type]
+                            key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
+        """Correct day 1 of the sick period; the milestones are re-planned."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.CorrectSickPeriodStart, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/plan", tags=["commands"])
+    async def plan(request: Request, case_id: Annotated[str, CASE_ID], body: bodies.PlanBody,
+                   key: IdempotencyKey = None, principal: Principal = physician) -> CommandResult:
+        """Establish the sick-leave and rehabilitation plan (KVÅ DV077) or revise it."""
+        row = await case_row(request, principal, case_id, with_state=True)
+        has_plan = bool(state_of(row).plans)
+        actor = actor_of(principal, row["unit_id"])
+        cmd = (c.RevisePlan(actor=actor, plan=body.plan, reason=body.reason) if has_plan
+               else c.EstablishPlan(actor=actor, plan=body.plan))
+        result = await send_command(request.app.state.temporal, case_id, cmd, key)
+        await catch_up(request)
+        return result
+
+    @app.post("/cases/{case_id}/plan/follow-ups", tags=["commands"])
+    async def follow_up(request: Request, case_id: Annotated[str, CASE_ID],
+                        body: bodies.RecordFollowUpBody,  # type: ignore[valid-type]
+                        key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
+        """Record that the plan was followed up (KVÅ AW026)."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.RecordPlanFollowUp, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/consents", tags=["commands"])
+    async def give_consent(request: Request, case_id: Annotated[str, CASE_ID],
+                           body: bodies.GiveConsentBody,  # type: ignore[valid-type]
+                           key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
+        """Record the patient's consent for a recipient and purpose (at most 365 days)."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.GiveConsent, body, actor=actor), key)
+
+    @app.delete("/cases/{case_id}/consents/{recipient}/{purpose}", tags=["commands"])
+    async def withdraw_consent(request: Request, case_id: Annotated[str, CASE_ID],
+                               recipient: str, purpose: str, key: IdempotencyKey = None,
+                               principal: Principal = care) -> CommandResult:
+        """Record that the patient withdrew consent; it takes effect at once."""
+        body = bodies.body_model(c.WithdrawConsent).model_construct(recipient=recipient,
+                                                                    purpose=purpose)
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.WithdrawConsent, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/coordination", tags=["commands"])
+    async def coordination(
+        request: Request, case_id: Annotated[str, CASE_ID],
+        body: Annotated[bodies.COORDINATION_UNION, Body(discriminator="action")],  # type: ignore[name-defined]
+        key: IdempotencyKey = None, principal: Principal = care,
+    ) -> CommandResult:
+        """The coordinator's measures (KVÅ GC001 when performed), status, meetings, SIP."""
+        kind = bodies.COORDINATION_ACTIONS[body.action]
+        return await command(request, principal, case_id,
+                             lambda actor: bodies.build(kind, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/employer-return-plan", tags=["commands"])
+    async def employer_return_plan(request: Request, case_id: Annotated[str, CASE_ID],
+                                   body: bodies.EmployerReturnPlanBody,  # type: ignore[valid-type]
+                                   key: IdempotencyKey = None,
+                                   principal: Principal = care) -> CommandResult:
+        """Record the employer's return-to-work plan (30 kap. 6 § SFB) and its date."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.RecordEmployerReturnPlan, body, actor=actor), key)
+
+    @app.post("/cases/{case_id}/close", tags=["commands"])
+    async def close(request: Request, case_id: Annotated[str, CASE_ID],
+                    body: bodies.CloseCaseBody,  # type: ignore[valid-type]
+                    key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
+        """Close the case with a reason; its pending timers are cancelled."""
+        return await command(request, principal, case_id, lambda actor: bodies.build(
+            c.CloseCase, body, actor=actor), key)
+
+    @app.get("/measures", tags=["measures"])
+    async def measures(
+        request: Request,
+        from_: Annotated[date, Query(alias="from")],
+        to: date,
+        unit: str | None = None,
+        principal: Principal = people,
+    ) -> Any:
+        """Follow-up measures (uppföljningsmått) for a period, from the event record."""
+        if principal.role != "ops":
+            if unit is None and len(principal.units) == 1:
+                unit = principal.units[0]
+            if unit is None or unit not in principal.units:
+                raise Problem(422, "give one of your units", [{
+                    "field": "unit", "rule": "unit_required",
+                    "message": "measures are per unit: give one of your units"}])
+        try:
+            result = await period_measures(request.app.state.store.pool, from_, to, unit)
+        except InvalidQuery as err:
+            raise Problem(422, str(err), [{"field": err.field, "rule": "period_order",
+                                           "message": str(err)}]) from None
+        return result.model_dump(mode="json")
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response

@@ -1,0 +1,70 @@
+"""The API served by uvicorn on a loopback port, in front of a real worker on the
+time-skipping Temporal server and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.auth import issue_token
+from sjukfall.embedded import free_port
+from sjukfall.settings import Settings
+from store.eventstore import EventStore
+from tests.support.receiver import Receiver
+from tests.workflows.conftest import RECIPIENTS, SECRET
+from worker import case_worker
+
+JWT_SECRET = "api-test-secret"
+
+
+@dataclass
+class Api:
+    url: str
+    http: httpx.AsyncClient
+    store: EventStore
+    env: WorkflowEnvironment
+    receiver: Receiver
+
+    def token(self, role: str, units: tuple[str, ...] = ("vc-norr",), sub: str | None = None) -> str:
+        return issue_token(JWT_SECRET, sub or f"{role}-1", role, list(units))  # type: ignore[arg-type]
+
+    def headers(self, role: str = "physician", units: tuple[str, ...] = ("vc-norr",),
+                **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, units)}", **extra}
+
+    async def event_count(self) -> int:
+        return int(await self.store.pool.fetchval("SELECT count(*) FROM events"))
+
+
+@pytest.fixture(scope="module")
+async def api(time_skipping_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
+    settings = Settings(jwt_secret=JWT_SECRET, task_queue=f"api-{uuid.uuid4().hex[:6]}",
+                        webhook_secret=SECRET)
+    async with Receiver(SECRET) as receiver, await EventStore.connect(database_url) as store:
+        settings.webhook_urls = {r: receiver.url for r in RECIPIENTS}
+        app = create_app(settings, client=time_skipping_env.client, store=store)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_config=None, access_log=False))
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        async with case_worker(time_skipping_env.client, store, settings):
+            import asyncio
+
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                await asyncio.sleep(0.01)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+                yield Api(f"http://127.0.0.1:{port}", http, store, time_skipping_env, receiver)
+            server.should_exit = True
+            await task
+
+
+TokenFactory = Callable[[str], str]
