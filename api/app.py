@@ -19,8 +19,9 @@ from temporalio.client import Client
 
 from api import bodies
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
-from api.commands import open_case, send_command
+from api.commands import domain_problem, open_case, send_command
 from api.problems import PROBLEM, Problem, install
+from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
 from domain.summary import patient_identity_for
@@ -163,6 +164,11 @@ def _routes(app: FastAPI) -> None:
                                    if key else uuid.uuid4().hex)
         open_command = bodies.build(c.OpenCase, data, context={"today": stockholm_today()},
                                     case_id=case_id, actor=actor_of(principal, data.unit_id))
+        try:  # decide once here so that a refused open starts no workflow at all
+            decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
+        except DomainError as err:
+            if err.rule != "case_already_opened":
+                raise domain_problem(err) from None
         result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
                                  open_command, key)
         await catch_up(request)

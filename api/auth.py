@@ -16,6 +16,8 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.problems import Problem
+
 Role = Literal["physician", "coordinator", "ops", "fk_gateway"]
 ROLES: tuple[Role, ...] = ("physician", "coordinator", "ops", "fk_gateway")
 PEOPLE: tuple[Role, ...] = ("physician", "coordinator", "ops")  # reads by them are PDL-logged
@@ -83,7 +85,9 @@ def require(*roles: Role):  # type: ignore[no-untyped-def]
 
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if principal.role not in roles:
-            raise HTTPException(403, f"role {principal.role} may not do this; allowed: {', '.join(roles)}")
+            message = f"role {principal.role} may not do this; allowed: {', '.join(roles)}"
+            raise Problem(403, message, [{"field": "role", "rule": "role_not_allowed",
+                                          "message": message}])
         return principal
 
     return check

@@ -22,7 +22,7 @@ from tests.support.receiver import Receiver
 from tests.workflows.conftest import RECIPIENTS, SECRET
 from worker import case_worker
 
-JWT_SECRET = "api-test-secret"
+JWT_SECRET = "api-test-secret-at-least-32-bytes-long"
 
 
 @dataclass
@@ -40,8 +40,11 @@ class Api:
                 **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, units)}", **extra}
 
-    async def event_count(self) -> int:
-        return int(await self.store.pool.fetchval("SELECT count(*) FROM events"))
+    async def event_count(self, recorded_by: str | None = None) -> int:
+        """Events in the record (by one user: timers keep recording for the system meanwhile)."""
+        return int(await self.store.pool.fetchval(
+            "SELECT count(*) FROM events WHERE $1::text IS NULL OR data->>'recorded_by' = $1",
+            recorded_by))
 
 
 @pytest.fixture(scope="module")
