@@ -221,8 +221,17 @@ class ReceiveFkMessage(_Command):
 
 
 class SendFkMessage(_Command):
+    """A question (AVSTMN, KONTKT, OVRIGT) or an answer from care to FK, sent through the outbox."""
+
     type: Literal["SendFkMessage"] = "SendFkMessage"
     message: OutboundFkMessage
+
+
+class SendCertificateToFk(_Command):
+    """The physician sends a certificate (FK7804) to FK now, rather than waiting for day 14."""
+
+    type: Literal["SendCertificateToFk"] = "SendCertificateToFk"
+    certificate_id: str = Field(min_length=1)
 
 
 class CloseCase(_Command):
@@ -258,6 +267,7 @@ Command = Annotated[
     | RecordNotificationOutcome
     | ReceiveFkMessage
     | SendFkMessage
+    | SendCertificateToFk
     | CloseCase,
     Field(discriminator="type"),
 ]

@@ -9,7 +9,12 @@ Rules chosen where DOMAIN.md is silent:
   and physicians, timers by the system, FK inbound by the FK gateway).
 - A certificate may not start before day 1 (correct the start first) and must lie within the
   merge gap of the other certificates, else it belongs to a new sick period, so a new case.
-- ERSATT makes the replaced certificate stop counting; KOMPLT closes all open KOMPLT messages.
+- ERSATT makes the replaced certificate stop counting; KOMPLT closes all open KOMPLT messages
+  and the completion certificate goes to FK (it is what FK asked for), with consent.
+- Outbound FK messages wait in an outbox (`FkMessageSendRequested` + an `fk_message`
+  notification); `FkMessageSent` with FK's receipt is recorded only when the delivery's outcome
+  is `sent`. A suppressed or failed delivery leaves the outbox and FK never heard of it.
+- A certificate goes to FK once: a send already acknowledged or pending is not requested again.
 - Giving consent again for the same recipient and purpose supersedes the earlier consent.
 - Coordination measures with an external actor, the multimodal team referral, avstämningsmöte
   (FK) and SIP (social services) need the patient's coordination consent for that actor;
@@ -52,6 +57,7 @@ from .commands import (
     ReferToMultimodalTeam,
     RevisePlan,
     RevokeCertificate,
+    SendCertificateToFk,
     SendFkMessage,
     SetCoordinationStatus,
     WithdrawConsent,
@@ -83,6 +89,7 @@ from .events import (
     FkMessageAnswered,
     FkMessageClosed,
     FkMessageReceived,
+    FkMessageSendRequested,
     FkMessageSent,
     FollowUpDue,
     JointIndividualPlanRecorded,
@@ -145,6 +152,7 @@ ALLOWED_ROLES: dict[str, frozenset[Role]] = {
     "RecordNotificationOutcome": frozenset({"system", "ops"}),
     "ReceiveFkMessage": frozenset({"fk_gateway", "system"}),
     "SendFkMessage": _CARE,
+    "SendCertificateToFk": frozenset({"physician"}),
     "CloseCase": _CARE | _SYSTEM | {"ops"},
 }
 
@@ -311,6 +319,9 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
                         certificate_id=cert.certificate_id,
                     )
                 )
+        out.notify(
+            "fk", "share_information", "certificate_to_fk", certificate_id=cert.certificate_id
+        )
 
 
 def _revoke_certificate(c: RevokeCertificate, state: CaseState, out: Emitter) -> None:
@@ -549,6 +560,8 @@ def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: E
     envelope = {**out.envelope(), "notification_id": c.notification_id}
     if c.outcome == "sent":
         out.add(NotificationSent(**envelope, receipt=c.receipt))
+        if pending.kind == "fk_message":
+            _fk_message_delivered(pending, c.receipt, state, out)
     elif c.outcome == "failed":
         out.add(NotificationFailed(**envelope, reason=c.reason or ""))
     else:
@@ -563,6 +576,26 @@ def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: E
         )
 
 
+def _fk_message_delivered(
+    pending: NotificationRequested, receipt: str | None, state: CaseState, out: Emitter
+) -> None:
+    """FK acknowledged care's message: now it is sent, and an answer resolves its question."""
+    message = state.fk_outbox.get(pending.parameters.get("message_id", ""))
+    if message is None:
+        return
+    out.add(
+        FkMessageSent(
+            **out.envelope(),
+            message=message,
+            status=fk.initial_status(message, "outbound"),
+            receipt=receipt,
+        )
+    )
+    question = state.fk_messages.get(message.answer_to.message_id) if message.answer_to else None
+    if question is not None and question.status not in ("ANSWERED", "CLOSED"):
+        _mark_answered(message, out)
+
+
 def _receive_fk(c: ReceiveFkMessage, state: CaseState, out: Emitter) -> None:
     if fk.is_duplicate(state, c.message.message_id):
         return
@@ -573,34 +606,63 @@ def _receive_fk(c: ReceiveFkMessage, state: CaseState, out: Emitter) -> None:
         )
     )
     _mark_answered(c.message, out)
+    target = state.fk_messages.get(c.message.reminder_of or "")
+    if c.message.topic == "PAMINN" and target is not None and target.awaiting_care:
+        out.notify(
+            "physician",
+            "share_information",
+            "fk_reminder_received",
+            message_id=target.message.message_id,
+        )
+
+
+def _same_outbound(existing: fk.FkMessage, message: OutboundFkMessage) -> bool:
+    fields = set(OutboundFkMessage.model_fields)
+    return OutboundFkMessage.model_validate(existing.model_dump(include=fields)) == message
 
 
 def _send_fk(c: SendFkMessage, state: CaseState, out: Emitter) -> None:
-    existing = state.fk_messages.get(c.message.message_id)
-    if existing is not None:
-        if (
-            existing.direction == "outbound"
-            and OutboundFkMessage.model_validate(
-                existing.message.model_dump(include=set(OutboundFkMessage.model_fields))
-            )
-            == c.message
+    mid = c.message.message_id
+    existing = state.fk_messages.get(mid)
+    queued = state.fk_outbox.get(mid)
+    if existing is not None or queued is not None:
+        if (queued is not None and _same_outbound(queued, c.message)) or (
+            existing is not None
+            and existing.direction == "outbound"
+            and _same_outbound(existing.message, c.message)
         ):
             return
         raise DomainError(
             "message.message_id",
             "message_id_duplicate",
-            f"another message with id {c.message.message_id} is already recorded",
+            f"another message with id {mid} is already recorded",
         )
     assert state.patient_id is not None
     message = c.message.as_message(state.patient_id, state.unit_id or "", out.now)
     fk.check_message(state, message, "outbound", "message")
     _require_consent(state, "fk", "share_information", out, "message")
-    out.add(
-        FkMessageSent(
-            **out.envelope(), message=message, status=fk.initial_status(message, "outbound")
+    out.add(FkMessageSendRequested(**out.envelope(), message=message))
+    out.notify("fk", "share_information", "fk_message", message_id=mid, topic=message.topic)
+
+
+def _send_certificate(c: SendCertificateToFk, state: CaseState, out: Emitter) -> None:
+    record = state.certificates.get(c.certificate_id)
+    if record is None:
+        raise DomainError(
+            "certificate_id",
+            "certificate_unknown",
+            f"certificate {c.certificate_id} is not in this case",
         )
-    )
-    _mark_answered(message, out)
+    if not record.counts:
+        raise DomainError(
+            "certificate_id",
+            "certificate_revoked",
+            f"certificate {c.certificate_id} is revoked or replaced; it cannot go to FK",
+        )
+    if state.certificate_to_fk_requested(c.certificate_id):
+        return
+    _require_consent(state, "fk", "share_information", out, "certificate_id")
+    out.notify("fk", "share_information", "certificate_to_fk", certificate_id=c.certificate_id)
 
 
 def _mark_answered(message: fk.FkMessage, out: Emitter) -> None:
@@ -656,6 +718,7 @@ _HANDLERS: dict[type, _Handler] = {
     RecordNotificationOutcome: _notification_outcome,
     ReceiveFkMessage: _receive_fk,
     SendFkMessage: _send_fk,
+    SendCertificateToFk: _send_certificate,
     CloseCase: _close_case,
 }
 
@@ -703,7 +766,7 @@ def _resolve_fk(s: CaseState, message_id: str, status: fk.FkStatus, by: str, at:
     record = s.fk_messages.get(message_id)
     if record is not None:
         record.status, record.resolved_by, record.resolved_at = status, by, at
-    _unflag(s, f"fk_answer_overdue:{message_id}")
+    _unflag(s, f"fk_answer_overdue:{message_id}", f"fk_reminder:{message_id}")
 
 
 def _meeting(s: CaseState, event: Event, kind: MeetingKind, held_on: date, **details: Any) -> None:
@@ -816,15 +879,25 @@ def _apply(s: CaseState, e: Event) -> None:
             s.pending_notifications.append(e)
         case NotificationSent() | NotificationFailed() | NotificationSuppressed():
             if e.notification_id is not None:
-                s.pending_notifications = [
-                    n for n in s.pending_notifications if n.notification_id != e.notification_id
-                ]
-                s.notification_outcomes[e.notification_id] = _OUTCOMES[e.type]
+                _notification_settled(s, e)
+        case FkMessageSendRequested():
+            s.fk_outbox[e.message.message_id] = e.message
         case FkMessageReceived() | FkMessageSent():
             direction: fk.Direction = "inbound" if isinstance(e, FkMessageReceived) else "outbound"
+            s.fk_outbox.pop(e.message.message_id, None)
             s.fk_messages[e.message.message_id] = FkMessageRecord(
-                message=e.message, direction=direction, status=e.status, recorded_at=at
+                message=e.message,
+                direction=direction,
+                status=e.status,
+                recorded_at=at,
+                receipt=e.receipt if isinstance(e, FkMessageSent) else None,
             )
+            target = s.fk_messages.get(e.message.reminder_of or "")
+            if e.message.topic == "PAMINN" and target is not None:
+                target.reminders.append(e.message.message_id)
+                target.priority = "high"
+                if target.awaiting_care:
+                    _flag(s, f"fk_reminder:{target.message.message_id}")
         case FkMessageAnswered():
             _resolve_fk(s, e.message_id, "ANSWERED", e.answer_id, at)
         case FkMessageClosed():
@@ -838,6 +911,23 @@ def _apply(s: CaseState, e: Event) -> None:
             _flag(s, f"fk_answer_overdue:{e.message_id}")
         case CaseClosed():
             s.closed_at, s.closed_reason, s.phase = at, e.reason, "closed"
+
+
+def _notification_settled(
+    s: CaseState, e: NotificationSent | NotificationFailed | NotificationSuppressed
+) -> None:
+    """The notification has its outcome; FK sends also settle the outbox or the sent list."""
+    note = s.pending_notification(e.notification_id or "")
+    s.pending_notifications = [
+        n for n in s.pending_notifications if n.notification_id != e.notification_id
+    ]
+    s.notification_outcomes[e.notification_id or ""] = _OUTCOMES[e.type]
+    if note is None:
+        return
+    if note.kind == "certificate_to_fk" and isinstance(e, NotificationSent):
+        s.certificates_sent_to_fk[note.parameters.get("certificate_id", "")] = e.receipt or ""
+    if note.kind == "fk_message" and not isinstance(e, NotificationSent):
+        s.fk_outbox.pop(note.parameters.get("message_id", ""), None)
 
 
 _OUTCOMES: dict[str, NotificationOutcome] = {

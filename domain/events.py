@@ -235,10 +235,26 @@ class FkMessageReceived(_Event):
     status: FkStatus
 
 
+class FkMessageSendRequested(_Event):
+    """Care wrote a message to FK; it is delivered by the `fk_message` notification that follows.
+
+    The message waits in the case's outbox until FK acknowledges it (then `FkMessageSent`) or
+    the delivery is suppressed or fails (then it leaves the outbox unsent). Kept apart from the
+    notification because notification parameters never carry health text or identity numbers.
+    """
+
+    type: Literal["FkMessageSendRequested"] = "FkMessageSendRequested"
+    message: FkMessage
+
+
 class FkMessageSent(_Event):
+    """A message FK has acknowledged; `receipt` is FK's receipt id (None in records made before
+    sending went through the outbox)."""
+
     type: Literal["FkMessageSent"] = "FkMessageSent"
     message: FkMessage
     status: FkStatus
+    receipt: str | None = None
 
 
 class FkMessageAnswered(_Event):
@@ -301,6 +317,7 @@ Event = Annotated[
     | NotificationSuppressed
     | NotificationFailed
     | FkMessageReceived
+    | FkMessageSendRequested
     | FkMessageSent
     | FkMessageAnswered
     | FkMessageClosed

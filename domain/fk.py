@@ -6,6 +6,14 @@ Topics: KOMPLT (completion request), AVSTMN (reconciliation meeting), KONTKT (co
 Status rules chosen where DOMAIN.md is silent: a new question is PENDING_INTERNAL_ACTION when it
 comes from FK and PENDING_EXTERNAL_ACTION when care sent it; an answer is itself CLOSED and
 makes the question ANSWERED; a PAMINN is CLOSED (the question it points to carries the status).
+
+Outbound messages go through an outbox: care's message is recorded as requested, and becomes a
+stored message (`FkMessageSent`, with FK's receipt) only when FK acknowledged it, so the record
+never claims FK has an answer it never got. While an answer waits in the outbox, a second answer
+to the same question is refused (answering twice is rejected, whichever is still on its way).
+
+A PAMINN links to the message it reminds of (`reminders`) and raises that message's priority
+to `high`: FK is chasing care, so the case list flags it until the message is resolved.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
 
 Topic = Literal["KOMPLT", "AVSTMN", "KONTKT", "OVRIGT", "PAMINN"]
 FkStatus = Literal["PENDING_INTERNAL_ACTION", "PENDING_EXTERNAL_ACTION", "ANSWERED", "CLOSED"]
+Priority = Literal["normal", "high"]
 Direction = Literal["inbound", "outbound"]
 CARE_TOPICS: tuple[Topic, ...] = ("AVSTMN", "KONTKT", "OVRIGT")
 REMINDER_WORKING_DAYS = 3
@@ -96,6 +105,9 @@ class FkMessageRecord(BaseModel):
     resolved_at: AwareDatetime | None = None
     reminded: bool = False
     overdue: bool = False
+    reminders: list[str] = Field(default_factory=list)  # ids of PAMINN messages pointing here
+    priority: Priority = "normal"
+    receipt: str | None = None  # FK's receipt for an outbound message
 
     @property
     def awaiting_care(self) -> bool:
@@ -207,6 +219,22 @@ def _check_answer(state: CaseState, message: FkMessage, direction: Direction, fa
             "answer_to.message_id",
             "already_answered",
             f"message {question.message.message_id} is already answered or closed",
+        )
+    pending = next(
+        (
+            m.message_id
+            for m in state.fk_outbox.values()
+            if m.answer_to is not None
+            and m.answer_to.message_id == question.message.message_id
+            and m.message_id != message.message_id
+        ),
+        None,
+    )
+    if pending is not None:
+        raise fail(
+            "answer_to.message_id",
+            "already_answered",
+            f"answer {pending} to message {question.message.message_id} is already on its way",
         )
     if message.last_answer_date is not None:
         raise fail(

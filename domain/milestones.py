@@ -48,7 +48,10 @@ def _day_14(state: CaseState, out: Emitter) -> None:
     out.notify("patient", "share_information", "apply_for_sickness_benefit")
     latest = state.latest_certificate
     assert latest is not None
-    out.notify("fk", "share_information", "certificate_to_fk", certificate_id=latest.certificate_id)
+    if not state.certificate_to_fk_requested(latest.certificate_id):  # the physician sent it
+        out.notify(
+            "fk", "share_information", "certificate_to_fk", certificate_id=latest.certificate_id
+        )
 
 
 def _day_30(state: CaseState, out: Emitter) -> None:

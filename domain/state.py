@@ -15,7 +15,7 @@ from .calendar import LONG_ABSENCE_DAYS, DateRange, covered_days, day_date, star
 from .certificate import Certificate
 from .consent import ConsentRecord
 from .events import NotificationRequested
-from .fk import FkMessageRecord
+from .fk import FkMessage, FkMessageRecord
 from .plan import Plan
 from .vocabulary import (
     CloseReason,
@@ -96,6 +96,8 @@ class CaseState(BaseModel):
     pending_notifications: list[NotificationRequested] = Field(default_factory=list)
     notification_outcomes: dict[str, NotificationOutcome] = Field(default_factory=dict)
     fk_messages: dict[str, FkMessageRecord] = Field(default_factory=dict)
+    fk_outbox: dict[str, FkMessage] = Field(default_factory=dict)  # written, not yet acknowledged
+    certificates_sent_to_fk: dict[str, str] = Field(default_factory=dict)  # id -> FK's receipt
     coordination_status: CoordinationStatusRecord | None = None
     coordination_offered_at: AwareDatetime | None = None
     coordination_measures: int = 0
@@ -187,6 +189,13 @@ class CaseState(BaseModel):
         """The requested notification still waiting for its outcome."""
         return next(
             (n for n in self.pending_notifications if n.notification_id == notification_id), None
+        )
+
+    def certificate_to_fk_requested(self, certificate_id: str) -> bool:
+        """FK already acknowledged the certificate, or a send of it is still pending."""
+        return certificate_id in self.certificates_sent_to_fk or any(
+            n.kind == "certificate_to_fk" and n.parameters.get("certificate_id") == certificate_id
+            for n in self.pending_notifications
         )
 
     def fk_awaiting_care(self) -> list[FkMessageRecord]:

@@ -60,4 +60,6 @@ NotificationKind = Literal[
     "plan_follow_up_due",
     "fk_answer_due_soon",
     "fk_answer_overdue",
+    "fk_message",
+    "fk_reminder_received",
 ]

@@ -10,6 +10,7 @@ from domain.calendar import start_of
 from domain.commands import (
     ReceiveFkMessage,
     RecordCertificate,
+    RecordNotificationOutcome,
     RevokeCertificate,
     SendFkMessage,
 )
@@ -19,6 +20,7 @@ from tests.domain.support import (
     PATIENT,
     PHYSICIAN,
     START,
+    SYSTEM,
     Case,
     at,
     certificate,
@@ -63,8 +65,33 @@ def receive(case: Case, message: FkMessage) -> list[Any]:
     return case.do(ReceiveFkMessage(actor=FK_GATEWAY, message=message), at(20))
 
 
-def send(case: Case, message: OutboundFkMessage) -> list[Any]:
+def request(case: Case, message: OutboundFkMessage) -> list[Any]:
+    """Care writes the message: it goes to the outbox and a delivery is requested."""
     return case.do(SendFkMessage(actor=PHYSICIAN, message=message), at(21))
+
+
+def deliver(case: Case, message_id: str, outcome: str = "sent") -> list[Any]:
+    """The workflow's delivery of the outbox message ended with `outcome`."""
+    note = next(
+        n
+        for n in case.state.pending_notifications
+        if n.kind == "fk_message" and n.parameters["message_id"] == message_id
+    )
+    return case.do(
+        RecordNotificationOutcome(
+            actor=SYSTEM,
+            notification_id=note.notification_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            receipt=f"fk-receipt-{message_id}" if outcome == "sent" else None,
+            reason=None if outcome == "sent" else "FK refused it",
+        )
+    )
+
+
+def send(case: Case, message: OutboundFkMessage) -> list[Any]:
+    """Write and deliver: the events of the successful delivery."""
+    request(case, message)
+    return deliver(case, message.message_id)
 
 
 def refused(case: Case, message: FkMessage | OutboundFkMessage) -> DomainError:
@@ -72,7 +99,7 @@ def refused(case: Case, message: FkMessage | OutboundFkMessage) -> DomainError:
         if isinstance(message, FkMessage):
             receive(case, message)
         else:
-            send(case, message)
+            request(case, message)
     return info.value
 
 
@@ -148,8 +175,9 @@ def test_care_may_start_only_avstmn_kontkt_and_ovrigt(case: Case) -> None:
         assert (error.field, error.rule) == ("message.topic", "topic_not_allowed_for_care")
     for i, topic in enumerate(("AVSTMN", "KONTKT", "OVRIGT")):
         events = send(case, outbound(f"care-{i}", topic=topic))
-        assert events[0].status == "PENDING_EXTERNAL_ACTION"
-        assert events[0].message.patient_id == case.state.patient_id
+        assert [e.type for e in events] == ["NotificationSent", "FkMessageSent"]
+        assert events[1].status == "PENDING_EXTERNAL_ACTION"
+        assert events[1].message.patient_id == case.state.patient_id
 
 
 def test_sending_to_fk_needs_the_patients_consent() -> None:
@@ -164,7 +192,7 @@ def test_care_answers_a_completion_request_once(case: Case) -> None:
         "care-1", topic="KOMPLT", answer_to={"message_id": "fk-1"}, text="No new findings."
     )
     events = send(case, answer)
-    assert [e.type for e in events] == ["FkMessageSent", "FkMessageAnswered"]
+    assert [e.type for e in events] == ["NotificationSent", "FkMessageSent", "FkMessageAnswered"]
     assert case.state.fk_messages["fk-1"].status == "ANSWERED"
     assert summarize(case.state).unanswered_fk == 0
     again = outbound("care-2", topic="KOMPLT", answer_to={"message_id": "fk-1"})
@@ -217,7 +245,17 @@ def test_a_completion_certificate_closes_every_open_komplt(case: Case) -> None:
         "c1-k", last=60, issued=22, relation={"kind": "KOMPLT", "certificate_id": "c1"}
     )
     events = case.do(RecordCertificate(actor=PHYSICIAN, certificate=completion), at(22))
-    assert [e.type for e in events] == ["CertificateRecorded", "FkMessageClosed", "FkMessageClosed"]
+    assert [e.type for e in events] == [
+        "CertificateRecorded",
+        "FkMessageClosed",
+        "FkMessageClosed",
+        "NotificationRequested",
+    ]
+    assert (events[-1].recipient, events[-1].kind, events[-1].parameters) == (
+        "fk",
+        "certificate_to_fk",
+        {"certificate_id": "c1-k"},
+    )
     statuses = {mid: r.status for mid, r in case.state.fk_messages.items()}
     assert statuses == {"fk-1": "CLOSED", "fk-2": "CLOSED", "fk-3": "PENDING_INTERNAL_ACTION"}
     assert case.state.fk_messages["fk-1"].resolved_by == "c1-k"
@@ -226,8 +264,11 @@ def test_a_completion_certificate_closes_every_open_komplt(case: Case) -> None:
 
 
 def test_outbound_retry_is_a_no_op_but_a_reused_id_is_refused(case: Case) -> None:
-    send(case, outbound())
-    assert send(case, outbound()) == []
+    request(case, outbound())
+    assert request(case, outbound()) == []  # still in the outbox
+    assert refused(case, outbound(text="something else")).rule == "message_id_duplicate"
+    deliver(case, "care-1")
+    assert request(case, outbound()) == []  # acknowledged by FK
     assert refused(case, outbound(text="something else")).rule == "message_id_duplicate"
 
 

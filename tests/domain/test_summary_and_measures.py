@@ -11,6 +11,7 @@ from domain.commands import (
     ReceiveFkMessage,
     RecordCertificate,
     RecordEmployerReturnPlan,
+    RecordNotificationOutcome,
     RecordPlanFollowUp,
     SendFkMessage,
     SetCoordinationStatus,
@@ -27,6 +28,7 @@ from tests.domain.support import (
     PHYSICIAN,
     PNR,
     START,
+    SYSTEM,
     at,
     certificate,
     make_pnr,
@@ -159,6 +161,12 @@ def test_measures_count_split_and_share() -> None:
         ),
         at(23),
     )  # type: ignore[arg-type]
+    delivery = next(n for n in a.state.pending_notifications if n.kind == "fk_message")
+    a.do(  # FK acknowledged the answer the same day: only then is it sent
+        RecordNotificationOutcome(
+            actor=SYSTEM, notification_id=delivery.notification_id, outcome="sent", receipt="r"
+        )
+    )
     a.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=24)), at(25))
     a.do(
         PerformCoordination(
