@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Literal
 
 import httpx
@@ -20,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from domain import Event, consent_check, event_from_record, event_to_record, fold
 from domain.events import NotificationRequested
 from sjukfall.logs import get_logger
+from sjukfall.metrics import observe_append
 from sjukfall.signing import signed_headers
 from store.eventstore import EventStore, NewEvent, WrongExpectedVersion
 
@@ -63,11 +65,13 @@ class CaseActivities:
         for event in request.events:
             type_, schema_version, data = event_to_record(event)
             new.append(NewEvent(event.event_id, type_, schema_version, data, request.metadata))
+        started = time.perf_counter()
         try:
             version = await self.store.append(request.case_id, request.expected_version, new)
         except WrongExpectedVersion as err:
             # One writer per case: a stale version is a bug, retrying cannot fix it.
             raise ApplicationError(str(err), type="WrongExpectedVersion", non_retryable=True)
+        await observe_append(self.store, request.events, time.perf_counter() - started)
         log.info("events_appended", case_id=request.case_id, version=version,
                  types=[e.type for e in request.events])
         return version

@@ -1,0 +1,406 @@
+"""Prometheus metrics of sjukfall: what the cases do, and how the machinery keeps up.
+
+Where each series comes from
+----------------------------
+Worker (recorded in the `append_events` activity, `observe_append`, after a successful append;
+served on SJUKFALL_WORKER_METRICS_PORT by `start_worker_metrics`):
+
+    sjukfall_events_appended_total{type}                      events written, by type
+    sjukfall_event_append_seconds (histogram)                 one EventStore.append call
+    sjukfall_milestones_fired_total{day}                      MilestoneReached, by day
+    sjukfall_milestone_lateness_seconds{day} (histogram)      fired - due (see below)
+    sjukfall_notifications_total{recipient,outcome}           requested|sent|suppressed|failed
+    sjukfall_fk_messages_total{direction,topic,status}        FK messages received|sent
+    sjukfall_fk_answers_overdue_total                         FK questions left unanswered past
+                                                              their last answer date
+    sjukfall_cases_opened_total / sjukfall_cases_closed_total{reason}
+
+Every event of a case passes through that one activity, so counting there is exact without
+touching the workflow. Retries: the store answers a re-append of the same event ids with the
+same version as the first call, so a retry cannot be told from a first write by its result;
+instead event ids (deterministic) are remembered in a bounded in-process set and an event is
+counted once per process. A retry that lands on another worker after a lost reply can still be
+counted twice (rare; Prometheus counters are per process anyway).
+
+API (computed from the database when /metrics is scraped, at most every `REFRESH_SECONDS`;
+`metrics_response(pool)`):
+
+    sjukfall_cases{phase}                                     open and closed cases, by phase
+    sjukfall_projection_lag_events{projection}                events after its checkpoint
+    sjukfall_projection_lag_seconds{projection}               age of the oldest of those
+
+Several API replicas report the same gauges: aggregate them with max(), not sum().
+
+Temporal SDK metrics (task queue latency, slots, sticky cache, activity failures) come from
+the SDK's own Prometheus endpoint: `temporal_runtime(settings)`, SJUKFALL_TEMPORAL_METRICS_PORT.
+
+Milestone lateness
+------------------
+A milestone of day N is due when day N begins (00:00 Europe/Stockholm from the sick-period
+start). A case opened on day 20, or a start corrected backwards, fires past milestones at once,
+which is not a delay of the system: lateness is measured from max(due, when the start that made
+it due was recorded), so it shows how long the timer took to fire and be recorded (worker
+down, task queue backlog, append retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, get_args
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+from sjukfall.logs import get_logger
+
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.runtime import Runtime
+
+    from domain import Event
+    from sjukfall.settings import Settings
+
+log = get_logger(__name__)
+
+REFRESH_SECONDS = 5.0  # database-derived gauges are recomputed at most this often
+
+EVENTS_APPENDED = Counter(
+    "sjukfall_events_appended", "Events written to the event store, by event type", ["type"]
+)
+APPEND_SECONDS = Histogram(
+    "sjukfall_event_append_seconds",
+    "Duration of one event-store append (one statement, one round trip on the happy path)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+MILESTONES = Counter(
+    "sjukfall_milestones_fired", "Legal milestones reached (MilestoneReached), by day", ["day"]
+)
+MILESTONE_LATENESS = Histogram(
+    "sjukfall_milestone_lateness_seconds",
+    "Seconds between a milestone being due and its MilestoneReached being recorded",
+    ["day"],
+    buckets=(0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400),
+)
+NOTIFICATIONS = Counter(
+    "sjukfall_notifications",
+    "Notifications by recipient and outcome (requested, sent, suppressed, failed)",
+    ["recipient", "outcome"],
+)
+FK_MESSAGES = Counter(
+    "sjukfall_fk_messages",
+    "Messages exchanged with Försäkringskassan, by direction, topic and initial status",
+    ["direction", "topic", "status"],
+)
+FK_OVERDUE = Counter(
+    "sjukfall_fk_answers_overdue", "FK questions not answered by their last answer date"
+)
+CASES_OPENED = Counter("sjukfall_cases_opened", "Cases opened")
+CASES_CLOSED = Counter("sjukfall_cases_closed", "Cases closed, by reason", ["reason"])
+CASES = Gauge("sjukfall_cases", "Cases in the case_summary projection, by phase", ["phase"])
+PROJECTION_LAG_EVENTS = Gauge(
+    "sjukfall_projection_lag_events",
+    "Events recorded but not yet applied by the projection (capped at 1,000,000)",
+    ["projection"],
+)
+PROJECTION_LAG_SECONDS = Gauge(
+    "sjukfall_projection_lag_seconds",
+    "Age of the oldest event not yet applied by the projection (0 when caught up)",
+    ["projection"],
+)
+
+_NOTIFICATION_OUTCOMES = {
+    "NotificationRequested": "requested",
+    "NotificationSent": "sent",
+    "NotificationSuppressed": "suppressed",
+    "NotificationFailed": "failed",
+}
+_START_EVENTS = ("CaseOpened", "SickPeriodStartCorrected")
+
+
+class _Lru:
+    """A bounded map, oldest entries dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def get(self, key: str) -> Any:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: Any = True) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_counted = _Lru(200_000)  # event ids already counted in this process
+_recipients = _Lru(50_000)  # notification id -> recipient (NotificationSent/Failed carry no recipient)
+_starts = _Lru(50_000)  # case id -> (sick-period start, instant that start was recorded)
+
+
+def _phases() -> tuple[str, ...]:
+    from domain.vocabulary import Phase
+
+    return get_args(Phase)
+
+
+# --- worker: events -------------------------------------------------------------------------
+
+
+def observe_events(events: Sequence[Event], appended_in_seconds: float | None = None) -> int:
+    """Count what an append recorded; returns how many events were counted (new to this process).
+
+    Recipients of NotificationSent/Failed and the sick-period start needed for lateness are
+    taken from events seen earlier in this process; `observe_append` looks up the rest in the
+    store first. Never raises: metrics must not fail an append.
+    """
+    try:
+        if appended_in_seconds is not None:
+            APPEND_SECONDS.observe(appended_in_seconds)
+        counted = 0
+        for event in events:
+            _remember(event)
+            if event.event_id in _counted:
+                continue
+            _counted.put(event.event_id)
+            counted += 1
+            _count(event)
+        return counted
+    except Exception:  # pragma: no cover - defensive: a metrics bug must not fail the activity
+        log.exception("metrics_observe_failed")
+        return 0
+
+
+async def observe_append(
+    store: Any, events: Sequence[Event], appended_in_seconds: float | None = None
+) -> int:
+    """`observe_events` for the append activity: first resolves from the store (`store.pool`)
+    what the batch needs and this process has not seen (one indexed query each, only for
+    batches with a milestone or a notification outcome after a worker restart)."""
+    try:
+        fresh = [e for e in events if e.event_id not in _counted]
+        await _resolve(store.pool, fresh)
+    except Exception:  # the counts still go in, without the lookups
+        log.warning("metrics_lookup_failed", exc_info=True)
+    return observe_events(events, appended_in_seconds)
+
+
+def _remember(event: Event) -> None:
+    if event.type in _START_EVENTS:
+        _starts.put(event.case_id, (event.sick_period_start, event.occurred_at))  # type: ignore[union-attr]
+    elif event.type == "NotificationRequested":
+        _recipients.put(event.notification_id, event.recipient)  # type: ignore[union-attr]
+
+
+async def _resolve(pool: asyncpg.Pool, events: Sequence[Event]) -> None:
+    for event in events:  # in order: a start recorded earlier in the batch is already known
+        _remember(event)
+        if event.type == "MilestoneReached" and _starts.get(event.case_id) is None:
+            row = await pool.fetchrow(
+                "SELECT data->>'sick_period_start', data->>'occurred_at' FROM events "
+                "WHERE stream_id = $1 AND type = ANY($2::text[]) AND version < $3 "
+                "ORDER BY version DESC LIMIT 1",
+                event.case_id, list(_START_EVENTS), event.version,
+            )
+            if row is not None:
+                _starts.put(event.case_id, (date.fromisoformat(row[0]),
+                                            datetime.fromisoformat(row[1])))
+    missing = [e.notification_id for e in events  # type: ignore[union-attr]
+               if e.type in ("NotificationSent", "NotificationFailed")
+               and _recipients.get(e.notification_id) is None]  # type: ignore[union-attr]
+    if missing:
+        rows = await pool.fetch(
+            "SELECT event_id, data->>'recipient' FROM events WHERE event_id = ANY($1::text[])",
+            missing,
+        )
+        for event_id, recipient in rows:
+            _recipients.put(event_id, recipient)
+
+
+def _count(event: Event) -> None:
+    EVENTS_APPENDED.labels(event.type).inc()
+    e: Any = event
+    match event.type:
+        case "MilestoneReached":
+            day = str(e.day)
+            MILESTONES.labels(day).inc()
+            lateness = milestone_lateness(e)
+            if lateness is not None:
+                MILESTONE_LATENESS.labels(day).observe(lateness)
+        case "NotificationRequested" | "NotificationSuppressed":
+            NOTIFICATIONS.labels(e.recipient, _NOTIFICATION_OUTCOMES[event.type]).inc()
+        case "NotificationSent" | "NotificationFailed":
+            recipient = _recipients.get(e.notification_id) or "unknown"
+            NOTIFICATIONS.labels(recipient, _NOTIFICATION_OUTCOMES[event.type]).inc()
+        case "FkMessageReceived" | "FkMessageSent":
+            direction = "received" if event.type == "FkMessageReceived" else "sent"
+            FK_MESSAGES.labels(direction, e.message.topic, e.status).inc()
+        case "FkAnswerOverdue":
+            FK_OVERDUE.inc()
+        case "CaseOpened":
+            CASES_OPENED.inc()
+        case "CaseClosed":
+            CASES_CLOSED.labels(e.reason).inc()
+
+
+def milestone_lateness(event: Any) -> float | None:
+    """Seconds from when a MilestoneReached was due to when it occurred (None: start unknown)."""
+    from domain.calendar import day_start
+
+    known = _starts.get(event.case_id)
+    if known is None:
+        return None
+    start, start_recorded_at = known
+    due = max(day_start(start, event.day), start_recorded_at)
+    return max(0.0, (event.occurred_at - due).total_seconds())
+
+
+def forget() -> None:
+    """Drop what this process remembers (tests)."""
+    for lru in (_counted, _recipients, _starts):
+        lru.clear()
+
+
+# --- database-derived gauges (API /metrics) -------------------------------------------------
+
+_last_refresh = 0.0
+_refresh_lock = asyncio.Lock()
+
+# Every known projection (a projection that never ran has checkpoint 0) and any other
+# checkpoint row. Counting is capped so that a projection far behind costs a bounded scan.
+_LAG = """
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20 AS horizon),
+     p AS (SELECT n.name, coalesce(c.position, 0) AS position
+           FROM (SELECT unnest($1::text[]) UNION SELECT name FROM checkpoints) n(name)
+           LEFT JOIN checkpoints c USING (name))
+SELECT p.name,
+       (SELECT count(*) FROM (SELECT 1 FROM events e, h
+                              WHERE e.position > p.position AND e.position < h.horizon
+                              LIMIT 1000000) behind),
+       (SELECT extract(epoch FROM now() - e.recorded_at) FROM events e, h
+        WHERE e.position > p.position AND e.position < h.horizon
+        ORDER BY e.position LIMIT 1)
+FROM p
+"""
+
+
+def _projection_names() -> list[str]:
+    from store.projections import all_projections
+
+    return [p.name for p in all_projections()]
+
+
+async def refresh_database_gauges(pool: Any, *, force: bool = False) -> None:
+    """Recompute cases by phase and projection lag from PostgreSQL (throttled)."""
+    global _last_refresh
+    async with _refresh_lock:
+        if not force and time.monotonic() - _last_refresh < REFRESH_SECONDS:
+            return
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT phase, count(*) FROM case_summary GROUP BY phase")
+            lag = await conn.fetch(_LAG, _projection_names())
+        by_phase = {r[0]: r[1] for r in rows}
+        for phase in {*_phases(), *by_phase}:
+            CASES.labels(phase).set(by_phase.get(phase, 0))
+        for name, behind, age in lag:
+            observe_projection_lag(name, behind, float(age or 0.0))
+        _last_refresh = time.monotonic()
+
+
+def observe_projection_lag(projection: str, events_behind: int, seconds_behind: float = 0.0) -> None:
+    """Set the lag gauges of a projection (the projection runner may call this after a batch)."""
+    PROJECTION_LAG_EVENTS.labels(projection).set(events_behind)
+    PROJECTION_LAG_SECONDS.labels(projection).set(seconds_behind)
+
+
+async def metrics_response(pool: Any | None = None,
+                           registry: CollectorRegistry = REGISTRY) -> Any:
+    """The API's /metrics: refreshes the database gauges (when given a pool), then renders.
+
+    A database that does not answer leaves the gauges at their last values; /metrics still
+    answers (the scrape must not fail with the thing it is meant to report on).
+    """
+    from starlette.responses import Response
+
+    if pool is not None:
+        try:
+            await asyncio.wait_for(refresh_database_gauges(pool), timeout=5.0)
+        except Exception:
+            log.warning("metrics_refresh_failed", exc_info=True)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def start_worker_metrics(port: int, addr: str = "0.0.0.0") -> Any:
+    """Serve this process's metrics on http://addr:port/metrics (a daemon thread).
+
+    Returns the HTTP server (`.shutdown()` stops it), or None when port is 0 (off). A taken
+    port raises SystemExit naming the variable.
+    """
+    if not port:
+        return None
+    try:
+        server, _thread = start_http_server(port, addr=addr)
+    except OSError as err:
+        raise SystemExit(
+            f"sjukfall: metrics port {port} is not available ({err.strerror}); "
+            "set SJUKFALL_WORKER_METRICS_PORT (0 turns the endpoint off)"
+        ) from None
+    log.info("metrics_endpoint", port=port)
+    return server
+
+
+_runtimes: dict[int, Runtime] = {}
+
+
+def temporal_runtime(settings: Settings, addr: str = "0.0.0.0") -> Runtime | None:
+    """A Temporal runtime whose SDK metrics are served on SJUKFALL_TEMPORAL_METRICS_PORT.
+
+    None when the port is 0 (then pass nothing: the SDK's default runtime). One runtime per
+    port per process: a second call returns the first (the port can only be bound once).
+    """
+    port = settings.temporal_metrics_port
+    if not port:
+        return None
+    if port not in _runtimes:
+        from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+        _runtimes[port] = Runtime(telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"{addr}:{port}",
+                                     counters_total_suffix=True, durations_as_seconds=True),
+            global_tags={"service": "sjukfall"},
+        ))
+    return _runtimes[port]
+
+
+def series(registry: CollectorRegistry = REGISTRY) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the registry as {(name, sorted labels): value} (tests, debugging)."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out

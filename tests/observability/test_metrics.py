@@ -1,0 +1,286 @@
+"""What an operator's Prometheus sees: the worker's port and the API's /metrics after real
+case lifecycles, with counts checked against the event record."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from temporalio.testing import ActivityEnvironment
+
+from activities.case_activities import AppendEvents, CaseActivities
+from domain import CaseState, decide, evolve, initial_state
+from domain.calendar import day_start
+from domain.commands import (
+    SYSTEM,
+    EstablishPlan,
+    GiveConsent,
+    OpenCase,
+    ReachMilestone,
+    RecordNotificationOutcome,
+    RecordPlanFollowUp,
+)
+from domain.events import Event
+from sjukfall import metrics
+from sjukfall.embedded import free_port
+from store.eventstore import EventStore
+from store.projections import CaseSummaryProjection
+from store.subscription import run_once
+from tests.workflows.conftest import Harness
+from tests.workflows.support import (
+    PATIENT,
+    PHYSICIAN,
+    PNR,
+    advance_to_day,
+    certificate,
+    do,
+    open_new_case,
+    outcome,
+    plan,
+    records,
+    today,
+)
+from workflows.case import CaseWorkflow  # noqa: F401  (the harness's worker runs it)
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def delta(after: Samples, before: Samples, name: str, **labels: str) -> float:
+    key = (name, tuple(sorted(labels.items())))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def by_label(after: Samples, before: Samples, name: str, label: str, **fixed: str) -> dict[str, float]:
+    """{label value: delta} over the samples of `name` that carry the `fixed` labels."""
+    out: dict[str, float] = {}
+    for (n, labels), value in after.items():
+        d = dict(labels)
+        if n == name and all(d.get(k) == v for k, v in fixed.items()) and label in d:
+            change = value - before.get((n, labels), 0.0)
+            if change:
+                out[d[label]] = change
+    return out
+
+
+async def scrape(url: str) -> Samples:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url)
+    assert response.status_code == 200
+    return parse(response.text)
+
+
+@pytest.fixture
+def worker_metrics_url() -> Any:
+    port = free_port()
+    server = metrics.start_worker_metrics(port, addr="127.0.0.1")
+    yield f"http://127.0.0.1:{port}/metrics"
+    server.shutdown()
+
+
+async def test_worker_port_counts_a_45_day_lifecycle_exactly(
+    harness: Harness, worker_metrics_url: str
+) -> None:
+    before = await scrape(worker_metrics_url)
+
+    start = await today(harness)
+    case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
+                                     employer_name="Verkstaden AB")
+    for recipient in ("employer", "fk"):
+        await do(harness, case_id, GiveConsent(actor=PATIENT, recipient=recipient,
+                                               purpose="share_information"))
+    await advance_to_day(harness, start, 10)
+    await do(harness, case_id, EstablishPlan(actor=PHYSICIAN, plan=plan(start + timedelta(days=39))))
+    await advance_to_day(harness, start, 40)
+    await do(harness, case_id, RecordPlanFollowUp(actor=PHYSICIAN,
+                                                  followed_up_on=start + timedelta(days=39)))
+    assert (await outcome(harness, case_id)).closed_reason == "sick_period_ended"
+
+    after = await scrape(worker_metrics_url)
+    recorded = await harness.store.read_stream(case_id)
+
+    # every event of the record counted once, by type
+    assert by_label(after, before, "sjukfall_events_appended_total", "type") == dict(
+        Counter(e.type for e in recorded))
+    # the milestones that fired, each once, on time (time-skipping fires timers exactly when due)
+    assert by_label(after, before, "sjukfall_milestones_fired_total", "day") == {
+        "8": 1, "14": 1, "30": 1}
+    for day in ("8", "14", "30"):
+        assert delta(after, before, "sjukfall_milestone_lateness_seconds_count", day=day) == 1
+        assert delta(after, before, "sjukfall_milestone_lateness_seconds_bucket",
+                     day=day, le="1.0") == 1
+    # notifications: per recipient, what the record says was sent and suppressed
+    requested = {r["notification_id"]: r["recipient"]
+                 for r in await records(harness, case_id, "NotificationRequested")}
+    sent = Counter(requested[r["notification_id"]]
+                   for r in await records(harness, case_id, "NotificationSent"))
+    assert sent and sent["employer"] >= 1 and sent["fk"] >= 1
+    assert by_label(after, before, "sjukfall_notifications_total", "recipient",
+                    outcome="sent") == dict(sent)
+    assert by_label(after, before, "sjukfall_notifications_total", "recipient",
+                    outcome="suppressed") == {"multimodal_team": 1}
+    assert by_label(after, before, "sjukfall_notifications_total", "recipient",
+                    outcome="failed") == {}
+    assert delta(after, before, "sjukfall_cases_opened_total") == 1
+    assert delta(after, before, "sjukfall_cases_closed_total", reason="sick_period_ended") == 1
+    appends = len({e.metadata.get("causation_id") for e in recorded})  # >= one append per command
+    assert delta(after, before, "sjukfall_event_append_seconds_count") >= appends
+
+
+# --- the append activity on its own: retries, a restarted worker ---------------------------
+
+
+class Case:
+    """A case decided with the pure domain and appended through the real activity."""
+
+    def __init__(self, activities: CaseActivities, start: date) -> None:
+        self.activities = activities
+        self.state: CaseState = initial_state(uuid.uuid4().hex[:12])
+        self.start = start
+        self.env = ActivityEnvironment()
+
+    async def run(self, command: Any, now: datetime) -> list[Event]:
+        events = decide(command, self.state, now)
+        request = AppendEvents(case_id=self.state.case_id, expected_version=self.state.version,
+                               events=events)
+        await self.append(request)
+        for event in events:
+            self.state = evolve(self.state, event)
+        return events
+
+    async def append(self, request: AppendEvents) -> int:
+        return await self.env.run(self.activities.append_events, request)
+
+
+@pytest.fixture
+def activities(store: EventStore) -> CaseActivities:
+    return CaseActivities(store, httpx.AsyncClient(), {}, "secret")
+
+
+async def test_a_retried_append_is_counted_once(activities: CaseActivities) -> None:
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    before = parse(metrics.generate_latest().decode())
+    events = decide(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                             unit_id="vc-norr", sick_period_start=start,
+                             certificate=certificate(start, 1, 30)),
+                    case.state, day_start(start, 1) + timedelta(hours=9))
+    request = AppendEvents(case_id=case.state.case_id, expected_version=0, events=events)
+
+    first = await case.append(request)
+    retried = await case.append(request)  # the reply was lost; Temporal runs the activity again
+
+    assert first == retried == len(events)
+    after = parse(metrics.generate_latest().decode())
+    assert delta(after, before, "sjukfall_cases_opened_total") == 1
+    assert by_label(after, before, "sjukfall_events_appended_total", "type") == dict(
+        Counter(e.type for e in events))
+    assert delta(after, before, "sjukfall_event_append_seconds_count") == 2  # both calls timed
+
+
+async def test_a_restarted_worker_still_labels_and_times_what_it_records(
+    activities: CaseActivities,
+) -> None:
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                            unit_id="vc-norr", sick_period_start=start, employer_name="AB",
+                            certificate=certificate(start, 1, 30)),
+                   day_start(start, 1) + timedelta(hours=9))
+    await case.run(GiveConsent(actor=PATIENT, recipient="employer", purpose="share_information"),
+                   day_start(start, 1) + timedelta(hours=10))
+    await case.run(ReachMilestone(actor=SYSTEM, day=8), day_start(start, 8))
+    metrics.forget()  # a new worker process: nothing remembered about this case
+    before = parse(metrics.generate_latest().decode())
+
+    # day 14 fires 90 minutes late (say the workers were down)
+    fired = await case.run(ReachMilestone(actor=SYSTEM, day=14),
+                           day_start(start, 14) + timedelta(minutes=90))
+    employer = [e for e in fired if e.type == "NotificationRequested"
+                and e.recipient == "employer"]  # type: ignore[union-attr]
+    assert employer
+    metrics.forget()  # and it restarts again before the delivery outcome is recorded
+    await case.run(RecordNotificationOutcome(actor=SYSTEM, notification_id=employer[0].event_id,
+                                             outcome="sent", receipt="r1"),
+                   day_start(start, 14) + timedelta(minutes=91))
+
+    after = parse(metrics.generate_latest().decode())
+    assert delta(after, before, "sjukfall_milestone_lateness_seconds_count", day="14") == 1
+    assert delta(after, before, "sjukfall_milestone_lateness_seconds_sum", day="14") == 90 * 60
+    assert delta(after, before, "sjukfall_notifications_total",
+                 recipient="employer", outcome="sent") == 1
+    assert delta(after, before, "sjukfall_notifications_total",
+                 recipient="unknown", outcome="sent") == 0
+
+
+async def test_a_case_opened_on_day_20_is_not_reported_as_twelve_days_late(
+    activities: CaseActivities,
+) -> None:
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    opened_at = day_start(start, 20) + timedelta(hours=9)
+    await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                            unit_id="vc-norr", sick_period_start=start,
+                            certificate=certificate(start, 1, 60, issued=opened_at,
+                                                    motivation_early_start="per telefon")),
+                   opened_at)
+    metrics.forget()
+    before = parse(metrics.generate_latest().decode())
+    await case.run(ReachMilestone(actor=SYSTEM, day=8), opened_at + timedelta(seconds=2))
+    after = parse(metrics.generate_latest().decode())
+    assert delta(after, before, "sjukfall_milestone_lateness_seconds_sum", day="8") == 2
+
+
+# --- the API's /metrics: gauges from the database ------------------------------------------
+
+
+async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
+    app = FastAPI()
+
+    @app.get("/metrics")
+    async def _metrics() -> Any:
+        return await metrics.metrics_response(store.pool)
+
+    async def get() -> Samples:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            response = await http.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        return parse(response.text)
+
+    total = await store.pool.fetchval("SELECT count(*) FROM events")
+    assert total > 0  # the cases of the tests above
+    behind = await get()
+    lag = behind[("sjukfall_projection_lag_events", (("projection", "case_summary"),))]
+    checkpoint = await store.pool.fetchval(
+        "SELECT coalesce((SELECT position FROM checkpoints WHERE name = 'case_summary'), 0)")
+    assert lag == await store.pool.fetchval(
+        "SELECT count(*) FROM events WHERE position > $1", checkpoint) > 0
+    assert behind[("sjukfall_projection_lag_seconds", (("projection", "case_summary"),))] > 0
+
+    await run_once(store, CaseSummaryProjection())
+    caught_up = await get()
+
+    assert caught_up[("sjukfall_projection_lag_events", (("projection", "case_summary"),))] == 0
+    assert caught_up[("sjukfall_projection_lag_seconds", (("projection", "case_summary"),))] == 0
+    phases = dict(await store.pool.fetch("SELECT phase, count(*) FROM case_summary GROUP BY phase"))
+    for phase in ("assessment", "plan", "follow_up", "closed"):
+        assert caught_up[("sjukfall_cases", (("phase", phase),))] == phases.get(phase, 0)
+    assert phases.get("closed", 0) >= 1  # the 45-day case
