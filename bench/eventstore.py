@@ -392,6 +392,7 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
             "repeat": args.repeat,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
             "asyncpg": asyncpg.__version__,
         },
         "server": await server_settings(admin_url),
@@ -456,6 +457,7 @@ async def main_async(args: argparse.Namespace, admin_url: str) -> dict[str, Any]
         finally:
             await drop_database(admin_url, url)
 
+    result["config"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = {
         "store_single_vs_floor_single >= 0.75": ratios["store_single_vs_floor_single"] >= 0.75,
         "store_batched >= 30000": eps["store_batched"] >= 30_000,
@@ -477,7 +479,8 @@ def print_table(result: dict[str, Any]) -> None:
         f"PostgreSQL {result['server']['server_version']} fsync={result['server']['fsync']} "
         f"synchronous_commit={result['server']['synchronous_commit']}; {cfg['cpus']} CPUs; "
         f"{cfg['events']} events over {cfg['streams']} streams, {cfg['concurrency']} writers, "
-        f"batch {cfg['batch_size']}"
+        f"batch {cfg['batch_size']}; load average {cfg['loadavg_at_start'][0]} at start, "
+        f"{cfg['loadavg_at_end'][0]} at end"
     )
     for label, eps in result["events_per_s"].items():
         runs = ", ".join(f"{x:,}" for x in result["runs_events_per_s"][label])

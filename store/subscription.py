@@ -96,6 +96,9 @@ async def process_batch(
     """
     raw = bool(getattr(projection, "raw_json", False))
     async with conn.transaction():
+        # Rows and checkpoint commit together, so losing the last commits in a crash only
+        # means re-applying those batches: no need to wait for the WAL flush.
+        await conn.execute("SET LOCAL synchronous_commit = off")
         await _lock(conn, projection.name)
         position = await get_checkpoint(conn, projection.name)
         if prefetched is not None and prefetched[0] == position:
