@@ -34,15 +34,16 @@ from store.queries import InvalidQuery, case_events, get_case_summary, list_case
 from store.subscription import run_once
 from workflows.case import CommandResult
 
+INT32 = 2**31 - 1  # versions and day counts are PostgreSQL integers
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 Purpose = Annotated[str, Header(alias="X-Purpose", max_length=200,
                                 description="why the case is read (PDL); default 'care'")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": title, "content": {PROBLEM: {}}}
-    for status, title in [(401, "No or bad token"), (403, "Role or unit not allowed"),
+    for status, title in [(400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
                           (404, "No such case"), (409, "Conflicts with the case's state"),
-                          (422, "Invalid input")]
+                          (422, "Invalid input"), (503, "Temporal or PostgreSQL unavailable")]
 }
 
 
@@ -180,8 +181,8 @@ def _routes(app: FastAPI) -> None:
         principal: Principal = people,
         phase: Literal["assessment", "plan", "follow_up", "closed"] | None = None,
         unit: str | None = None,
-        min_days: Annotated[int | None, Query(ge=0)] = None,
-        max_days: Annotated[int | None, Query(ge=0)] = None,
+        min_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
+        max_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
         grade: Literal[25, 50, 75, 100] | None = None,
         diagnosis_chapter: str | None = None,
         sex: Literal["kvinna", "man"] | None = None,
@@ -193,7 +194,7 @@ def _routes(app: FastAPI) -> None:
         sort: str = "sick_period_start",
         descending: bool = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=INT32)] = 0,
     ) -> dict[str, Any]:
         """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list."""
         units = None if principal.role == "ops" else list(principal.units)
@@ -223,7 +224,7 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/cases/{case_id}/events", tags=["cases"])
     async def events(request: Request, case_id: Annotated[str, CASE_ID],
-                     from_version: Annotated[int, Query(ge=0)] = 0,
+                     from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                      purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""

@@ -1,0 +1,207 @@
+"""HTTP routes of the Försäkringskassan integration.
+
+Inbound, `POST /fk/messages` (role fk_gateway): FK's message to care (SendMessageToCare).
+- The gateway's HMAC signature is verified when a shared secret is configured
+  (settings.fk_secret): only the gateway can put a message on a case, and a captured request
+  cannot be replayed later. Care's answer is signed back.
+- The message finds its case by certificate id (fk/lookup.py); the case workflow records it
+  through `ReceiveFkMessage` with update id `fk-<message id>`, so the domain's rules are the
+  only rules (identity, certificate not revoked, references, topics).
+- The answer is always the contract's result (fk/schemas.py `Result`), never problem+json
+  (except 401/403 before the contract is reached): 200 OK when recorded, 200 INFO for a
+  message id already received (acknowledged again, stored once), 422 ERROR VALIDATION_ERROR
+  for a malformed message, an unknown certificate or a mismatching identity, 422 ERROR REVOKED
+  for a revoked certificate, 409 ERROR APPLICATION_ERROR when the case is closed, 503 ERROR
+  TECHNICAL_ERROR when the case could not record it now (FK should retry). Nothing is stored
+  on any ERROR.
+
+Care to FK:
+- `POST /cases/{case_id}/fk/messages` (physician, coordinator): a question (AVSTMN, KONTKT,
+  OVRIGT) or an answer. Answered 202: it is in the case's outbox; the workflow delivers it and
+  records `FkMessageSent` with FK's receipt once FK acknowledged it.
+- `POST /cases/{case_id}/fk/certificates` (physician): send a certificate (FK7804) to FK now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from api.auth import Principal, require
+from api.commands import send_command
+from api.problems import Problem, validation_errors
+from domain.commands import Actor, ReceiveFkMessage, SendCertificateToFk, SendFkMessage
+from domain.fk import OutboundFkMessage
+from fk.lookup import case_for_certificate, message_received
+from fk.schemas import Result, SendMessageToCare
+from sjukfall.logs import get_logger
+from sjukfall.signing import signed_headers, verify
+
+log = get_logger(__name__)
+
+CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+#: Domain rules that mean "this message will never be accepted as it is".
+REVOKED_RULES = {"certificate_revoked"}
+
+
+def fk_secret(request: Request) -> str | None:
+    """The secret shared with FK's gateway (None: signatures are not checked)."""
+    settings = request.app.state.settings
+    secret = getattr(settings, "fk_gateway_secret", None) or getattr(settings, "fk_secret", None)
+    return str(secret) if secret else None
+
+
+def contract_answer(request: Request, status: int, result: Result, key: str = "") -> Response:
+    """The contract's result as JSON, signed with the gateway secret when there is one."""
+    body = result.model_dump_json().encode()
+    secret = fk_secret(request)
+    headers = signed_headers(secret, body, key) if secret else {"Content-Type": "application/json"}
+    return Response(body, status_code=status, headers=headers)
+
+
+class FkContractRoute(APIRoute):
+    """Malformed FK messages get the contract's VALIDATION_ERROR instead of problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except RequestValidationError as exc:
+                errors = validation_errors(list(exc.errors()))
+                text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+                log.info("fk_message_refused", error_id="VALIDATION_ERROR", reason="malformed")
+                return contract_answer(request, 422, Result.error("VALIDATION_ERROR", text))
+
+        return handler
+
+
+async def signed_by_gateway(request: Request) -> None:
+    """Dependency: the body carries a fresh HMAC signature by FK's gateway."""
+    secret = fk_secret(request)
+    if secret and not verify(secret, request.headers, await request.body()):
+        raise HTTPException(401, "the FK gateway signature is missing, wrong or too old")
+
+
+def contract_error(problem: Problem) -> tuple[int, Result]:
+    """The contract's error for the case's refusal (a domain rule, a closed case, no answer)."""
+    rule = problem.errors[0]["rule"] if problem.errors else ""
+    if problem.status == 503:
+        return 503, Result.error("TECHNICAL_ERROR", problem.detail)
+    if rule in REVOKED_RULES:
+        return 422, Result.error("REVOKED", problem.detail)
+    if problem.status == 409 and rule != "already_answered":
+        return 409, Result.error("APPLICATION_ERROR", problem.detail)
+    return 422, Result.error("VALIDATION_ERROR", problem.detail)
+
+
+_inbound = APIRouter(route_class=FkContractRoute, tags=["Försäkringskassan"])
+_care = APIRouter(tags=["Försäkringskassan"])
+
+_CONTRACT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Result, "description": text}
+    for status, text in [
+        (200, "OK (recorded) or INFO (already received, acknowledged again)"),
+        (409, "ERROR APPLICATION_ERROR: the case is closed"),
+        (422, "ERROR VALIDATION_ERROR or REVOKED: malformed, unknown certificate, identity"),
+        (503, "ERROR TECHNICAL_ERROR: try again later"),
+    ]
+}
+
+
+@_inbound.post("/fk/messages", response_model=Result, responses=_CONTRACT_RESPONSES)
+async def receive_fk_message(
+    request: Request,
+    message: SendMessageToCare,
+    principal: Principal = Depends(require("fk_gateway")),
+    _signed: None = Depends(signed_by_gateway),
+) -> Response:
+    """A message from Försäkringskassan (question, reminder or answer) to the case of its
+    certificate. A repeated message id is acknowledged again (INFO) and stored once."""
+    mid = message.message_id
+    pool = request.app.state.store.pool
+    case_id = await case_for_certificate(pool, message.certificate_id)
+    if case_id is None:
+        log.info("fk_message_refused", message_id=mid, error_id="VALIDATION_ERROR",
+                 reason="certificate_unknown")
+        text = f"certificate {message.certificate_id} is not known to this care provider"
+        return contract_answer(request, 422, Result.error("VALIDATION_ERROR", text), mid)
+    if await message_received(pool, case_id, mid):
+        log.info("fk_message_repeated", message_id=mid, case_id=case_id)
+        return contract_answer(request, 200, Result.info(f"message {mid} was already received"), mid)
+    command = ReceiveFkMessage(
+        actor=Actor(id=principal.sub, role="fk_gateway"), message=message.to_domain()
+    )
+    try:
+        result = await send_command(request.app.state.temporal, case_id, command, f"fk-{mid}")
+    except Problem as problem:
+        status, refusal = contract_error(problem)
+        log.info("fk_message_refused", message_id=mid, case_id=case_id,
+                 error_id=refusal.error_id, rule=(problem.errors or [{}])[0].get("rule"))
+        return contract_answer(request, status, refusal, mid)
+    if not result.events:
+        return contract_answer(request, 200, Result.info(f"message {mid} was already received"), mid)
+    log.info("fk_message_received", message_id=mid, case_id=case_id, topic=message.topic)
+    return contract_answer(request, 200, Result.ok(f"message {mid} received"), mid)
+
+
+class FkSendAccepted(BaseModel):
+    case_id: str
+    version: int
+    events: list[str]
+    status: str = Field(description="queued: on its way to FK; unchanged: already queued or sent")
+
+
+class CertificateToFkBody(BaseModel):
+    certificate_id: str = Field(min_length=1)
+
+
+async def _command(request: Request, principal: Principal, case_id: str, build: Any,
+                   key: str | None) -> FkSendAccepted:
+    from api.app import command  # the API's unit check and read-your-writes; late: no cycle
+
+    result = await command(request, principal, case_id, build, key)
+    return FkSendAccepted(case_id=result.case_id, version=result.version, events=result.events,
+                          status="queued" if result.events else "unchanged")
+
+
+@_care.post("/cases/{case_id}/fk/messages", status_code=202, response_model=FkSendAccepted)
+async def send_fk_message(
+    request: Request,
+    case_id: Annotated[str, CASE_ID],
+    message: OutboundFkMessage,
+    key: IdempotencyKey = None,
+    principal: Principal = Depends(require("physician", "coordinator")),
+) -> FkSendAccepted:
+    """Write to Försäkringskassan: a question (AVSTMN, KONTKT, OVRIGT) or an answer
+    (`answer_to`). It is delivered by the case and recorded as sent, with FK's receipt, once FK
+    acknowledged it; the same message id and content again changes nothing."""
+    return await _command(request, principal, case_id,
+                          lambda actor: SendFkMessage(actor=actor, message=message), key)
+
+
+@_care.post("/cases/{case_id}/fk/certificates", status_code=202, response_model=FkSendAccepted)
+async def send_certificate_to_fk(
+    request: Request,
+    case_id: Annotated[str, CASE_ID],
+    body: CertificateToFkBody,
+    key: IdempotencyKey = None,
+    principal: Principal = Depends(require("physician")),
+) -> FkSendAccepted:
+    """Send a certificate (FK7804) to Försäkringskassan now; once per certificate."""
+    return await _command(
+        request, principal, case_id,
+        lambda actor: SendCertificateToFk(actor=actor, certificate_id=body.certificate_id), key)
+
+
+router = APIRouter()
+router.include_router(_inbound)
+router.include_router(_care)
