@@ -7,8 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint bench clean-data
 
 $(STAMP): pyproject.toml
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
