@@ -193,3 +193,16 @@ async def test_read_all_pages_in_position_order_from_an_exclusive_position(
         (s, i + 1) for i in range(4) for s in streams
     ]
     assert await store.read_all(position) == []
+
+
+async def test_the_same_append_racing_itself_is_stored_once_and_every_caller_gets_the_version(
+    store: EventStore,
+) -> None:
+    stream = new_stream()
+    await store.append(stream, 0, [ev()])
+    batch = [ev("Retried"), ev("Retried")]
+    results = await asyncio.gather(*(store.append(stream, 1, batch) for _ in range(6)))
+    assert results == [3] * 6
+    assert [r.event_id for r in await store.read_stream(stream, from_version=1)] == [
+        e.event_id for e in batch
+    ]
