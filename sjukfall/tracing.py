@@ -1,0 +1,106 @@
+"""OpenTelemetry traces: HTTP request -> Temporal update -> workflow -> activity, one trace.
+
+Off unless SJUKFALL_OTLP_ENDPOINT is set (then spans go to `<endpoint>/v1/traces` over
+OTLP/HTTP, batched). Sampling: SJUKFALL_TRACE_SAMPLE_RATIO of new traces (parent-based, so a
+trace started upstream keeps its decision).
+
+Wiring (one call per process, before the Temporal client connects):
+
+    plugins = setup_tracing(settings, "sjukfall-worker")   # [] when tracing is off
+    client = await Client.connect(..., plugins=plugins)     # workers made from it inherit it
+    instrument_app(app)                                     # FastAPI server spans
+    structlog processor `add_trace_ids`                     # trace_id/span_id in the logs
+
+Why the SDK's `OpenTelemetryPlugin` (its v2 `OpenTelemetryInterceptor`) and not the older
+`TracingInterceptor`: the older one parents an update handler on the *workflow start's* trace
+and only links the caller, so an API request and the activity it caused end up in two traces.
+The plugin parents `HandleUpdate` on the update's own headers (one trace per request), adds
+`opentelemetry` to the sandbox's pass-through modules, and with `create_tracer_provider`
+(span ids from the workflow's deterministic random) creates no duplicate spans on replay.
+Both are marked experimental in temporalio 1.35; the span names are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from temporalio.plugin import SimplePlugin
+
+    from sjukfall.settings import Settings
+
+# Probes and scrapes would be most of the spans and tell nothing.
+EXCLUDED_URLS = "healthz,readyz,metrics"
+
+_provider: Any = None  # the ReplaySafeTracerProvider this process exports with
+
+
+def setup_tracing(
+    settings: Settings, service_name: str, *, exporter: SpanExporter | None = None
+) -> list[SimplePlugin]:
+    """Configure tracing for this process; return the Temporal plugins to connect with.
+
+    Without SJUKFALL_OTLP_ENDPOINT (and no `exporter`) tracing is off and this returns [].
+    `exporter` replaces OTLP and exports each span as it ends (tests: InMemorySpanExporter).
+    OpenTelemetry's global tracer provider can be set once per process: a second call adds
+    its exporter to the provider of the first.
+    """
+    global _provider
+    if exporter is None and not settings.otlp_endpoint:
+        return []
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, create_tracer_provider
+
+    if exporter is not None:
+        processor: Any = SimpleSpanProcessor(exporter)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otlp_endpoint.rstrip("/")  # type: ignore[union-attr]
+        processor = BatchSpanProcessor(OTLPSpanExporter(f"{endpoint}/v1/traces"))
+    if _provider is None:
+        _provider = create_tracer_provider(
+            resource=Resource.create({
+                "service.name": service_name,
+                "service.namespace": "sjukfall",
+                "deployment.environment": settings.env,
+            }),
+            sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+        )
+        trace.set_tracer_provider(_provider)
+    _provider.add_span_processor(processor)
+    return [OpenTelemetryPlugin(add_temporal_spans=True)]
+
+
+def instrument_app(app: Any) -> bool:
+    """Server spans for every FastAPI request (but probes and /metrics); False when off."""
+    if _provider is None:
+        return False
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls=EXCLUDED_URLS)
+    return True
+
+
+def shutdown_tracing() -> None:
+    """Flush spans still batched (call on a clean shutdown)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: `trace_id` and `span_id` (hex, as trace backends show them) of the
+    current span, when there is one. Put it in the shared processors of sjukfall/logs.py."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict

@@ -1,0 +1,114 @@
+"""One trace from the HTTP request through the Temporal update and the workflow to the activity
+that records the event, and the trace id in that activity's log line."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.commands import open_case, send_command
+from domain.calendar import STOCKHOLM
+from domain.commands import GiveConsent, OpenCase
+from sjukfall import tracing
+from sjukfall.settings import Settings
+from store.eventstore import EventStore
+from tests.workflows.support import PATIENT, PHYSICIAN, PNR, certificate
+from worker import case_worker
+
+
+@pytest.fixture
+async def traced(
+    time_skipping_env: WorkflowEnvironment, store: EventStore
+) -> AsyncIterator[tuple[Client, InMemorySpanExporter, str, list[str], WorkflowEnvironment]]:
+    exporter = InMemorySpanExporter()
+    plugins = tracing.setup_tracing(Settings(), "sjukfall-test", exporter=exporter)
+    assert plugins
+    client = Client(**{**time_skipping_env.client.config(), "plugins": plugins})
+    queue = f"traced-{uuid.uuid4().hex[:8]}"
+    cases: list[str] = []
+    async with case_worker(client, store, Settings(), task_queue=queue):
+        yield client, exporter, queue, cases, time_skipping_env
+        for case_id in cases:  # time skips only while every workflow is idle: leave none open
+            await client.get_workflow_handle(f"case-{case_id}").terminate("test finished")
+    tracing.shutdown_tracing()
+    exporter.shutdown()
+
+
+def test_tracing_is_off_without_an_endpoint_and_logs_carry_no_trace_ids() -> None:
+    assert tracing.setup_tracing(Settings(), "sjukfall-api") == []
+    assert tracing.add_trace_ids(None, "info", {"event": "x"}) == {"event": "x"}
+
+
+async def test_one_trace_spans_request_update_workflow_and_activity(
+    traced: tuple[Client, InMemorySpanExporter, str, list[str], WorkflowEnvironment],
+) -> None:
+    client, exporter, queue, cases, env = traced
+    case_id = uuid.uuid4().hex[:12]
+    cases.append(case_id)
+    opened_on = (await env.get_current_time()).astimezone(STOCKHOLM).date()
+    await open_case(client, queue, OpenCase(
+        actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
+        sick_period_start=opened_on, certificate=certificate(opened_on, 1, 10)), f"open-{case_id}")
+
+    app = FastAPI()
+
+    @app.post("/cases/{case_id}/consents")
+    async def give_consent(case_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        command = GiveConsent(actor=PATIENT, **body)
+        result = await send_command(client, case_id, command, "consent-1")
+        return {"version": result.version}
+
+    assert tracing.instrument_app(app)
+    exporter.clear()
+    captured = structlog.testing.LogCapture()
+    saved = structlog.get_config()
+    structlog.configure(processors=[tracing.add_trace_ids, captured])
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            response = await http.post(f"/cases/{case_id}/consents",
+                                       json={"recipient": "employer", "purpose": "share_information"})
+    finally:
+        structlog.configure(**saved)
+    assert response.status_code == 200, response.text
+
+    finished = exporter.get_finished_spans()
+    request = next(s for s in finished if s.name.startswith("POST /cases/{case_id}/consents")
+                   and s.parent is None)
+    trace_id = request.context.trace_id
+    spans = [s for s in finished if s.context.trace_id == trace_id]
+    names = {s.name: s for s in spans}
+    chain = ["StartWorkflowUpdate:execute", "ValidateUpdate:execute", "HandleUpdate:execute",
+             "StartActivity:append_events", "RunActivity:append_events"]
+    for name in chain:
+        assert name in names, f"no {name} span in the request's trace: {sorted(names)}"
+    # parent links: request -> update -> handler -> activity start -> activity run
+    by_id = {s.context.span_id: s for s in spans}
+
+    def ancestors(span: Any) -> list[str]:
+        out = []
+        while span.parent is not None and span.parent.span_id in by_id:
+            span = by_id[span.parent.span_id]
+            out.append(span.name)
+        return out
+
+    run_activity = ancestors(names["RunActivity:append_events"])
+    assert run_activity[:3] == ["StartActivity:append_events", "HandleUpdate:execute",
+                                "StartWorkflowUpdate:execute"]
+    assert run_activity[-1] == request.name
+
+    # the activity's log line names the same trace, as the JSON logs will
+    appended = [e for e in captured.entries
+                if e["event"] == "events_appended" and e["types"] == ["ConsentGiven"]]
+    assert appended and appended[0]["trace_id"] == format(trace_id, "032x")
+    assert appended[0]["span_id"] == format(names["RunActivity:append_events"].context.span_id,
+                                            "016x")
