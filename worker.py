@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
+from fk.port import FkPort
 from sjukfall.logs import configure, get_logger
 from sjukfall.settings import Settings, get_settings
 from store.eventstore import EventStore
@@ -48,11 +49,13 @@ async def connect_client(settings: Settings, address: str | None = None) -> Clie
 
 @asynccontextmanager
 async def case_worker(
-    client: Client, store: EventStore, settings: Settings, task_queue: str | None = None
+    client: Client, store: EventStore, settings: Settings, task_queue: str | None = None,
+    fk_port: FkPort | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker for the case workflow; stopped gracefully on exit."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
-        activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret)
+        activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret,
+                                    fk_port=fk_port)
         worker = Worker(
             client,
             task_queue=task_queue or settings.task_queue,

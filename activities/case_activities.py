@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from pydantic import BaseModel
@@ -24,6 +24,9 @@ from sjukfall.logs import get_logger
 from sjukfall.metrics import observe_append
 from sjukfall.signing import signed_headers
 from store.eventstore import EventStore, NewEvent, WrongExpectedVersion
+
+if TYPE_CHECKING:
+    from fk.port import FkPort
 
 log = get_logger(__name__)
 
@@ -53,11 +56,13 @@ class CaseActivities:
         http: httpx.AsyncClient,
         webhook_urls: dict[str, str],
         webhook_secret: str,
+        fk_port: FkPort | None = None,
     ) -> None:
         self.store = store
         self.http = http
         self.webhook_urls = webhook_urls
         self.webhook_secret = webhook_secret
+        self.fk_port = fk_port  # certificates and messages to FK (activities/fk_delivery.py)
 
     @activity.defn
     async def append_events(self, request: AppendEvents) -> int:
@@ -93,6 +98,10 @@ class CaseActivities:
             log.info("notification_suppressed_at_send", case_id=request.case_id,
                      notification_id=note.notification_id, reason=refusal)
             return DeliveryOutcome(outcome="suppressed", reason=refusal)
+        from activities.fk_delivery import deliver_to_fk, handled_by_fk_port  # no import cycle
+
+        if self.fk_port is not None and handled_by_fk_port(note):
+            return await deliver_to_fk(self.fk_port, state, note)
 
         url = self.webhook_urls.get(note.recipient)
         if url is None:

@@ -103,6 +103,11 @@ def contract_error(problem: Problem) -> tuple[int, Result]:
     return 422, Result.error("VALIDATION_ERROR", problem.detail)
 
 
+GATEWAY = Depends(require("fk_gateway"))
+SIGNED = Depends(signed_by_gateway)
+CARE = Depends(require("physician", "coordinator"))
+PHYSICIAN = Depends(require("physician"))
+
 _inbound = APIRouter(route_class=FkContractRoute, tags=["Försäkringskassan"])
 _care = APIRouter(tags=["Försäkringskassan"])
 
@@ -121,8 +126,8 @@ _CONTRACT_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def receive_fk_message(
     request: Request,
     message: SendMessageToCare,
-    principal: Principal = Depends(require("fk_gateway")),
-    _signed: None = Depends(signed_by_gateway),
+    principal: Principal = GATEWAY,
+    _signed: None = SIGNED,
 ) -> Response:
     """A message from Försäkringskassan (question, reminder or answer) to the case of its
     certificate. A repeated message id is acknowledged again (INFO) and stored once."""
@@ -130,13 +135,19 @@ async def receive_fk_message(
     pool = request.app.state.store.pool
     case_id = await case_for_certificate(pool, message.certificate_id)
     if case_id is None:
-        log.info("fk_message_refused", message_id=mid, error_id="VALIDATION_ERROR",
-                 reason="certificate_unknown")
+        log.info(
+            "fk_message_refused",
+            message_id=mid,
+            error_id="VALIDATION_ERROR",
+            reason="certificate_unknown",
+        )
         text = f"certificate {message.certificate_id} is not known to this care provider"
         return contract_answer(request, 422, Result.error("VALIDATION_ERROR", text), mid)
     if await message_received(pool, case_id, mid):
         log.info("fk_message_repeated", message_id=mid, case_id=case_id)
-        return contract_answer(request, 200, Result.info(f"message {mid} was already received"), mid)
+        return contract_answer(
+            request, 200, Result.info(f"message {mid} was already received"), mid
+        )
     command = ReceiveFkMessage(
         actor=Actor(id=principal.sub, role="fk_gateway"), message=message.to_domain()
     )
@@ -144,11 +155,18 @@ async def receive_fk_message(
         result = await send_command(request.app.state.temporal, case_id, command, f"fk-{mid}")
     except Problem as problem:
         status, refusal = contract_error(problem)
-        log.info("fk_message_refused", message_id=mid, case_id=case_id,
-                 error_id=refusal.error_id, rule=(problem.errors or [{}])[0].get("rule"))
+        log.info(
+            "fk_message_refused",
+            message_id=mid,
+            case_id=case_id,
+            error_id=refusal.error_id,
+            rule=(problem.errors or [{}])[0].get("rule"),
+        )
         return contract_answer(request, status, refusal, mid)
     if not result.events:
-        return contract_answer(request, 200, Result.info(f"message {mid} was already received"), mid)
+        return contract_answer(
+            request, 200, Result.info(f"message {mid} was already received"), mid
+        )
     log.info("fk_message_received", message_id=mid, case_id=case_id, topic=message.topic)
     return contract_answer(request, 200, Result.ok(f"message {mid} received"), mid)
 
@@ -164,13 +182,18 @@ class CertificateToFkBody(BaseModel):
     certificate_id: str = Field(min_length=1)
 
 
-async def _command(request: Request, principal: Principal, case_id: str, build: Any,
-                   key: str | None) -> FkSendAccepted:
+async def _command(
+    request: Request, principal: Principal, case_id: str, build: Any, key: str | None
+) -> FkSendAccepted:
     from api.app import command  # the API's unit check and read-your-writes; late: no cycle
 
     result = await command(request, principal, case_id, build, key)
-    return FkSendAccepted(case_id=result.case_id, version=result.version, events=result.events,
-                          status="queued" if result.events else "unchanged")
+    return FkSendAccepted(
+        case_id=result.case_id,
+        version=result.version,
+        events=result.events,
+        status="queued" if result.events else "unchanged",
+    )
 
 
 @_care.post("/cases/{case_id}/fk/messages", status_code=202, response_model=FkSendAccepted)
@@ -179,13 +202,14 @@ async def send_fk_message(
     case_id: Annotated[str, CASE_ID],
     message: OutboundFkMessage,
     key: IdempotencyKey = None,
-    principal: Principal = Depends(require("physician", "coordinator")),
+    principal: Principal = CARE,
 ) -> FkSendAccepted:
     """Write to Försäkringskassan: a question (AVSTMN, KONTKT, OVRIGT) or an answer
     (`answer_to`). It is delivered by the case and recorded as sent, with FK's receipt, once FK
     acknowledged it; the same message id and content again changes nothing."""
-    return await _command(request, principal, case_id,
-                          lambda actor: SendFkMessage(actor=actor, message=message), key)
+    return await _command(
+        request, principal, case_id, lambda actor: SendFkMessage(actor=actor, message=message), key
+    )
 
 
 @_care.post("/cases/{case_id}/fk/certificates", status_code=202, response_model=FkSendAccepted)
@@ -194,12 +218,16 @@ async def send_certificate_to_fk(
     case_id: Annotated[str, CASE_ID],
     body: CertificateToFkBody,
     key: IdempotencyKey = None,
-    principal: Principal = Depends(require("physician")),
+    principal: Principal = PHYSICIAN,
 ) -> FkSendAccepted:
     """Send a certificate (FK7804) to Försäkringskassan now; once per certificate."""
     return await _command(
-        request, principal, case_id,
-        lambda actor: SendCertificateToFk(actor=actor, certificate_id=body.certificate_id), key)
+        request,
+        principal,
+        case_id,
+        lambda actor: SendCertificateToFk(actor=actor, certificate_id=body.certificate_id),
+        key,
+    )
 
 
 router = APIRouter()

@@ -1,0 +1,96 @@
+"""Delivering a case's notification to Försäkringskassan through the FK port.
+
+Called by `CaseActivities.deliver_notification` for recipient `fk` once the consent check at
+the moment of sending has passed. Two kinds go through the port (`FK_PORT_KINDS`):
+- `certificate_to_fk`: the certificate (FK7804) named in the parameters, as recorded in the
+  case, goes to FK as RegisterCertificate (day 14, a completion certificate, or the physician's
+  request). A certificate revoked or replaced since the request is not sent: suppressed, with
+  the reason, because FK must never get a certificate that no longer counts.
+- `fk_message`: care's question or answer waiting in the case's outbox goes to FK as
+  SendMessageToRecipient; the workflow then records `FkMessageSent` with FK's receipt.
+
+No double sends: the certificate id / message id is the idempotency key, so when a worker dies
+after FK accepted but before the outcome was recorded, the retried activity is acknowledged by
+FK with the same receipt and FK stores it once. Transient failures raise a retryable error
+(Temporal's retry policy keeps trying within the delivery window); FK's contract refusals raise
+a non-retryable one, which the workflow records as a failed notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from temporalio.exceptions import ApplicationError
+
+from activities.case_activities import DeliveryOutcome
+from domain.events import NotificationRequested
+from domain.state import CaseState
+from fk.port import FkPort, FkRejected, FkUnavailable
+from fk.schemas import Receipt, RegisterCertificate, SendMessageToRecipient
+from sjukfall.logs import get_logger
+
+log = get_logger(__name__)
+
+#: Notification kinds FK receives through the port; other `fk` kinds use the webhook.
+FK_PORT_KINDS = frozenset({"certificate_to_fk", "fk_message"})
+
+
+def handled_by_fk_port(note: NotificationRequested) -> bool:
+    return note.recipient == "fk" and note.kind in FK_PORT_KINDS
+
+
+async def deliver_to_fk(
+    port: FkPort, state: CaseState, note: NotificationRequested
+) -> DeliveryOutcome:
+    """Send what `note` asks for to FK; `sent` with FK's receipt id, or `suppressed` and why."""
+    if note.kind == "certificate_to_fk":
+        certificate_id = note.parameters.get("certificate_id", "")
+        record = state.certificates.get(certificate_id)
+        if record is None:
+            raise ApplicationError(
+                f"certificate {certificate_id} is not in the case",
+                type="FkNothingToSend",
+                non_retryable=True,
+            )
+        if not record.counts:
+            return DeliveryOutcome(
+                outcome="suppressed",
+                reason=f"certificate {certificate_id} was revoked or replaced before it was sent",
+            )
+        receipt = await _call(
+            port.register_certificate(RegisterCertificate.from_case(state, certificate_id))
+        )
+    elif note.kind == "fk_message":
+        message_id = note.parameters.get("message_id", "")
+        message = state.fk_outbox.get(message_id)
+        if message is None:
+            raise ApplicationError(
+                f"message {message_id} is not in the case's outbox",
+                type="FkNothingToSend",
+                non_retryable=True,
+            )
+        receipt = await _call(port.send_message(SendMessageToRecipient.from_domain(message)))
+    else:
+        raise ApplicationError(
+            f"FK port does not carry notifications of kind {note.kind}",
+            type="FkNothingToSend",
+            non_retryable=True,
+        )
+    log.info(
+        "fk_sent",
+        case_id=state.case_id,
+        notification_id=note.notification_id,
+        kind=note.kind,
+        receipt=receipt.receipt_id,
+        result=receipt.result.result_code,
+    )
+    return DeliveryOutcome(outcome="sent", receipt=receipt.receipt_id)
+
+
+async def _call(request: Awaitable[Receipt]) -> Receipt:
+    try:
+        return await request
+    except FkRejected as err:
+        raise ApplicationError(str(err), type="FkRejected", non_retryable=True) from None
+    except FkUnavailable as err:
+        raise ApplicationError(str(err), type="FkUnavailable") from None
