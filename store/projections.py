@@ -22,6 +22,7 @@ Follow-up measures
 
 from __future__ import annotations
 
+import asyncio
 import typing
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from domain import CaseState, evolve, initial_state, summarize
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.summary import CaseSummary
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
-from store.subscription import Projection, rebuild
+from store.subscription import Projection, rebuild, run_forever
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -203,5 +204,22 @@ async def rebuild_all(database_url: str, batch_size: int = 25_000) -> dict[str, 
     store = await EventStore.connect(database_url, min_size=1, max_size=2)
     try:
         return {p.name: await rebuild(store, p, batch_size=batch_size) for p in all_projections()}
+    finally:
+        await store.close()
+
+
+async def run_projections_forever(
+    database_url: str,
+    *,
+    poll_interval: float = 0.5,
+    batch_size: int = 1000,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Keep every projection caught up until `stop` is set or the task is cancelled."""
+    store = await EventStore.connect(database_url, min_size=1, max_size=3)
+    try:
+        await run_forever(
+            store, all_projections(), poll_interval=poll_interval, batch_size=batch_size, stop=stop
+        )
     finally:
         await store.close()

@@ -118,3 +118,26 @@ async def test_rebuild_all_rebuilds_every_projection(loaded: EventStore, databas
     counts = await rebuild_all(database_url)
     assert counts == {"case_summary": await loaded.pool.fetchval("SELECT count(*) FROM events")}
     assert await table(loaded) == before
+
+
+async def test_the_background_runner_keeps_case_summary_current(
+    loaded: EventStore, database_url: str
+) -> None:
+    import asyncio
+
+    from store.projections import run_projections_forever
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_projections_forever(database_url, poll_interval=0.02, stop=stop))
+    case_id, events = next(iter(sample_cases(1, seed=123, prefix="live")))
+    await loaded.append(case_id, 0, to_new_events(events))
+
+    async def projected() -> dict[str, Any] | None:
+        while (row := (await table(loaded)).get(case_id)) is None or row["version"] < len(events):
+            await asyncio.sleep(0.02)
+        return row
+
+    row = await asyncio.wait_for(projected(), timeout=15)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert row is not None and {k: row[k] for k in expected_row(events)} == expected_row(events)
