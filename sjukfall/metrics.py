@@ -60,7 +60,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    start_http_server,
 )
 
 from sjukfall.logs import get_logger
@@ -355,23 +354,95 @@ async def metrics_response(pool: Any | None = None,
 # --- endpoints ------------------------------------------------------------------------------
 
 
-def start_worker_metrics(port: int, addr: str = "0.0.0.0") -> Any:
-    """Serve this process's metrics on http://addr:port/metrics (a daemon thread).
+class WorkerEndpoint:
+    """The worker's HTTP endpoint: /metrics, /healthz (liveness), /readyz (readiness).
 
-    Returns the HTTP server (`.shutdown()` stops it), or None when port is 0 (off). A taken
-    port raises SystemExit naming the variable.
+    - /healthz answers 200 while the asyncio loop of the worker keeps turning (`watch_loop`
+      beats every few seconds; no beat for `stall_after` seconds = 503: a blocked loop polls no
+      tasks, restart it). Before `watch_loop` runs it only says the process is up.
+    - /readyz answers 200 when `ready()` is true (set it to `lambda: worker.is_running`).
     """
+
+    def __init__(self, server: Any, thread: Any, stall_after: float = 60.0) -> None:
+        self.server = server
+        self.thread = thread
+        self.stall_after = stall_after
+        self.ready: Any = lambda: False
+        self._beat: float | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def live(self) -> bool:
+        return self._beat is None or time.monotonic() - self._beat < self.stall_after
+
+    async def watch_loop(self, every: float = 5.0) -> None:
+        """Run as a task in the worker's loop (cancelled on shutdown)."""
+        while True:
+            self._beat = time.monotonic()
+            await asyncio.sleep(every)
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_worker_metrics(port: int, addr: str = "0.0.0.0",
+                         registry: CollectorRegistry = REGISTRY) -> WorkerEndpoint | None:
+    """Serve /metrics, /healthz and /readyz on http://addr:port (a daemon thread).
+
+    Returns the endpoint (set `.ready`, run `.watch_loop()`, `.shutdown()`), or None when port
+    is 0 (off). A taken port raises SystemExit naming the variable.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
     if not port:
         return None
+    endpoint: WorkerEndpoint
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                ok = endpoint.live()
+                self._send(200 if ok else 503, b"ok\n" if ok else b"event loop stalled\n")
+            elif path == "/readyz":
+                try:
+                    ok = bool(endpoint.ready())
+                except Exception:
+                    log.warning("readiness_check_failed", exc_info=True)
+                    ok = False
+                self._send(200 if ok else 503, b"ready\n" if ok else b"worker not running\n")
+            else:
+                self._send(404, b"not found\n")
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+            pass
+
     try:
-        server, _thread = start_http_server(port, addr=addr)
+        server = ThreadingHTTPServer((addr, port), Handler)
     except OSError as err:
         raise SystemExit(
             f"sjukfall: metrics port {port} is not available ({err.strerror}); "
             "set SJUKFALL_WORKER_METRICS_PORT (0 turns the endpoint off)"
         ) from None
-    log.info("metrics_endpoint", port=port)
-    return server
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True)
+    endpoint = WorkerEndpoint(server, thread)
+    thread.start()
+    log.info("metrics_endpoint", port=endpoint.port)
+    return endpoint
 
 
 _runtimes: dict[int, Runtime] = {}

@@ -3,6 +3,7 @@ case lifecycles, with counts checked against the event record."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -84,16 +85,35 @@ async def scrape(url: str) -> Samples:
 
 
 @pytest.fixture
-def worker_metrics_url() -> Any:
-    port = free_port()
-    server = metrics.start_worker_metrics(port, addr="127.0.0.1")
-    yield f"http://127.0.0.1:{port}/metrics"
-    server.shutdown()
+def worker_endpoint() -> Any:
+    endpoint = metrics.start_worker_metrics(free_port(), addr="127.0.0.1")
+    assert endpoint is not None
+    yield endpoint
+    endpoint.shutdown()
+
+
+async def test_worker_endpoint_answers_probes(worker_endpoint: Any) -> None:
+    base = f"http://127.0.0.1:{worker_endpoint.port}"
+    async with httpx.AsyncClient(base_url=base) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 503  # no worker running yet
+        worker_endpoint.ready = lambda: True
+        assert (await http.get("/readyz")).status_code == 200
+        watcher = asyncio.create_task(worker_endpoint.watch_loop(every=0.01))
+        await asyncio.sleep(0.05)
+        worker_endpoint.stall_after = 0.0  # as if the loop had not turned for a minute
+        assert (await http.get("/healthz")).status_code == 503
+        watcher.cancel()
+        assert (await http.get("/nothing")).status_code == 404
+    with pytest.raises(SystemExit, match="SJUKFALL_WORKER_METRICS_PORT"):
+        metrics.start_worker_metrics(worker_endpoint.port, addr="127.0.0.1")
+    assert metrics.start_worker_metrics(0) is None
 
 
 async def test_worker_port_counts_a_45_day_lifecycle_exactly(
-    harness: Harness, worker_metrics_url: str
+    harness: Harness, worker_endpoint: Any
 ) -> None:
+    worker_metrics_url = f"http://127.0.0.1:{worker_endpoint.port}/metrics"
     before = await scrape(worker_metrics_url)
 
     start = await today(harness)
