@@ -116,6 +116,9 @@ class WrongExpectedVersion(Exception):
             f"stream {stream_id!r} is at version {actual}, the append expected {expected}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.stream_id, self.expected, self.actual))
+
 
 class DuplicateEventId(Exception):
     """An event id being appended is already stored, but not at the versions being written."""
@@ -126,6 +129,9 @@ class DuplicateEventId(Exception):
         super().__init__(
             f"event ids already recorded elsewhere (append to {stream_id!r}): {event_ids}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.stream_id, self.event_ids))
 
 
 # --- JSON codec ---------------------------------------------------------------------------
