@@ -99,3 +99,4 @@ class BaselineWorkflow:
     async def _one_delivery(self) -> None:
         await workflow.execute_activity(noop, "deliver", start_to_close_timeout=NOOP_TIMEOUT)
         self.pending -= 1
+

@@ -1,0 +1,354 @@
+"""Read-side benchmark: the API's queries at 100,000 cases / 1,000,000 events.
+
+    .venv/bin/python bench/queries.py [--cases 100000] [--events 1000000] [--reps 200]
+                                      [--access-per-case 5] [--database-url URL] [--json]
+
+1. Seeds a fresh database directly through PostgreSQL's COPY: cases decided by the real domain
+   (store.sample_cases.bench_cases: 200 template cases decided with `decide`, cloned under new
+   ids), each case cut to a prefix of its stream so that the totals come near --cases and
+   --events (a prefix of a decided stream is a case still in progress); positions are assigned
+   as the event store does ((transaction id << 20) + index). Seeds access_log rows
+   (--access-per-case on average, spread over 2024).
+2. Builds case_summary with the real projection (store.projections.rebuild_all), then
+   VACUUM ANALYZE (what autovacuum would have done on a live database).
+3. Times, through an asyncpg pool like the API's, the functions the API calls:
+   store.queries.list_cases with each filter (and a coordinator's combined filter),
+   get_case_summary, case_events (full history), period_measures for a year (all units, one
+   unit) and store.access_log.accesses_for_case (the per-case PDL log), and reports p50/p99.
+   Baseline of the same run: a primary-key lookup of one case_summary row (`floor`); every
+   figure is also given as p99 / floor p99.
+4. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL of the slowest query (and of the slowest list
+   filter, when that is another query).
+
+Unless --database-url is given, a durable embedded PostgreSQL is started in a temporary folder
+and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+
+from bench import common  # noqa: E402
+from store import queries  # noqa: E402
+from store.access_log import accesses_for_case  # noqa: E402
+from store.eventstore import POSITION_SHIFT, EventStore, dumps  # noqa: E402
+from store.projections import rebuild_all  # noqa: E402
+from store.sample_cases import bench_cases  # noqa: E402
+
+TARGETS_MS = {"case_summary": 20, "case_history": 20, "list": 50, "measures_year": 500}
+ACTORS = [(f"dr-{i}", "physician") for i in range(40)] + [(f"rk-{i}", "coordinator") for i in range(10)]
+PURPOSES = ("care", "coordination", "follow_up")
+TODAY = date(2024, 9, 1)  # "today" for the overdue filter: inside the seeded year
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+def seeded_cases(cases: int, events: int, seed: int = 3) -> Any:
+    """(case_id, [NewEvent]) for `cases` cases, each a prefix of a decided case, ~`events` total."""
+    rng = random.Random(seed)
+    source = bench_cases(10**12)  # endless clones of the decided templates
+    mean_target = events / cases
+    first = [next(source) for _ in range(200)]
+    mean_len = sum(len(e) for _, e in first) / len(first)
+    pool = iter(first)
+    for n in range(cases):
+        try:
+            case_id, evs = next(pool)
+        except StopIteration:
+            case_id, evs = next(source)
+        if mean_target >= mean_len:
+            k = len(evs)
+        else:
+            k = round(rng.random() * 2 * mean_target * len(evs) / mean_len)
+            k = max(1, min(len(evs), k))
+        yield case_id, evs[:k]
+
+
+COPY_COLUMNS = ["position", "stream_id", "version", "event_id", "type", "schema_version",
+                "data", "metadata"]
+
+
+async def seed(url: str, cases: int, events: int, access_per_case: float,
+               chunk: int = 200_000) -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    total_events = 0
+    ids: list[str] = []
+    started = time.perf_counter()
+    try:
+        gen = seeded_cases(cases, events)
+        done = False
+        while not done:
+            rows: list[tuple[Any, ...]] = []
+            async with conn.transaction():
+                xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text::bigint"))
+                base = xid << POSITION_SHIFT
+                while len(rows) < chunk:
+                    try:
+                        case_id, evs = next(gen)
+                    except StopIteration:
+                        done = True
+                        break
+                    ids.append(case_id)
+                    for v, e in enumerate(evs, start=1):
+                        data = {**e.data, "version": v} if e.data.get("version") != v else e.data
+                        rows.append((base + len(rows) + 1, case_id, v, e.event_id, e.type,
+                                     e.schema_version, dumps(data), dumps(e.metadata)))
+                if rows:
+                    await conn.copy_records_to_table("events", records=rows, columns=COPY_COLUMNS)
+            total_events += len(rows)
+            common.say(f"  seeded {len(ids):,} cases, {total_events:,} events")
+        load_s = time.perf_counter() - started
+        # the PDL log: who read which case, spread over the year
+        rng = random.Random(5)
+        year = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        access: list[tuple[Any, ...]] = []
+        for case_id in ids:
+            for _ in range(rng.randrange(int(2 * access_per_case) + 1)):
+                actor, role = rng.choice(ACTORS)
+                access.append((year + timedelta(seconds=rng.randrange(366 * 86400)), actor, role,
+                               ["vc-norr"], case_id, "read", rng.choice(PURPOSES)))
+        await conn.copy_records_to_table(
+            "access_log", records=access,
+            columns=["at", "actor_id", "role", "units", "case_id", "action", "purpose"])
+    finally:
+        await conn.close()
+    return {"cases": len(ids), "events": total_events, "access_log_rows": len(access),
+            "load_seconds": round(load_s, 1), "ids": ids}
+
+
+# --- timing --------------------------------------------------------------------------------
+
+
+class Recording:
+    """A pool stand-in that remembers the SQL it was asked to run (for EXPLAIN)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.calls.append((sql, args))
+        return await self.pool.fetch(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.calls.append((sql, args))
+        return await self.pool.fetchval(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.calls.append((sql, args))
+        return await self.pool.fetchrow(sql, *args)
+
+
+async def timed(reps: int, fn: Callable[[int], Awaitable[Any]]) -> dict[str, Any]:
+    await fn(0)  # warm (plan cache, buffers)
+    samples = []
+    for i in range(reps):
+        t0 = time.perf_counter()
+        await fn(i + 1)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return {"reps": reps, "p50_ms": round(common.percentile(samples, 50), 2),
+            "p99_ms": round(common.percentile(samples, 99), 2),
+            "max_ms": round(max(samples), 2)}
+
+
+async def typical_values(pool: asyncpg.Pool) -> dict[str, Any]:
+    async def common_value(column: str) -> Any:
+        return await pool.fetchval(
+            f"SELECT {column} FROM case_summary WHERE {column} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+
+    return {c: await common_value(c) for c in
+            ("phase", "unit_id", "current_grade", "diagnosis_chapter", "sex", "age_band")}
+
+
+def list_filters(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "none": {},
+        "phase": {"phase": v["phase"]},
+        "unit": {"unit_ids": [v["unit_id"]]},
+        "min_days": {"min_days": 30},
+        "max_days": {"max_days": 14},
+        "grade": {"grade": v["current_grade"]},
+        "diagnosis_chapter": {"diagnosis_chapter": v["diagnosis_chapter"]},
+        "sex": {"sex": v["sex"]},
+        "age_band": {"age_band": v["age_band"]},
+        "overdue": {"overdue": True, "today": TODAY},
+        "not_overdue": {"overdue": False, "today": TODAY},
+        "unanswered_fk": {"unanswered_fk": True},
+        "in_coordinator_queue": {"in_coordinator_queue": True},
+        "text": {"text": "norr"},
+        "coordinator_view": {"unit_ids": [v["unit_id"]], "phase": ["ongoing", "follow_up"],
+                             "min_days": 15, "sort": "next_milestone_at"},
+        "page_20": {"offset": 1000},
+    }
+
+
+async def explain(pool: asyncpg.Pool, calls: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
+    out = []
+    async with pool.acquire() as conn:
+        for sql, args in calls:
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+            out.append(sql.strip() + "\n" + "\n".join(r[0] for r in rows))
+    return out
+
+
+async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dict[str, Any]:
+    store = await EventStore.connect(url, min_size=2, max_size=4)
+    pool = store.pool
+    rng = random.Random(9)
+    pick = [rng.choice(ids) for _ in range(reps + 1)]
+    results: dict[str, Any] = {}
+    sql_of: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+    try:
+        async def record(name: str, fn: Callable[[Any, int], Awaitable[Any]]) -> None:
+            rec = Recording(pool)
+            await fn(rec, 0)
+            sql_of[name] = rec.calls
+
+        floor = lambda i: pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1",  # noqa: E731
+                                        pick[i])
+        results["floor"] = await timed(reps, floor)
+        common.say(f"  floor (pk lookup): {results['floor']}")
+
+        results["case_summary"] = await timed(reps, lambda i: queries.get_case_summary(pool, pick[i]))
+        await record("case_summary", lambda p, i: queries.get_case_summary(p, pick[i]))
+        results["case_history"] = await timed(reps, lambda i: queries.case_events(pool, pick[i]))
+        await record("case_history", lambda p, i: queries.case_events(p, pick[i]))
+        results["pdl_log"] = await timed(reps, lambda i: accesses_for_case(pool, pick[i]))
+        await record("pdl_log", lambda p, i: accesses_for_case(p, pick[i]))
+        for name in ("case_summary", "case_history", "pdl_log"):
+            common.say(f"  {name}: {results[name]}")
+
+        values = await typical_values(pool)
+        lists: dict[str, Any] = {}
+        list_reps = max(5, reps // 4)
+        for fname, kwargs in list_filters(values).items():
+            lists[fname] = await timed(list_reps, lambda i, kw=kwargs: queries.list_cases(pool, **kw))
+            lists[fname]["total"] = (await queries.list_cases(pool, **kwargs))[1]
+            await record(f"list:{fname}", lambda p, i, kw=kwargs: queries.list_cases(p, **kw))
+            common.say(f"  list {fname}: {lists[fname]}")
+        results["list"] = lists
+        results["list_values"] = values
+
+        # period_measures folds every candidate event in Python: seconds per call at full
+        # scale, so no warm-up, --measure-reps calls (the first one records the SQL).
+        year = (date(2024, 1, 1), date(2024, 12, 31))
+        for name, kwargs in {"measures_year": {},
+                             "measures_year_unit": {"unit_id": values["unit_id"]}}.items():
+            rec = Recording(pool)
+            samples = []
+            for i in range(measure_reps):
+                t0 = time.perf_counter()
+                await queries.period_measures(rec if i == 0 else pool, *year, **kwargs)  # type: ignore[arg-type]
+                samples.append((time.perf_counter() - t0) * 1000)
+            sql_of[name] = rec.calls
+            sql, args = rec.calls[-1]
+            t1 = time.perf_counter()  # the SQL part alone: same statement, nothing decoded
+            rows = await pool.fetch(sql.replace("e.data", "e.data::text"), *args)
+            results[name] = {"reps": measure_reps,
+                             "p50_ms": round(common.percentile(samples, 50), 1),
+                             "p99_ms": round(common.percentile(samples, 99), 1),
+                             "max_ms": round(max(samples), 1),
+                             "sql_ms": round((time.perf_counter() - t1) * 1000, 1),
+                             "rows": len(rows)}
+            results[name]["python_share"] = round(
+                1 - results[name]["sql_ms"] / max(results[name]["p50_ms"], 1e-9), 3)
+            common.say(f"  {name}: {results[name]}")
+
+        # ratios against the floor, targets
+        fp99 = results["floor"]["p99_ms"]
+        flat = {k: v for k, v in results.items() if isinstance(v, dict) and "p99_ms" in v}
+        flat.update({f"list:{k}": v for k, v in lists.items()})
+        for v in flat.values():
+            v["p99_vs_floor"] = common.ratio(v["p99_ms"], fp99)
+        targets = {}
+        for name, v in flat.items():
+            key = "list" if name.startswith("list:") else name
+            if key in TARGETS_MS:
+                targets[name] = {"p99_ms": v["p99_ms"], "target_ms": TARGETS_MS[key],
+                                 "met": v["p99_ms"] <= TARGETS_MS[key]}
+        results["targets"] = targets
+        results["targets_missed"] = sorted(k for k, t in targets.items() if not t["met"])
+
+        slowest = max((k for k in flat if k != "floor"), key=lambda k: flat[k]["p99_ms"])
+        slowest_list = max((k for k in flat if k.startswith("list:")),
+                           key=lambda k: flat[k]["p99_ms"])
+        results["slowest"] = slowest
+        results["slowest_list"] = slowest_list
+        plans = {}
+        for name in dict.fromkeys([slowest, slowest_list]):
+            plans[name] = await explain(pool, sql_of[name])
+        results["explain"] = plans
+    finally:
+        await store.close()
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"config": {"cases": args.cases, "events": args.events,
+                                         "reps": args.reps, "measure_reps": args.measure_reps,
+                                         "access_per_case": args.access_per_case}}
+    with common.postgres(args.database_url, durable=True) as (admin, _server):
+        url = await common.fresh_database(admin, "queries")
+        try:
+            common.say(f"seeding {args.cases:,} cases / ~{args.events:,} events")
+            seeded = await seed(url, args.cases, args.events, args.access_per_case)
+            ids = seeded.pop("ids")
+            common.say("rebuilding case_summary")
+            t0 = time.perf_counter()
+            applied = await rebuild_all(url)
+            rebuild_s = time.perf_counter() - t0
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("VACUUM ANALYZE")
+                summaries = await conn.fetchval("SELECT count(*) FROM case_summary")
+            finally:
+                await conn.close()
+            seeded.update({"rebuild_seconds": round(rebuild_s, 1),
+                           "rebuild_events_per_s": round(seeded["events"] / rebuild_s),
+                           "projection_applied": applied, "case_summary_rows": summaries})
+            result["seed"] = seeded
+            common.say(f"seeded: {seeded}")
+            result.update(await measure(url, ids, args.reps, args.measure_reps))
+        finally:
+            await common.drop_database(admin, url)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=200,
+                        help="repetitions of each point query (lists: a quarter of it)")
+    parser.add_argument("--measure-reps", type=int, default=1)
+    parser.add_argument("--access-per-case", type=float, default=5.0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    common.protect_stdout()
+    result = asyncio.run(main_async(args))
+    for name, plans in result.get("explain", {}).items():  # stderr; in the JSON too
+        common.say(f"\nEXPLAIN (ANALYZE, BUFFERS) of {name}:")
+        for p in plans:
+            common.say(p)
+    common.emit(result, args.json)
+
+
+if __name__ == "__main__":
+    main()
