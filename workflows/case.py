@@ -25,7 +25,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
-    from domain import CaseState, Command, DomainError, decide, evolve, initial_state, next_timer
+    from domain import CaseState, Command, DomainError, Timer, decide, evolve, initial_state, next_timer
+    from domain.timers import due_timers
     from domain.calendar import day_start
     from domain.commands import Actor, RecordNotificationOutcome
     from domain.events import NotificationRequested
@@ -175,6 +176,11 @@ class CaseWorkflow:
     @workflow.query
     def current_state(self) -> CaseState:
         return self.state
+
+    @workflow.query
+    def upcoming(self) -> list[Timer]:
+        """What the case will do by itself next, earliest first (the case's timeline ahead)."""
+        return sorted(due_timers(self.state), key=lambda t: t.at)
 
     async def _decide_and_record(self, command: Command) -> list:  # type: ignore[type-arg]
         events = decide(command, self.state, workflow.now())

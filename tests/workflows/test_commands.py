@@ -184,3 +184,10 @@ async def test_case_is_indexed_by_phase_unit_and_next_milestone(harness: Harness
     assert attributes[CASE_PHASE.name] == "assessment"
     assert attributes[CASE_UNIT.name] == "vc-norr"
     assert datetime.fromisoformat(attributes[NEXT_MILESTONE_AT.name]) == day_start(start, 8)
+
+    handle = harness.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+    state = await handle.query(CaseWorkflow.current_state)
+    assert state.version == 2 and state.unit_id == "vc-norr"
+    ahead = await handle.query(CaseWorkflow.upcoming)
+    assert [t.command.type for t in ahead][:3] == ["ReachMilestone", "ReachMilestone", "CloseCase"]
+    assert ahead[0].at == day_start(start, 8)
