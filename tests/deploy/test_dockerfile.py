@@ -26,7 +26,7 @@ def test_two_stages_builder_makes_wheels_runtime_is_slim() -> None:
     assert any(re.search(r"\bpip wheel\b.*--wheel-dir /wheels", r) for r in builder.all("RUN"))
     base = runtime.base
     if base.startswith("${"):  # ARG PYTHON_IMAGE=...
-        default = re.search(r"^ARG PYTHON_IMAGE=(\S+)", (DEPLOY / "Dockerfile").read_text(), re.M)
+        default = re.search(r"^ARG PYTHON_IMAGE=(\S+)", (DEPLOY / "Dockerfile").read_text(), re.MULTILINE)
         assert default is not None
         base = default.group(1)
     assert "slim" in base, base

@@ -304,3 +304,46 @@ async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
     for phase in ("assessment", "plan", "follow_up", "closed"):
         assert caught_up[("sjukfall_cases", (("phase", phase),))] == phases.get(phase, 0)
     assert phases.get("closed", 0) >= 1  # the 45-day case
+
+
+# --- the Temporal SDK's own metrics -------------------------------------------------------
+
+
+async def test_temporal_sdk_metrics_are_served_on_their_port(
+    time_skipping_env: Any, store: EventStore,
+) -> None:
+    """The series docs/operations.md tells operators to scale on exist, in seconds."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from api.commands import open_case
+    from sjukfall.settings import Settings
+    from worker import case_worker
+
+    port = free_port()
+    runtime = metrics.temporal_runtime(Settings(temporal_metrics_port=port), addr="127.0.0.1")
+    assert runtime is not None
+    assert metrics.temporal_runtime(Settings(temporal_metrics_port=0)) is None
+    client = await Client.connect(time_skipping_env.client.service_client.config.target_host,
+                                  namespace=time_skipping_env.client.namespace,
+                                  data_converter=pydantic_data_converter, runtime=runtime)
+    queue = f"sdk-metrics-{uuid.uuid4().hex[:8]}"
+    start = (await time_skipping_env.get_current_time()).date()
+    case_id = uuid.uuid4().hex[:12]
+    async with case_worker(client, store, Settings(), task_queue=queue):
+        await open_case(client, queue, OpenCase(
+            actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
+            sick_period_start=start, certificate=certificate(start, 1, 10)), f"open-{case_id}")
+        samples = await scrape(f"http://127.0.0.1:{port}/metrics")
+        await client.get_workflow_handle(f"case-{case_id}").terminate("test finished")
+    names = {name for name, _labels in samples}
+    for name in ("temporal_workflow_task_schedule_to_start_latency_count",
+                 "temporal_activity_schedule_to_start_latency_count",
+                 "temporal_worker_task_slots_available",
+                 "temporal_sticky_cache_size",
+                 "temporal_workflow_task_execution_latency_bucket"):
+        assert name in names, name
+    latency = [v for (n, labels), v in samples.items()
+               if n == "temporal_workflow_task_schedule_to_start_latency_sum"
+               and dict(labels).get("task_queue") == queue]
+    assert latency and latency[0] < 60  # seconds, not milliseconds

@@ -1,0 +1,162 @@
+"""deploy/compose.yaml: the production-like local stack, checked without a container engine."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sjukfall.embedded import SEARCH_ATTRIBUTES
+from sjukfall.settings import Settings
+from tests.deploy.support import (
+    as_list,
+    compose,
+    environment,
+    image_command,
+    interpolate,
+    require_command,
+    settings_env_names,
+    sjukfall_services,
+)
+
+# What an operator exports before `docker compose up` (docs/operations.md, "Start").
+OPERATOR_ENV = {
+    "TEMPORAL_DB_PASSWORD": "t" * 32,
+    "TEMPORAL_VISIBILITY_DB_PASSWORD": "v" * 32,
+    "DB_PASSWORD": "d" * 32,
+    "SJUKFALL_JWT_SECRET": "j" * 64,
+    "SJUKFALL_WEBHOOK_SECRET": "w" * 64,
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    return compose()
+
+
+def test_the_stack_has_every_part(stack: dict[str, Any]) -> None:
+    services = set(stack["services"])
+    assert {"temporal", "temporal-ui", "temporal-db", "temporal-visibility-db", "postgres",
+            "migrate", "worker", "api"} <= services
+    assert set(sjukfall_services(stack)) >= {"migrate", "worker", "api", "fk-simulator"}
+
+
+def test_temporal_persists_to_postgresql_with_visibility_in_a_database_of_its_own(
+    stack: dict[str, Any],
+) -> None:
+    services = stack["services"]
+    env = environment(services["temporal"])
+    assert env["DB"] == "postgres12"
+    persistence, visibility = env["POSTGRES_SEEDS"], env["VISIBILITY_POSTGRES_SEEDS"]
+    assert persistence != visibility
+    for host in (persistence, visibility):
+        assert services[host]["image"].startswith("postgres:")
+        assert services[host].get("volumes"), f"{host} keeps its data in a volume"
+    assert services[persistence]["volumes"] != services[visibility]["volumes"]
+    # the schema one-shot sets up each database against its own host
+    schema = "\n".join(as_list(services["temporal-schema"]["command"]))
+    assert '--ep "$$VISIBILITY_POSTGRES_SEEDS"' in schema and '--ep "$$POSTGRES_SEEDS"' in schema
+    assert environment(services["temporal-schema"])["VISIBILITY_POSTGRES_SEEDS"] == visibility
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == \
+        "service_completed_successfully"
+    assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_the_search_attributes_the_workflow_upserts_are_registered(stack: dict[str, Any]) -> None:
+    script = "\n".join(as_list(stack["services"]["temporal-search-attributes"]["command"]))
+    registered = dict(re.findall(r"\b([A-Za-z]+)=(Keyword|Datetime|Text|Int|Double|Bool)\b", script))
+    assert registered == SEARCH_ATTRIBUTES
+    for name in ("worker", "api"):
+        assert stack["services"][name]["depends_on"]["temporal-search-attributes"]["condition"] == \
+            "service_completed_successfully"
+
+
+def test_images_are_pinned(stack: dict[str, Any]) -> None:
+    for name, service in stack["services"].items():
+        image = interpolate(service["image"], {})
+        assert ":" in image and not image.endswith(":latest"), f"{name}: {image}"
+
+
+def test_migrations_run_once_before_workers_and_the_api(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("worker", "api"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == \
+            "service_completed_successfully"
+
+
+def test_workers_are_replicated(stack: dict[str, Any]) -> None:
+    replicas = interpolate(str(stack["services"]["worker"]["deploy"]["replicas"]), {})
+    assert int(replicas) >= 2
+
+
+@pytest.mark.parametrize("service", ["migrate", "worker", "api", "fk-simulator"])
+def test_every_command_is_a_sjukfall_command(stack: dict[str, Any], service: str) -> None:
+    entrypoint, _ = image_command()
+    svc = stack["services"][service]
+    assert "entrypoint" not in svc, "the image's entrypoint (sjukfall) is kept"
+    assert entrypoint == ["sjukfall"]
+    require_command(as_list(svc["command"]), f"compose service {service}")
+
+
+def test_every_sjukfall_variable_is_a_setting(stack: dict[str, Any]) -> None:
+    known = settings_env_names()
+    for name, service in sjukfall_services(stack).items():
+        unknown = {k for k in environment(service) if k.startswith("SJUKFALL_")} - known
+        assert not unknown, f"{name} sets variables sjukfall does not read: {sorted(unknown)}"
+
+
+def test_secrets_come_from_the_operator_not_from_the_file(stack: dict[str, Any]) -> None:
+    for name, service in stack["services"].items():
+        for key, value in environment(service).items():
+            if re.search(r"SECRET|PASSWORD|PWD|API_KEY", key):
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", value), \
+                    f"{name}.{key} must be ${{VAR:?...}}, not a literal"
+        url = environment(service).get("SJUKFALL_DATABASE_URL")
+        if url is not None:
+            assert "${DB_PASSWORD:?" in url, f"{name}: the password comes from outside"
+    with pytest.raises(KeyError, match="SJUKFALL_JWT_SECRET"):
+        interpolate(environment(stack["services"]["api"])["SJUKFALL_JWT_SECRET"], {})
+
+
+def test_nothing_runs_our_image_as_root(stack: dict[str, Any]) -> None:
+    for name, service in sjukfall_services(stack).items():
+        assert str(service.get("user", "10001")).split(":")[0] not in ("root", "0"), name
+        assert not service.get("privileged"), name
+
+
+@pytest.mark.parametrize("service", ["migrate", "worker", "api", "fk-simulator"])
+def test_the_production_settings_accept_what_compose_gives(
+    stack: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the operator's secrets exported, every sjukfall container's settings load in
+    production mode (the validator would otherwise stop it at start)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SJUKFALL_"):
+            monkeypatch.delenv(name)
+    image_env = {"SJUKFALL_API_HOST": "0.0.0.0"}
+    for key, value in {**image_env, **environment(stack["services"][service])}.items():
+        monkeypatch.setenv(key, interpolate(value, OPERATOR_ENV))
+    settings = Settings()
+    assert settings.env == "production"
+    assert settings.database_url == f"postgresql://sjukfall:{'d' * 32}@postgres:5432/sjukfall"
+    assert settings.temporal_address == "temporal:7233"
+
+
+def test_healthchecks_probe_readiness(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "9464/readyz" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert services["fk-simulator"]["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def test_the_compose_file_builds_the_image_from_the_repository_root(stack: dict[str, Any]) -> None:
+    compose_dir = Path(__file__).resolve().parents[2] / "deploy"
+    for name, service in sjukfall_services(stack).items():
+        context = (compose_dir / service["build"]["context"]).resolve()
+        assert (context / service["build"]["dockerfile"]).is_file(), name
+        assert (context / "pyproject.toml").is_file(), name
