@@ -18,6 +18,12 @@ The plugin parents `HandleUpdate` on the update's own headers (one trace per req
 `opentelemetry` to the sandbox's pass-through modules, and with `create_tracer_provider`
 (span ids from the workflow's deterministic random) creates no duplicate spans on replay.
 Both are marked experimental in temporalio 1.35; the span names are the same.
+
+One change to the plugin: no `RunWorkflow` span. A case workflow runs for months and leaves
+the worker's cache many times; a span around the whole run would be ended (and exported) at
+every eviction and log "Failed to detach context" when the evicted coroutine is collected.
+Updates, their activities and the activities of timers still get their spans (a timer's
+activity starts a trace of its own: no request caused it).
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def setup_tracing(
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-    from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, create_tracer_provider
+    from temporalio.contrib.opentelemetry import create_tracer_provider
 
     if exporter is not None:
         processor: Any = SimpleSpanProcessor(exporter)
@@ -75,7 +81,37 @@ def setup_tracing(
         )
         trace.set_tracer_provider(_provider)
     _provider.add_span_processor(processor)
-    return [OpenTelemetryPlugin(add_temporal_spans=True)]
+    return [_plugin()]
+
+
+def _plugin() -> SimplePlugin:
+    """The SDK's OpenTelemetryPlugin (with Temporal spans), less the RunWorkflow span."""
+    import dataclasses
+
+    import temporalio.worker
+    from temporalio.contrib.opentelemetry import OpenTelemetryInterceptor
+    from temporalio.plugin import SimplePlugin
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    class Interceptor(OpenTelemetryInterceptor):
+        def workflow_interceptor_class(self, input: Any) -> Any:
+            base = super().workflow_interceptor_class(input)
+
+            class WithoutRunSpan(base):  # type: ignore[misc, valid-type]
+                async def execute_workflow(self, input: Any) -> Any:
+                    return await temporalio.worker.WorkflowInboundInterceptor.execute_workflow(
+                        self, input)
+
+            return WithoutRunSpan
+
+    def runner(runner: Any) -> Any:
+        if isinstance(runner, SandboxedWorkflowRunner):  # as OpenTelemetryPlugin does
+            return dataclasses.replace(runner, restrictions=runner.restrictions
+                                       .with_passthrough_modules("opentelemetry"))
+        return runner
+
+    return SimplePlugin("sjukfall.tracing", interceptors=[Interceptor(add_temporal_spans=True)],
+                        workflow_runner=runner)
 
 
 def instrument_app(app: Any) -> bool:
