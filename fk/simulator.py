@@ -311,7 +311,13 @@ class SimulatedFk:
                 choice = spec.get("malformed", "missing_fields")
                 if choice not in get_args(Malformed):
                     raise ValueError(f"malformed must be one of {', '.join(get_args(Malformed))}")
-                answers.append(await self.malformed(choice))
+                answers.append(
+                    await self.malformed(
+                        choice,
+                        spec.get("certificate_id", "c1"),
+                        spec.get("patient_id", "191212121212"),
+                    )
+                )
             elif kind == "duplicate" or message_id is not None:
                 answers.append(await self.resend(message_id or spec["message_id"]))
             elif kind == "PAMINN":
