@@ -305,7 +305,7 @@ async def one_run(kind: str, args: argparse.Namespace, client: Client, address: 
                   reference: tuple[Any, Any] | None) -> tuple[dict[str, Any], Any]:
     queue = f"chaos-{kind}-{uuid.uuid4().hex[:6]}"
     receiver = common.Receiver(
-        fail_ratio=0.5 if kind == "webhook_50" else 0.0, max_streak=3,
+        fail_ratio=0.5 if kind == "webhook_50" else 0.0, max_streak=args.max_streak,
         slow_first=12.0 if kind == "fk_timeout" else 0.0, slow_recipients=("fk",),
     )
     faults: list[str] = []
@@ -383,7 +383,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     runs.insert(0, "calm")  # the reference comes first
     rng = random.Random(args.seed)
     result: dict[str, Any] = {"config": {"cases": args.cases, "runs": runs, "kills": args.kills,
-                                         "seed": args.seed}}
+                                         "seed": args.seed, "max_streak": args.max_streak}}
     with common.postgres(args.database_url, durable=True) as (admin, pg):
         url = await common.fresh_database(admin, "chaos")
         try:
@@ -416,6 +416,8 @@ def main() -> None:
     parser.add_argument("--runs", default=",".join(RUNS))
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-streak", type=int, default=3,
+                        help="webhook_50: most failures in a row for one key")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per case")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", action="store_true")

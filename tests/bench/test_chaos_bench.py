@@ -1,0 +1,36 @@
+"""bench/chaos.py with two cases per run and one fault of each kind: nothing lost, nothing
+doubled, no consent violated, and the report says what was injected."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench.support import run_bench
+
+
+@pytest.mark.parametrize("fault", ["kill", "pg_restart", "webhook_50", "fk_timeout"])
+def test_chaos_bench_run_loses_and_doubles_nothing(fault: str) -> None:
+    code, result = run_bench("chaos.py", "--cases", "2", "--runs", f"calm,{fault}",
+                             "--kills", "1", "--max-streak", "1", timeout=240)
+
+    assert result["calm"]["reference_matches_domain"] is True
+    for run in ("calm", fault):
+        r = result[run]
+        assert r["errors"] == [], r
+        assert r["not_final"] == 0 and r["streams_not_dense"] == 0, r
+        assert r["streams_differing"] == 0 and r["events_lost"] == 0, r
+        assert r["events_duplicated"] == 0 and r["delivered_twice"] == 0, r
+        assert r["consent_violations"] == 0, r
+        assert r["sent_not_received"] == 0 and r["received_not_recorded"] == 0, r
+        assert r["notifications_sent"] == 8 * 2
+    injected = result[fault]
+    if fault == "kill":
+        assert injected["worker_kills"] == 1
+    elif fault == "pg_restart":
+        assert any("stopped" in f for f in injected["faults"])
+    elif fault == "webhook_50":
+        assert injected["injected_failures"] > 0
+    else:
+        assert injected["slowed_first_attempts"] > 0 and injected["redeliveries_absorbed"] > 0
+    assert result["all_ok"] is True and code == 0
+    assert result["slowdown_vs_calm"][fault] > 0

@@ -1,0 +1,30 @@
+"""bench/queries.py at a tiny scale: every query is timed, the targets and EXPLAIN are there."""
+
+from __future__ import annotations
+
+from tests.bench.support import run_bench
+
+
+def test_queries_bench_times_every_query_and_explains_the_slowest() -> None:
+    code, result = run_bench("queries.py", "--cases", "300", "--events", "3000", "--reps", "20",
+                             "--access-per-case", "2")
+
+    assert code == 0
+    seed = result["seed"]
+    assert seed["cases"] == 300 and seed["case_summary_rows"] == 300
+    assert 1500 <= seed["events"] <= 4500
+    assert seed["access_log_rows"] > 0
+    for name in ("floor", "case_summary", "case_history", "pdl_log", "measures_year",
+                 "measures_year_unit"):
+        assert result[name]["p50_ms"] > 0, name
+        assert result[name]["p99_ms"] >= result[name]["p50_ms"], name
+        assert result[name]["p99_vs_floor"] > 0, name
+    lists = result["list"]
+    assert {"none", "phase", "unit", "min_days", "max_days", "overdue", "unanswered_fk", "text",
+            "coordinator_view"} <= set(lists)
+    assert lists["none"]["total"] == 300
+    assert all(0 <= v["total"] <= 300 for v in lists.values())
+    assert result["measures_year"]["rows"] > 0
+    assert set(result["targets"]) >= {"case_summary", "case_history", "measures_year", "list:none"}
+    plans = result["explain"][result["slowest"]]
+    assert plans and all("Execution Time" in p for p in plans)
