@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 EXCLUDED_URLS = "healthz,readyz,metrics"
 
 _provider: Any = None  # the ReplaySafeTracerProvider this process exports with
+_otlp_added = False
 
 
 def setup_tracing(
@@ -52,10 +53,11 @@ def setup_tracing(
 
     Without SJUKFALL_OTLP_ENDPOINT (and no `exporter`) tracing is off and this returns [].
     `exporter` replaces OTLP and exports each span as it ends (tests: InMemorySpanExporter).
-    OpenTelemetry's global tracer provider can be set once per process: a second call adds
-    its exporter to the provider of the first.
+    OpenTelemetry's global tracer provider can be set only once per process: a later call
+    reuses the provider of the first (adding its `exporter`; the OTLP exporter only once), so
+    the API and a worker in one process (`sjukfall run`) may both call this.
     """
-    global _provider
+    global _provider, _otlp_added
     if exporter is None and not settings.otlp_endpoint:
         return []
     from opentelemetry.sdk.resources import Resource
@@ -63,13 +65,15 @@ def setup_tracing(
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from temporalio.contrib.opentelemetry import create_tracer_provider
 
+    processor: Any = None
     if exporter is not None:
-        processor: Any = SimpleSpanProcessor(exporter)
-    else:
+        processor = SimpleSpanProcessor(exporter)
+    elif not _otlp_added:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.otlp_endpoint.rstrip("/")  # type: ignore[union-attr]
         processor = BatchSpanProcessor(OTLPSpanExporter(f"{endpoint}/v1/traces"))
+        _otlp_added = True
     if _provider is None:
         _provider = create_tracer_provider(
             resource=Resource.create({
@@ -80,7 +84,8 @@ def setup_tracing(
             sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
         )
         trace.set_tracer_provider(_provider)
-    _provider.add_span_processor(processor)
+    if processor is not None:
+        _provider.add_span_processor(processor)
     return [_plugin()]
 
 

@@ -112,3 +112,25 @@ async def test_one_trace_spans_request_update_workflow_and_activity(
     assert appended and appended[0]["trace_id"] == format(trace_id, "032x")
     assert appended[0]["span_id"] == format(names["RunActivity:append_events"].context.span_id,
                                             "016x")
+
+
+def test_an_otlp_endpoint_turns_tracing_on_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sjukfall run` sets up tracing for the API and the worker in one process: spans must
+    not be exported twice."""
+    added: list[Any] = []
+
+    class Provider:
+        def add_span_processor(self, processor: Any) -> None:
+            added.append(processor)
+
+    monkeypatch.setattr(tracing, "_provider", Provider())
+    monkeypatch.setattr(tracing, "_otlp_added", False)
+    settings = Settings(otlp_endpoint="http://collector.invalid:4318/")
+    try:
+        assert tracing.setup_tracing(settings, "sjukfall-api")
+        assert tracing.setup_tracing(settings, "sjukfall-worker")
+        assert len(added) == 1
+        assert added[0].span_exporter._endpoint == "http://collector.invalid:4318/v1/traces"
+    finally:
+        for processor in added:
+            processor.shutdown()
