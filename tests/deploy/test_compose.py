@@ -28,6 +28,7 @@ OPERATOR_ENV = {
     "DB_PASSWORD": "d" * 32,
     "SJUKFALL_JWT_SECRET": "j" * 64,
     "SJUKFALL_WEBHOOK_SECRET": "w" * 64,
+    "SJUKFALL_FK_SECRET": "f" * 64,
 }
 
 
