@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
-from fk.port import FkPort
+from fk.port import FkPort, HttpTransport
 from sjukfall.logs import configure, get_logger
 from sjukfall.settings import Settings, get_settings
 from store.eventstore import EventStore
@@ -44,6 +44,7 @@ async def connect_client(settings: Settings, address: str | None = None) -> Clie
         address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}",
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        **settings.temporal_connect_options(),
     )
 
 
@@ -54,6 +55,8 @@ async def case_worker(
 ) -> AsyncIterator[Worker]:
     """A running worker for the case workflow; stopped gracefully on exit."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        fk_port = fk_port or HttpTransport(settings.resolved_fk_url, settings.fk_secret,
+                                           timeout=settings.fk_timeout_seconds, http=http)
         activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret,
                                     fk_port=fk_port)
         worker = Worker(

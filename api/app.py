@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import bodies
+from api import bodies, fk_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command
 from api.problems import PROBLEM, Problem, install
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.summary = CaseSummaryProjection()
     install(app)
     _routes(app)
+    app.include_router(fk_routes.router)
     return app
 
 

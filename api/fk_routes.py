@@ -51,18 +51,16 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 REVOKED_RULES = {"certificate_revoked"}
 
 
-def fk_secret(request: Request) -> str | None:
-    """The secret shared with FK's gateway (None: signatures are not checked)."""
-    settings = request.app.state.settings
-    secret = getattr(settings, "fk_gateway_secret", None) or getattr(settings, "fk_secret", None)
-    return str(secret) if secret else None
+def fk_secret(request: Request) -> str:
+    """The secret shared with FK's gateway."""
+    return str(request.app.state.settings.fk_secret)
 
 
 def contract_answer(request: Request, status: int, result: Result, key: str = "") -> Response:
     """The contract's result as JSON, signed with the gateway secret when there is one."""
     body = result.model_dump_json().encode()
     secret = fk_secret(request)
-    headers = signed_headers(secret, body, key) if secret else {"Content-Type": "application/json"}
+    headers = signed_headers(secret, body, key)
     return Response(body, status_code=status, headers=headers)
 
 
@@ -87,7 +85,7 @@ class FkContractRoute(APIRoute):
 async def signed_by_gateway(request: Request) -> None:
     """Dependency: the body carries a fresh HMAC signature by FK's gateway."""
     secret = fk_secret(request)
-    if secret and not verify(secret, request.headers, await request.body()):
+    if not verify(secret, request.headers, await request.body()):
         raise HTTPException(401, "the FK gateway signature is missing, wrong or too old")
 
 

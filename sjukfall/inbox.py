@@ -1,6 +1,10 @@
-"""A webhook receiver for tests: a real HTTP server on loopback, speaking the same protocol as
-an employer's or FK gateway's endpoint. It verifies signatures, counts deliveries per
-Idempotency-Key, and can be told to fail a share of requests or to hang."""
+"""A webhook receiver: a real HTTP server on loopback speaking the protocol of an employer's
+or a care system's endpoint (signed JSON, Idempotency-Key).
+
+`sjukfall run` serves one as the development inbox for every recipient, so notifications have
+somewhere to go (GET / lists what arrived: kinds and case ids, never health data). The tests
+use it as the outside party: it verifies signatures, stores each idempotency key once, counts
+deliveries, and can be told to fail a share of requests or to answer slowly."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from sjukfall.signing import IDEMPOTENCY_HEADER, verify
 
 
 @dataclass
-class Receiver:
+class WebhookReceiver:
     secret: str
     fail_ratio: float = 0.0  # share of requests answered 503
     delay: float = 0.0  # seconds to wait before answering (simulates a slow gateway)
@@ -54,11 +58,19 @@ class Receiver:
         self.delivered[key] += 1
         return JSONResponse({"receipt": f"r-{key}"}, headers={"X-Receipt": f"r-{key}"})
 
+    async def _list(self, _: Request) -> JSONResponse:
+        return JSONResponse([
+            {"idempotency_key": key, "recipient": b.get("recipient"), "kind": b.get("kind"),
+             "case_id": b.get("case_id"), "deliveries": self.delivered[key]}
+            for key, b in self.bodies.items()
+        ])
+
     def kinds(self) -> list[str]:
         return sorted(b["kind"] for b in self.bodies.values())
 
-    async def __aenter__(self) -> Receiver:
-        app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
+    async def __aenter__(self) -> WebhookReceiver:
+        app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"]),
+                                Route("/", self._list, methods=["GET"])])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                      log_config=None, access_log=False))
         self._server.capture_signals = lambda: contextlib.nullcontext()  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+DEV_FK_SECRET = "dev-fk-secret"
 MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
 
 
@@ -57,6 +58,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     fk_simulator_port: int = 8070
+    inbox_port: int = 8071  # `sjukfall run`'s development inbox when no webhook URLs are set
+
+    # Försäkringskassan's integration gateway (fk/port.py). Unset URL = the FK simulator that
+    # `sjukfall run` starts on fk_simulator_port. The secret signs both directions.
+    fk_url: str | None = None
+    fk_secret: str = DEV_FK_SECRET
+    fk_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     data_dir: Path = Path(".data")
     log_format: Literal["json", "console"] | None = None  # default: console in dev, json in production
@@ -125,6 +133,12 @@ class Settings(BaseSettings):
                             "shared with the webhook receivers")
         elif len(self.webhook_secret) < MIN_SECRET_LENGTH:
             problems.append(f"SJUKFALL_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        if not self.fk_url:
+            problems.append("SJUKFALL_FK_URL is required in production "
+                            "(the FK simulator is for development only)")
+        if self.fk_secret == DEV_FK_SECRET:
+            problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
+                            "Försäkringskassan's integration gateway")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
         if not has_tls and not self.temporal_insecure:
             problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "
@@ -148,6 +162,10 @@ class Settings(BaseSettings):
         if self.temporal_api_key:
             options["api_key"] = self.temporal_api_key
         return options
+
+    @property
+    def resolved_fk_url(self) -> str:
+        return self.fk_url or f"http://127.0.0.1:{self.fk_simulator_port}"
 
     @property
     def resolved_log_format(self) -> str:

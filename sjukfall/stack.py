@@ -12,9 +12,14 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import get_args
 
 import uvicorn
 
+from api.auth import issue_token
+from domain.consent import Recipient
+from fk.simulator import Simulator
+from sjukfall.inbox import WebhookReceiver
 from sjukfall.embedded import (
     EmbeddedPostgres,
     PortInUse,
@@ -38,6 +43,10 @@ class _QuietServer(uvicorn.Server):
 
 def check_ports(settings: Settings) -> None:
     ensure_port_free(settings.api_port, "API", settings.api_host)
+    if not settings.fk_url:
+        ensure_port_free(settings.fk_simulator_port, "FK simulator")
+    if not settings.webhook_urls:
+        ensure_port_free(settings.inbox_port, "development inbox")
     if not settings.database_url:
         ensure_port_free(settings.postgres_port, "PostgreSQL")
     if not settings.temporal_address:
@@ -124,13 +133,30 @@ async def _serve_until(stop: asyncio.Event, settings: Settings, database_url: st
 
 async def _serve(settings: Settings, database_url: str, address: str,
                  temporal: TemporalDevServer | None) -> None:
+    """Everything in one process: the outside parties too, unless configured (dev only)."""
     from store.migrate import migrate
 
     stop = _stop_on_signals()
     applied = await migrate(database_url)
     log.info("migrations_applied", count=len(applied))
-    await _serve_until(stop, settings, database_url, address, with_worker=True,
-                       on_started=lambda: _print_endpoints(settings, database_url, temporal))
+    async with contextlib.AsyncExitStack() as outside:
+        extra = []
+        if not settings.webhook_urls:
+            inbox = await outside.enter_async_context(
+                WebhookReceiver(settings.webhook_secret, port=settings.inbox_port))
+            settings = settings.model_copy(update={
+                "webhook_urls": {r: inbox.url for r in get_args(Recipient)}})
+            extra.append(f"Inbox     http://127.0.0.1:{inbox.port}/  (webhooks, all recipients)")
+        if not settings.fk_url:
+            fk = await outside.enter_async_context(Simulator(
+                settings.fk_secret, f"http://127.0.0.1:{settings.api_port}",
+                issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
+                            ttl_seconds=365 * 86400),
+                port=settings.fk_simulator_port))
+            extra.append(f"FK        {fk.url}  (simulator; control: /control/state)")
+        await _serve_until(stop, settings, database_url, address, with_worker=True,
+                           on_started=lambda: _print_endpoints(settings, database_url, temporal,
+                                                               extra))
 
 
 async def serve_api(settings: Settings) -> None:
@@ -142,7 +168,8 @@ async def serve_api(settings: Settings) -> None:
                        settings.temporal_address, with_worker=False)
 
 
-def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDevServer | None) -> None:
+def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDevServer | None,
+                     extra: list[str]) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
     lines = [f"API       {base}  (docs: /docs, health: /healthz)"]
     if temporal is not None:
@@ -150,5 +177,6 @@ def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDe
     else:
         lines.append(f"Temporal  {settings.temporal_address}  (namespace {settings.temporal_namespace})")
     lines.append(f"Database  {database_url}")
+    lines.extend(extra)
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)

@@ -38,12 +38,6 @@ JWT_SECRET = "fk-test-jwt-secret-at-least-32-bytes-long"
 FK_SECRET = "fk-gateway-shared-secret"
 
 
-class FkSettings(Settings):
-    """Settings with the FK gateway secret (until sjukfall/settings.py carries it)."""
-
-    fk_secret: str | None = None
-
-
 @dataclass
 class FkStack:
     """Duck-types tests.workflows.conftest.Harness, so its support helpers work here too."""
@@ -97,7 +91,7 @@ async def stack_once(
 ) -> AsyncIterator[FkStack]:
     api_port = free_port()
     gateway_token = issue_token(JWT_SECRET, "fk-gateway", "fk_gateway", [])
-    settings = FkSettings(
+    settings = Settings(
         jwt_secret=JWT_SECRET,
         task_queue=f"fk-{uuid.uuid4().hex[:6]}",
         webhook_secret=SECRET,

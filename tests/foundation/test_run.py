@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from domain.calendar import STOCKHOLM
 from sjukfall.embedded import free_port
 
 SJUKFALL = Path(sys.executable).parent / "sjukfall"
@@ -49,18 +51,20 @@ def children_of(pid: int) -> list[int]:
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    ports = {name: free_port() for name in ("API", "TEMPORAL", "TEMPORAL_UI", "POSTGRES")}
+    ports = {name: free_port() for name in ("API", "TEMPORAL", "TEMPORAL_UI", "POSTGRES",
+                                            "FK_SIMULATOR", "INBOX")}
     return dict(os.environ, SJUKFALL_API_PORT=str(ports["API"]),
                 SJUKFALL_TEMPORAL_PORT=str(ports["TEMPORAL"]),
                 SJUKFALL_TEMPORAL_UI_PORT=str(ports["TEMPORAL_UI"]),
                 SJUKFALL_POSTGRES_PORT=str(ports["POSTGRES"]),
+                SJUKFALL_FK_SIMULATOR_PORT=str(ports["FK_SIMULATOR"]),
+                SJUKFALL_INBOX_PORT=str(ports["INBOX"]),
                 SJUKFALL_DATA_DIR=str(tmp_path / "data"), SJUKFALL_JWT_SECRET="x" * 32)
 
 
 def test_run_serves_then_stops_everything_and_keeps_the_data(stack_env: dict[str, str]) -> None:
     api = f"http://127.0.0.1:{stack_env['SJUKFALL_API_PORT']}"
-    ports = [int(stack_env[k]) for k in ("SJUKFALL_API_PORT", "SJUKFALL_TEMPORAL_PORT",
-                                         "SJUKFALL_TEMPORAL_UI_PORT", "SJUKFALL_POSTGRES_PORT")]
+    ports = [int(v) for k, v in stack_env.items() if k.startswith("SJUKFALL_") and k.endswith("_PORT")]
     token = subprocess.run([str(SJUKFALL), "token", "--role", "physician", "--unit", "vc-1"],
                            env=stack_env, capture_output=True, text=True, check=True).stdout.strip()
     auth = {"Authorization": f"Bearer {token}"}
@@ -70,13 +74,23 @@ def test_run_serves_then_stops_everything_and_keeps_the_data(stack_env: dict[str
         lines = wait_for_lines(proc, "Ctrl-C")
         assert any(line.startswith(f"API       {api}") for line in lines)
         assert any("UI: http://127.0.0.1:" in line for line in lines)
+        assert any(line.startswith("FK        http://127.0.0.1:") for line in lines)
+        assert any(line.startswith("Inbox     http://127.0.0.1:") for line in lines)
         assert httpx.get(f"{api}/healthz").status_code == 200
         assert httpx.get(f"{api}/readyz").json()["status"] == "ready"
         ui = httpx.get(f"http://127.0.0.1:{stack_env['SJUKFALL_TEMPORAL_UI_PORT']}/")
         assert ui.status_code == 200
+        # a case whose day 8 passed without a certificate: the patient is reminded, through
+        # the development inbox that stands in for every recipient
+        day_one = (datetime.now(STOCKHOLM) - timedelta(days=9)).date()
         opened = httpx.post(f"{api}/cases", headers=auth, timeout=30, json={
-            "patient_id": "191212121212", "unit_id": "vc-1", "sick_period_start": "2026-11-02"})
+            "patient_id": "191212121212", "unit_id": "vc-1", "sick_period_start": str(day_one)})
         assert opened.status_code == 201, opened.text
+        inbox = f"http://127.0.0.1:{stack_env['SJUKFALL_INBOX_PORT']}/"
+        deadline = time.monotonic() + 20
+        while not httpx.get(inbox).json() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [n["kind"] for n in httpx.get(inbox).json()] == ["certificate_required_day_8"]
         children = children_of(proc.pid)
         assert len(children) >= 2  # PostgreSQL and the Temporal dev server
     finally:
