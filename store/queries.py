@@ -14,7 +14,7 @@ import asyncpg
 
 from domain.calendar import start_of
 from domain.measures import Measures, compute_measures
-from store.eventstore import RecordedEvent, to_recorded
+from store.eventstore import RecordedEvent, loads, to_recorded
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -179,10 +179,17 @@ async def list_cases(
 async def get_case_summary(
     pool: asyncpg.Pool | Conn, case_id: str, *, with_state: bool = False
 ) -> dict[str, Any] | None:
-    """The case_summary row (and, with `with_state`, the folded CaseState as JSON)."""
+    """The case_summary row (and, with `with_state`, the folded CaseState as a JSON dict)."""
     columns = ", ".join(LIST_COLUMNS + (("state",) if with_state else ()))
     row = await pool.fetchrow(f"SELECT {columns} FROM case_summary WHERE case_id = $1", case_id)
-    return dict(row) if row is not None else None
+    if row is None:
+        return None
+    result = dict(row)
+    if with_state:
+        from store.projections import unpack_state_json
+
+        result["state"] = loads(unpack_state_json(result["state"]))
+    return result
 
 
 async def case_events(
