@@ -31,10 +31,10 @@ Runs (--runs):
   webhook_50  the receiver answers 503 to half of the requests (coin flips; at most three in a
               row for one key, because the workflow's delivery retry backs off 10 s, 20 s,
               40 s, ... and an uncapped coin would test patience, not correctness)
-  fk_timeout  fk/simulator.py does not exist yet, so recipient `fk` is the webhook receiver,
-              answering each delivery's first attempt only after 12 s, beyond the worker's
-              10 s HTTP timeout: the worker gives up, retries, and the receiver sees the same
-              idempotency key twice
+  fk_timeout  the FK simulator (fk/simulator.py, behind the worker's FK port) takes the first
+              --cases requests (the day-14 certificates), stores them and then hangs 12 s,
+              beyond the worker's 10 s FK timeout (`accept_then_timeout`): the worker cannot
+              know FK has the certificate, retries, and FK must recognise the repeat by id
 
 Each run ends with these checks (all must hold; the JSON has the counts):
   - every case reached its final state (closed, return_to_work_partial);
@@ -43,10 +43,13 @@ Each run ends with these checks (all must hold; the JSON has the counts):
     are compared as a multiset), versions dense, event ids unique;
   - no notification delivered twice: every NotificationSent id reached the receiver under its
     one idempotency key, and no (case, recipient, kind) reached it under two keys (repeated
-    POSTs under one key are counted as `redeliveries_absorbed`);
+    POSTs under one key are counted as `redeliveries_absorbed`); every certificate the record
+    says went to FK is held by the FK simulator, once (`fk_repeats_absorbed`: repeats FK
+    recognised by the certificate id), and FK holds none the record does not know;
   - no notification reached an actor after the consent was withdrawn (receiver arrival times
     against ConsentWithdrawn.occurred_at, and no NotificationSent for that actor after it).
-FK messages (fk/) are not exercised: the FK port does not exist yet.
+Inbound FK messages are not exercised (the certificate to FK is the outbound FK traffic of
+this script).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ from api.commands import open_case, send_command, workflow_id  # noqa: E402
 from bench import common  # noqa: E402
 from bench.lifecycle import PATIENT, PHYSICIAN, PNR, _certificate  # noqa: E402
 from domain import event_from_record, fold, next_timer  # noqa: E402
+from activities.fk_delivery import FK_PORT_KINDS  # noqa: E402
 from domain.calendar import STOCKHOLM, day_start  # noqa: E402
 from domain.commands import (  # noqa: E402
     CloseCase,
@@ -82,6 +86,7 @@ from domain.commands import (  # noqa: E402
     OpenCase,
     WithdrawConsent,
 )
+from fk.simulator import Simulator  # noqa: E402
 from sjukfall.embedded import EmbeddedPostgres  # noqa: E402
 from store.eventstore import EventStore, RecordedEvent  # noqa: E402
 
@@ -98,7 +103,7 @@ def script(case_id: str, now: datetime) -> list[list[Command]]:
     return [
         [OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
                   sick_period_start=start, employer_name="Verkstaden AB",
-                  certificate=_certificate(start, "c1", 1, 120,
+                  certificate=_certificate(start, f"{case_id}-c1", 1, 120,
                                            day_start(start, 1) + timedelta(hours=9)))],
         [GiveConsent(actor=PATIENT, recipient="employer", purpose="share_information"),
          GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information")],
@@ -114,8 +119,9 @@ def script(case_id: str, now: datetime) -> list[list[Command]]:
 
 
 class WorkerProcess:
-    def __init__(self, address: str, database_url: str, queue: str, hook: str) -> None:
-        self.env = common.settings_env(address, database_url, queue, hook)
+    def __init__(self, address: str, database_url: str, queue: str, hook: str,
+                 fk_url: str) -> None:
+        self.env = common.settings_env(address, database_url, queue, hook, fk_url)
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
@@ -241,9 +247,11 @@ def shape(records: list[RecordedEvent]) -> tuple[list[tuple[Any, ...]], Counter[
 
 
 def check(case_ids: list[str], streams: dict[str, list[RecordedEvent]], results: list[Any],
-          receiver: common.Receiver, reference: tuple[Any, Any] | None) -> dict[str, Any]:
+          receiver: common.Receiver, fk: Simulator,
+          reference: tuple[Any, Any] | None) -> dict[str, Any]:
     lost = duplicated = differing = not_final = not_dense = 0
     sent_ids: set[str] = set()
+    fk_sent: list[str] = []  # certificate ids the record says FK got
     violations: list[str] = []
     for case_id, res in zip(case_ids, results, strict=True):
         records = streams.get(case_id) or []
@@ -261,7 +269,16 @@ def check(case_ids: list[str], streams: dict[str, list[RecordedEvent]], results:
             duplicated += sum((got_all - ref_all).values())
             if ordered != ref_ordered or outcomes != ref_outcomes:
                 differing += 1
-        sent_ids |= {r.data["notification_id"] for r in records if r.type == "NotificationSent"}
+        requested = {r.data["notification_id"]: r.data for r in records
+                     if r.type == "NotificationRequested"}
+        for r in records:
+            if r.type != "NotificationSent":
+                continue
+            note = requested.get(r.data["notification_id"], {})
+            if note.get("recipient") == "fk" and note.get("kind") in FK_PORT_KINDS:
+                fk_sent.append(note.get("parameters", {}).get("certificate_id", "?"))
+            else:
+                sent_ids.add(r.data["notification_id"])
         # consent: nothing reached a recipient after its withdrawal
         withdrawn: dict[str, datetime] = {}
         for r in records:
@@ -290,8 +307,14 @@ def check(case_ids: list[str], streams: dict[str, list[RecordedEvent]], results:
         "notifications_received": len(ours),
         "sent_not_received": len(sent_ids - ours),
         "received_not_recorded": len(ours - sent_ids),
-        "delivered_twice": twice,
+        "delivered_twice": twice + sum(n - 1 for n in Counter(fk_sent).values()),
         "redeliveries_absorbed": sum(n - 1 for k, n in receiver.delivered.items() if k in ours),
+        "fk_certificates_sent": len(fk_sent),
+        "fk_certificates_missing": len(set(fk_sent) - set(fk.certificates)),
+        "fk_certificates_unrecorded": len({c for c in fk.certificates
+                                           if c.rsplit("-c", 1)[0] in set(case_ids)}
+                                          - set(fk_sent)),
+        "fk_repeats_absorbed": sum(n - 1 for n in fk.accepted.values()),
         "consent_violations": len(violations),
         "violation_examples": violations[:5],
     }
@@ -304,13 +327,18 @@ async def one_run(kind: str, args: argparse.Namespace, client: Client, address: 
                   database_url: str, pg: EmbeddedPostgres | None, rng: random.Random,
                   reference: tuple[Any, Any] | None) -> tuple[dict[str, Any], Any]:
     queue = f"chaos-{kind}-{uuid.uuid4().hex[:6]}"
-    receiver = common.Receiver(
-        fail_ratio=0.5 if kind == "webhook_50" else 0.0, max_streak=args.max_streak,
-        slow_first=12.0 if kind == "fk_timeout" else 0.0, slow_recipients=("fk",),
-    )
+    receiver = common.Receiver(fail_ratio=0.5 if kind == "webhook_50" else 0.0,
+                               max_streak=args.max_streak)
     faults: list[str] = []
-    async with receiver, await EventStore.connect(database_url, min_size=1, max_size=10) as store:
-        worker = WorkerProcess(address, database_url, queue, receiver.url)
+    fk = Simulator(common.FK_SECRET, hang_seconds=12.0)  # beyond the worker's 10 s FK timeout
+    if kind == "fk_timeout":
+        # FK stores each of the first --cases requests, then hangs past the worker's timeout:
+        # the worker cannot know FK has it, and its retry must be recognised by the id.
+        fk.set_mode("accept_then_timeout", times=args.cases)
+        faults.append(f"FK simulator: accept_then_timeout for the next {args.cases} requests")
+    async with receiver, fk, \
+            await EventStore.connect(database_url, min_size=1, max_size=10) as store:
+        worker = WorkerProcess(address, database_url, queue, receiver.url, fk.url)
         worker.start()
         case_ids = [f"{kind}-{uuid.uuid4().hex[:6]}-{i:03d}" for i in range(args.cases)]
         started = time.perf_counter()
@@ -351,7 +379,7 @@ async def one_run(kind: str, args: argparse.Namespace, client: Client, address: 
         reference = shape(streams[case_ids[0]])
         extra["reference_matches_domain"] = reference[0] == expected_decisions(datetime.now(STOCKHOLM))
         extra["reference_events_per_case"] = len(reference[0]) + sum(reference[1].values())
-    summary = check(case_ids, streams, list(results), receiver, reference)
+    summary = check(case_ids, streams, list(results), receiver, fk, reference)
     summary.update(extra)
     errors = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
     summary.update({
@@ -362,13 +390,15 @@ async def one_run(kind: str, args: argparse.Namespace, client: Client, address: 
         "injected_failures": receiver.injected_failures,
         "injected_failure_share": round(receiver.injected_failures / max(1, receiver.attempts), 3),
         "slowed_first_attempts": receiver.slowed,
+        "fk_attempts": fk.attempts,
         "command_resends": sum(r["send_attempts"] for r in results
                                if isinstance(r, dict)) - sum(len(s) for s in script("x", datetime.now(STOCKHOLM))) * len(case_ids),
         "errors": errors[:5],
         "ok": not errors and extra.get("reference_matches_domain", True) and summary["not_final"] == 0 and summary["streams_not_dense"] == 0
         and summary["streams_differing"] == 0 and summary["delivered_twice"] == 0
         and summary["consent_violations"] == 0 and summary["sent_not_received"] == 0
-        and summary["received_not_recorded"] == 0,
+        and summary["received_not_recorded"] == 0 and summary["fk_certificates_missing"] == 0
+        and summary["fk_certificates_unrecorded"] == 0,
     })
     return summary, reference
 

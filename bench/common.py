@@ -55,6 +55,7 @@ from store.migrate import migrate  # noqa: E402
 from tests.support.receiver import Receiver as _TestReceiver  # noqa: E402
 
 SECRET = "bench-webhook-secret"
+FK_SECRET = "bench-fk-secret"
 RECIPIENTS = ("patient", "physician", "coordinator", "employer", "fk", "af", "social_services",
               "occupational_health", "multimodal_team")
 
@@ -358,8 +359,9 @@ class Receiver(_TestReceiver):
         return JSONResponse({"receipt": f"r-{key}"}, headers={"X-Receipt": f"r-{key}"})
 
 
-def settings_env(address: str, database_url: str, queue: str, hook: str) -> dict[str, str]:
-    return dict(os.environ,
+def settings_env(address: str, database_url: str, queue: str, hook: str,
+                 fk_url: str) -> dict[str, str]:
+    return dict(os.environ, SJUKFALL_FK_URL=fk_url, SJUKFALL_FK_SECRET=FK_SECRET,
                 SJUKFALL_TEMPORAL_ADDRESS=address,
                 SJUKFALL_DATABASE_URL=database_url, SJUKFALL_TASK_QUEUE=queue,
                 SJUKFALL_WEBHOOK_URLS=json.dumps({r: hook for r in RECIPIENTS}),

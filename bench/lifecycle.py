@@ -12,7 +12,8 @@ The standard case (one physician, one patient with an employer):
   day 45  the physician closes the case (return_to_work_full)
 and in between the workflow wakes itself at milestones 8, 14 and 30 and at the follow-up date,
 and delivers the notifications the domain requests (day 14: employer, patient, FK; day 30:
-coordinator referral, multimodal team, ...), each to a real webhook receiver on loopback.
+coordinator referral, multimodal team, ...), each to a real webhook receiver on loopback, the
+certificate to FK through the FK port to the FK simulator (fk/simulator.py).
 
 Servers
 - time-skipping: every case is opened "today" on the test server's clock; the driver moves all
@@ -83,6 +84,7 @@ from domain.commands import (  # noqa: E402
     RecordPlanFollowUp,
 )
 from domain.plan import Plan, PlannedMeasure  # noqa: E402
+from fk.simulator import Simulator  # noqa: E402
 from sjukfall.settings import Settings  # noqa: E402
 from store.eventstore import EventStore  # noqa: E402
 from worker import case_worker, sandbox_runner  # noqa: E402
@@ -150,13 +152,15 @@ def standard_case(case_id: str, server: str, now: datetime) -> list[Step]:
         Step(t("open"), OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR,
                                  unit_id="vc-norr", sick_period_start=start,
                                  employer_name="Verkstaden AB",
-                                 certificate=_certificate(start, "c1", 1, 30, c1_issued))),
+                                 certificate=_certificate(start, f"{case_id}-c1", 1, 30,
+                                                          c1_issued))),
         Step(t("open"), GiveConsent(actor=PATIENT, recipient="employer",
                                     purpose="share_information")),
         Step(t("open"), GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information")),
         Step(t("plan"), EstablishPlan(actor=PHYSICIAN, plan=_plan(follow_up))),
         Step(t("extend"), RecordCertificate(actor=PHYSICIAN, certificate=_certificate(
-            start, "c2", 31, 45, c2_issued, relation={"kind": "FRLANG", "certificate_id": "c1"}))),
+            start, f"{case_id}-c2", 31, 45, c2_issued,
+            relation={"kind": "FRLANG", "certificate_id": f"{case_id}-c1"}))),
         Step(t("follow"), RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=follow_up)),
         Step(t("close"), CloseCase(actor=PHYSICIAN, reason="return_to_work_full")),
     ]
@@ -323,10 +327,11 @@ async def baseline_worker(client: Client, queue: str, settings: Settings) -> Wor
 async def run_server(server: str, args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     common.say(f"[{server}] starting the server")
     async with common.temporal(server) as env, common.Receiver() as receiver, \
-            await EventStore.connect(database_url) as store:
+            Simulator(common.FK_SECRET) as fk, await EventStore.connect(database_url) as store:
         client = env.client
         settings = Settings(webhook_urls={r: receiver.url for r in common.RECIPIENTS},
-                            webhook_secret=common.SECRET, log_level="warning")
+                            webhook_secret=common.SECRET, fk_url=fk.url,
+                            fk_secret=common.FK_SECRET, log_level="warning")
         runs: dict[str, RunResult] = {}
         order = ["baseline", "lifecycle"]
         for kind in order:
@@ -358,8 +363,11 @@ async def run_server(server: str, args: argparse.Namespace, database_url: str) -
     lc, bl = out["lifecycle"], out["baseline"]
     lc["store_events_per_case"] = round(sum(len(s) for s in streams) / max(1, len(streams)), 2)
     lc["domain_events_planned"] = plan.events
-    lc["notifications_delivered"] = len(receiver.bodies)
-    lc["notifications_delivered_twice"] = sum(1 for v in receiver.delivered.values() if v > 1)
+    lc["notifications_delivered"] = len(receiver.bodies) + len(fk.certificates)
+    lc["fk_certificates_registered"] = len(fk.certificates)
+    lc["notifications_delivered_twice"] = (
+        sum(1 for v in receiver.delivered.values() if v > 1)
+        + sum(1 for v in fk.accepted.values() if v > 1))
     out["ratio"] = {k: common.ratio(lc[k], bl[k]) for k in
                     ("cases_per_s", "history_events", "history_bytes", "activities", "timers",
                      "actions")}

@@ -22,7 +22,9 @@ def test_chaos_bench_run_loses_and_doubles_nothing(fault: str) -> None:
         assert r["events_duplicated"] == 0 and r["delivered_twice"] == 0, r
         assert r["consent_violations"] == 0, r
         assert r["sent_not_received"] == 0 and r["received_not_recorded"] == 0, r
-        assert r["notifications_sent"] == 8 * 2
+        assert r["notifications_sent"] == 7 * 2  # webhooks; the certificate goes to FK
+        assert r["fk_certificates_sent"] == 2 and r["fk_certificates_missing"] == 0, r
+        assert r["fk_certificates_unrecorded"] == 0, r
     injected = result[fault]
     if fault == "kill":
         assert injected["worker_kills"] == 1
@@ -31,6 +33,7 @@ def test_chaos_bench_run_loses_and_doubles_nothing(fault: str) -> None:
     elif fault == "webhook_50":
         assert injected["injected_failures"] > 0
     else:
-        assert injected["slowed_first_attempts"] > 0 and injected["redeliveries_absorbed"] > 0
+        assert injected["fk_repeats_absorbed"] > 0  # FK stored, the answer was lost, the retry
+        assert injected["fk_attempts"] > injected["fk_certificates_sent"]  # was recognised
     assert result["all_ok"] is True and code == 0
     assert result["slowdown_vs_calm"][fault] > 0

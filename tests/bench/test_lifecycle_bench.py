@@ -21,6 +21,7 @@ def test_lifecycle_bench_reports_costs_and_ratios_on_both_servers() -> None:
         assert run["lifecycle"]["outcomes"] == {"return_to_work_full": 3}
         assert run["baseline"]["outcomes"] == {"completed": 3}
         assert run["lifecycle"]["notifications_delivered_twice"] == 0
+        assert run["lifecycle"]["fk_certificates_registered"] == 3  # day 14, through the FK port
         assert run["lifecycle"]["store_events_per_case"] > 10
         assert all(v is None or v > 0 for v in run["ratio"].values())
         assert run["ratio"]["actions"] >= 1  # the product never beats the no-op baseline
