@@ -70,15 +70,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from temporalio.client import Client  # noqa: E402
+from temporalio.client import Client
 
-from api.commands import open_case, send_command, workflow_id  # noqa: E402
-from bench import common  # noqa: E402
-from bench.lifecycle import PATIENT, PHYSICIAN, PNR, _certificate  # noqa: E402
-from domain import event_from_record, fold, next_timer  # noqa: E402
-from activities.fk_delivery import FK_PORT_KINDS  # noqa: E402
-from domain.calendar import STOCKHOLM, day_start  # noqa: E402
-from domain.commands import (  # noqa: E402
+from activities.fk_delivery import FK_PORT_KINDS
+from api.commands import open_case, send_command, workflow_id
+from bench import common
+from bench.lifecycle import PATIENT, PHYSICIAN, PNR, _certificate
+from domain import event_from_record, fold, next_timer
+from domain.calendar import STOCKHOLM, day_start
+from domain.commands import (
     CloseCase,
     Command,
     CorrectSickPeriodStart,
@@ -86,9 +86,9 @@ from domain.commands import (  # noqa: E402
     OpenCase,
     WithdrawConsent,
 )
-from fk.simulator import Simulator  # noqa: E402
-from sjukfall.embedded import EmbeddedPostgres  # noqa: E402
-from store.eventstore import EventStore, RecordedEvent  # noqa: E402
+from fk.simulator import Simulator
+from sjukfall.embedded import EmbeddedPostgres
+from store.eventstore import EventStore, RecordedEvent
 
 RUNS = ("calm", "kill", "pg_restart", "webhook_50", "fk_timeout")
 FINAL_REASON = "return_to_work_partial"
@@ -97,7 +97,7 @@ OUTCOME_TYPES = {"NotificationSent", "NotificationSuppressed", "NotificationFail
 
 def script(case_id: str, now: datetime) -> list[list[Command]]:
     start = now.astimezone(STOCKHOLM).date() - timedelta(days=9)
-    back = lambda days: CorrectSickPeriodStart(  # noqa: E731
+    back = lambda days: CorrectSickPeriodStart(
         actor=PHYSICIAN, sick_period_start=start - timedelta(days=days),
         reason="the first sick day was earlier")
     return [
@@ -153,7 +153,7 @@ class WorkerProcess:
 async def read_stream(store: EventStore, case_id: str) -> list[RecordedEvent] | None:
     try:
         return await store.read_stream(case_id)
-    except Exception:  # the database may be restarting
+    except Exception:  # noqa: BLE001 - the database may be restarting
         return None
 
 

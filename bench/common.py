@@ -33,26 +33,26 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from temporalio.api.enums.v1 import EventType, IndexedValueType  # noqa: E402
-from temporalio.api.history.v1 import History  # noqa: E402
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.history.v1 import History
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
-from sjukfall.embedded import (  # noqa: E402
+from sjukfall.embedded import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     free_port,
     temporal_cli,
     temporal_test_server,
 )
-from sjukfall.signing import IDEMPOTENCY_HEADER, verify  # noqa: E402
-from store.migrate import migrate  # noqa: E402
-from tests.support.receiver import Receiver as _TestReceiver  # noqa: E402
+from sjukfall.signing import IDEMPOTENCY_HEADER, verify
+from store.migrate import migrate
+from tests.support.receiver import Receiver as _TestReceiver
 
 SECRET = "bench-webhook-secret"
 FK_SECRET = "bench-fk-secret"
@@ -98,7 +98,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[k]
 
 
@@ -248,9 +248,9 @@ def history_costs(history: History) -> dict[str, Any]:
                 actions["search_attributes_upsert"] += 1
         elif t == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
             actions["start_child"] += 2
-        elif t == EventType.EVENT_TYPE_MARKER_RECORDED:
-            if ev.marker_recorded_event_attributes.marker_name == "core_local_activity":
-                la_marker_tasks.add(task)
+        elif (t == EventType.EVENT_TYPE_MARKER_RECORDED
+              and ev.marker_recorded_event_attributes.marker_name == "core_local_activity"):
+            la_marker_tasks.add(task)
     if la_marker_tasks:
         actions["local_activities"] += len(la_marker_tasks)
     return {

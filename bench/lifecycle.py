@@ -60,20 +60,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from temporalio.api.testservice.v1 import SleepRequest  # noqa: E402
-from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
-from api.commands import open_case, send_command, workflow_id  # noqa: E402
-from bench import common  # noqa: E402
-from bench.baseline import BaselineInput, BaselineStep, BaselineWorkflow, Wake, noop  # noqa: E402
-from domain import decide, evolve, initial_state, next_timer  # noqa: E402
-from domain.calendar import STOCKHOLM, day_start  # noqa: E402
-from domain.certificate import Certificate  # noqa: E402
-from domain.commands import (  # noqa: E402
+from api.commands import open_case, send_command, workflow_id
+from bench import common
+from bench.baseline import BaselineInput, BaselineStep, BaselineWorkflow, Wake, noop
+from domain import decide, evolve, initial_state, next_timer
+from domain.calendar import STOCKHOLM, day_start
+from domain.certificate import Certificate
+from domain.commands import (
     Actor,
     CloseCase,
     Command,
@@ -83,11 +82,11 @@ from domain.commands import (  # noqa: E402
     RecordCertificate,
     RecordPlanFollowUp,
 )
-from domain.plan import Plan, PlannedMeasure  # noqa: E402
-from fk.simulator import Simulator  # noqa: E402
-from sjukfall.settings import Settings  # noqa: E402
-from store.eventstore import EventStore  # noqa: E402
-from worker import case_worker, sandbox_runner  # noqa: E402
+from domain.plan import Plan, PlannedMeasure
+from fk.simulator import Simulator
+from sjukfall.settings import Settings
+from store.eventstore import EventStore
+from worker import case_worker, sandbox_runner
 
 PNR = "191212121212"
 PHYSICIAN = Actor(id="dr-anna", role="physician", unit_id="vc-norr")
@@ -277,7 +276,7 @@ async def drive(env: WorkflowEnvironment, server: str, n: int, concurrency: int,
                     handle = client.get_workflow_handle(f"baseline-{case_id}")
                     await handle.execute_update(BaselineWorkflow.execute, bstep,
                                                 id=f"{case_id}-{index}")
-        except Exception as err:  # a rejected command is a finding, not a crash
+        except Exception as err:  # noqa: BLE001 - a rejected command is a finding, not a crash
             rejected += 1
             common.say(f"  {kind} {case_id} step {index} rejected: {err}")
 
@@ -285,7 +284,7 @@ async def drive(env: WorkflowEnvironment, server: str, n: int, concurrency: int,
         handle = client.get_workflow_handle(wid)
         try:
             out = await handle.result()
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - reported as the case's outcome
             return f"failed: {type(err).__name__}"
         if isinstance(out, dict):
             return str(out.get("closed_reason"))

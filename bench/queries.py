@@ -32,7 +32,7 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from bench import common  # noqa: E402
-from store import queries  # noqa: E402
-from store.access_log import accesses_for_case  # noqa: E402
-from store.eventstore import POSITION_SHIFT, EventStore, dumps  # noqa: E402
-from store.projections import rebuild_all  # noqa: E402
-from store.sample_cases import bench_cases  # noqa: E402
+from bench import common
+from store import queries
+from store.access_log import accesses_for_case
+from store.eventstore import POSITION_SHIFT, EventStore, dumps
+from store.projections import rebuild_all
+from store.sample_cases import bench_cases
 
 TARGETS_MS = {"case_summary": 20, "case_history": 20, "list": 50, "measures_year": 500}
 ACTORS = [(f"dr-{i}", "physician") for i in range(40)] + [(f"rk-{i}", "coordinator") for i in range(10)]
@@ -115,7 +115,7 @@ async def seed(url: str, cases: int, events: int, access_per_case: float,
         load_s = time.perf_counter() - started
         # the PDL log: who read which case, spread over the year
         rng = random.Random(5)
-        year = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        year = datetime(2024, 1, 1, tzinfo=UTC)
         access: list[tuple[Any, ...]] = []
         for case_id in ids:
             for _ in range(rng.randrange(int(2 * access_per_case) + 1)):
@@ -220,7 +220,7 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
             await fn(rec, 0)
             sql_of[name] = rec.calls
 
-        floor = lambda i: pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1",  # noqa: E731
+        floor = lambda i: pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1",
                                         pick[i])
         results["floor"] = await timed(reps, floor)
         common.say(f"  floor (pk lookup): {results['floor']}")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_bench(script: str, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--json", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
     )
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, f"stdout must be one JSON line, got:\n{proc.stdout}\n{proc.stderr[-3000:]}"
