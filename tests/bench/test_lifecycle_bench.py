@@ -21,12 +21,14 @@ def test_lifecycle_bench_reports_costs_and_ratios_on_both_servers() -> None:
         assert run["lifecycle"]["outcomes"] == {"return_to_work_full": 3}
         assert run["baseline"]["outcomes"] == {"completed": 3}
         assert run["lifecycle"]["notifications_delivered_twice"] == 0
-        assert run["lifecycle"]["fk_certificates_registered"] == 3  # day 14, through the FK port
         assert run["lifecycle"]["store_events_per_case"] > 10
         assert all(v is None or v > 0 for v in run["ratio"].values())
         assert run["ratio"]["actions"] >= 1  # the product never beats the no-op baseline
     # the baseline's counts come from the domain: the same commands, wake-ups and notifications
     ts = result["time-skipping"]
+    # day 14, consent given on day 1: the certificate goes to the FK simulator through the port
+    # (on dev the milestone may fire before the consent arrives, and the certificate is held)
+    assert ts["lifecycle"]["fk_certificates_registered"] == 3
     assert ts["baseline"]["actions_by_kind"]["update_accepted"] == 7
     assert ts["baseline"]["timers"] == 4  # milestones 8, 14, 30 and the follow-up date
     assert result["standard_case"]["actions"] == ts["lifecycle"]["actions"]
