@@ -21,7 +21,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.case_activities import CaseActivities
 from fk.port import FkPort, HttpTransport
 from sjukfall.logs import configure, get_logger
+from sjukfall.metrics import start_worker_metrics, temporal_runtime
 from sjukfall.settings import Settings, get_settings
+from sjukfall.tracing import setup_tracing, shutdown_tracing
 from store.eventstore import EventStore
 from workflows.case import CaseWorkflow
 
@@ -39,11 +41,17 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def connect_client(settings: Settings, address: str | None = None) -> Client:
+async def connect_client(settings: Settings, address: str | None = None,
+                         service_name: str = "sjukfall-worker") -> Client:
+    """A Temporal client with the pydantic converter, TLS from the settings, the SDK's
+    Prometheus metrics (when SJUKFALL_TEMPORAL_METRICS_PORT is set) and tracing (when
+    SJUKFALL_OTLP_ENDPOINT is set)."""
     return await Client.connect(
         address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}",
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=temporal_runtime(settings),
+        plugins=setup_tracing(settings, service_name),
         **settings.temporal_connect_options(),
     )
 
@@ -85,11 +93,19 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    endpoint = start_worker_metrics(settings.worker_metrics_port)  # /metrics, /healthz, /readyz
     try:
-        async with case_worker(client, store, settings):
+        async with case_worker(client, store, settings) as worker:
             log.info("worker_started", task_queue=settings.task_queue)
+            if endpoint is not None:
+                endpoint.ready = lambda: worker.is_running
+                watch = asyncio.create_task(endpoint.watch_loop())
             await stop.wait()
     finally:
+        if endpoint is not None:
+            watch.cancel()
+            endpoint.shutdown()
+        shutdown_tracing()
         await store.close()
     log.info("worker_stopped")
 

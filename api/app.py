@@ -26,7 +26,9 @@ from domain import commands as c
 from domain.calendar import STOCKHOLM
 from domain.summary import patient_identity_for
 from domain.state import CaseState
+from sjukfall.metrics import metrics_response
 from sjukfall.settings import Settings
+from sjukfall.tracing import instrument_app
 from store.access_log import accesses_for_case, record_access
 from store.eventstore import EventStore
 from store.projections import CaseSummaryProjection
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     install(app)
     _routes(app)
     app.include_router(fk_routes.router)
+    instrument_app(app)  # server spans, when tracing is on
     return app
 
 
@@ -133,6 +136,13 @@ def _routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus: our series (cases by phase, milestones, notifications, FK, appends,
+        projection lag) and, in this process, the SDK's."""
+        response: Response = await metrics_response(request.app.state.store.pool)
+        return response
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:

@@ -278,6 +278,29 @@ def api() -> None:
     asyncio.run(serve_api(get_settings()))
 
 
+@app.command("fk-simulator")
+def fk_simulator(
+    host: str = typer.Option("127.0.0.1", help="0.0.0.0 in a container"),
+    port: Optional[int] = typer.Option(None, help="default: SJUKFALL_FK_SIMULATOR_PORT"),
+    care_url: Optional[str] = typer.Option(None, help="the care API FK messages go to "
+                                           "(default: http://127.0.0.1:SJUKFALL_API_PORT)"),
+) -> None:
+    """Serve the Försäkringskassan simulator (test and staging environments only)."""
+    import uvicorn
+
+    from api.auth import issue_token
+    from fk.simulator import create_app
+
+    settings = get_settings()
+    if settings.env == "production":
+        raise typer.BadParameter("the FK simulator does not run in production")
+    token = issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
+                        ttl_seconds=365 * 86400)
+    simulator = create_app(care_url or f"http://127.0.0.1:{settings.api_port}", token,
+                           settings.fk_secret)
+    uvicorn.run(simulator, host=host, port=port or settings.fk_simulator_port, log_config=None)
+
+
 def main() -> None:
     app()
 

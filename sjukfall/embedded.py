@@ -80,14 +80,16 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
-def _child_setup(uid: int | None = None, gid: int | None = None) -> None:
-    """Runs in the child before exec: die with the parent, then drop root if asked."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _child_setup(uid: int | None = None, gid: int | None = None,
+                 death_signal: int = signal.SIGTERM) -> None:
+    """Runs in the child before exec: drop root if asked, then die with the parent (in this
+    order: changing credentials clears the parent-death signal)."""
     if gid is not None and uid is not None:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, death_signal)  # PR_SET_PDEATHSIG
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
@@ -165,7 +167,7 @@ class EmbeddedPostgres:
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=lambda: _child_setup(uid, gid),
+            preexec_fn=lambda: _child_setup(uid, gid, signal.SIGINT),  # SIGINT: fast shutdown
         )
         wait_for_port(self.port, timeout, self.proc)
         self._wait_accepting(timeout)

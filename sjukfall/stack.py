@@ -107,7 +107,8 @@ async def _serve_until(stop: asyncio.Event, settings: Settings, database_url: st
     from worker import case_worker, connect_client
 
     await wait_for_temporal(address, settings.temporal_namespace)
-    client = await connect_client(settings, address)
+    client = await connect_client(settings, address,
+                                  "sjukfall" if with_worker else "sjukfall-api")
     store = await EventStore.connect(database_url)
     app = create_app(settings, client=client, store=store)
     server = _QuietServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
