@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .calendar import local_date, merge_ranges, start_of
+from .calendar import DateRange, local_date, merge_ranges, start_of
 from .decider import fold
 from .events import (
     CoordinationPerformed,
@@ -263,4 +263,76 @@ def compute_measures(
             sum(len(c.state.certificates) for c in ongoing),
         ),
         fk_answer_days=_answer_days(ongoing),
+    )
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the measures need of one case as of a day, for any period ending on or after it.
+
+    The figures that depend on the period's end (length and grade on the case's last day in the
+    period, day 30 reached) are kept as date ranges: `covered` is the union of the counting
+    certificates' days, `grades` the days at each grade (a day's grade is the highest grade
+    covering it, as `CaseState.grade_on`; periods of one certificate never overlap).
+    """
+
+    unit_id: str | None
+    sex: str
+    chapter: str
+    start: date
+    end: date | None
+    covered: tuple[DateRange, ...]
+    grades: tuple[tuple[int, tuple[DateRange, ...]], ...]
+    day_30: date
+    long_absence_expected: bool
+    employer_plan_by_day_30: bool
+    has_plan: bool
+    followed_up: bool
+    coordination_given: bool
+    referred_to_coordinator: bool
+    komplt: int
+    certificates: int
+    answer_days: tuple[int, ...]
+
+
+def case_facts(state: CaseState) -> CaseFacts | None:
+    """The measures' view of a case (None: not opened, or closed as opened in error)."""
+    if not state.is_opened or state.closed_reason == "opened_in_error":
+        return None
+    ends = [d for d in (state.closed_at and local_date(state.closed_at),) if d]
+    if state.is_closed and state.sick_period_end is not None:
+        ends.append(state.sick_period_end)
+    by_grade: dict[int, list[DateRange]] = defaultdict(list)
+    for cert in state.counting_certificates:
+        for p in cert.periods:
+            by_grade[p.grade].append(p.range)
+    latest = state.latest_certificate
+    inbound = [
+        r
+        for r in state.fk_messages.values()
+        if r.direction == "inbound" and r.message.answer_to is None
+    ]
+    planned = state.employer_return_plan_date
+    return CaseFacts(
+        unit_id=state.unit_id,
+        sex=sex_for_statistics(state.patient_id or ""),
+        chapter=chapter(latest.main_diagnosis.code) if latest else "okänd",
+        start=state.start,
+        end=min(ends, default=None),
+        covered=tuple(merge_ranges(state.certificate_ranges)),
+        grades=tuple((g, tuple(merge_ranges(r))) for g, r in sorted(by_grade.items())),
+        day_30=state.day(30),
+        long_absence_expected=state.expects_long_absence(),
+        employer_plan_by_day_30=planned is not None and planned <= state.day(30),
+        has_plan=bool(state.plans),
+        followed_up=bool(state.follow_ups),
+        coordination_given=state.coordination_measures > 0,
+        referred_to_coordinator=state.referred_to_coordinator_at is not None,
+        komplt=sum(1 for r in inbound if r.message.topic == "KOMPLT"),
+        certificates=len(state.certificates),
+        answer_days=tuple(
+            (local_date(r.resolved_at) - local_date(r.recorded_at)).days
+            for r in inbound
+            if r.message.topic != "PAMINN" and r.resolved_at is not None
+        ),
     )

@@ -24,15 +24,19 @@ Follow-up measures
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import typing
 import zlib
 from collections import OrderedDict
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from domain import CaseState, evolve, initial_state, summarize
+from domain.calendar import local_date
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
+from domain.measures import CaseFacts, case_facts
 from domain.summary import CaseSummary
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, rebuild, run_forever
@@ -124,15 +128,14 @@ def unpack_state_json(stored: bytes) -> bytes:
 
 
 def _upsert_sql() -> str:
-    names = list(SUMMARY_COLUMNS) + ["state"]
-    types = {**SUMMARY_COLUMNS, "state": "bytea"}
-    arrays = ", ".join(f"${i + 1}::{types[n]}[]" for i, n in enumerate(names))
+    names = list(SUMMARY_COLUMNS)
+    arrays = ", ".join(f"${i + 1}::{SUMMARY_COLUMNS[n]}[]" for i, n in enumerate(names))
     select = []
     for n in names:
         if n == "overdue":
             select.append("ARRAY(SELECT jsonb_array_elements_text(r.overdue::jsonb))")
-        elif n in ("consents", "state"):
-            select.append(f"r.{n}::jsonb" if n == "consents" else f"r.{n}")
+        elif n == "consents":
+            select.append("r.consents::jsonb")
         else:
             select.append(f"r.{n}")
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "case_id")
@@ -146,9 +149,15 @@ def _upsert_sql() -> str:
 
 _UPSERT = _upsert_sql()
 
+_UPSERT_STATE = """
+INSERT INTO case_state (case_id, state) SELECT * FROM unnest($1::text[], $2::bytea[])
+ON CONFLICT (case_id) DO UPDATE SET state = excluded.state
+"""
+
 _LOAD = """
-SELECT s.case_id, s.version, CASE WHEN s.version = k.cached THEN NULL ELSE s.state END
+SELECT s.case_id, s.version, CASE WHEN s.version = k.cached THEN NULL ELSE t.state END
 FROM case_summary s JOIN unnest($1::text[], $2::int[]) AS k(case_id, cached) USING (case_id)
+LEFT JOIN case_state t USING (case_id)
 """
 
 
@@ -194,7 +203,8 @@ class CaseSummaryProjection:
                 value = summary[name]
                 columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)
             states.append(pack_state(state))
-        await conn.execute(_UPSERT, *columns.values(), states)
+        await conn.execute(_UPSERT, *columns.values())
+        await conn.execute(_UPSERT_STATE, ids, states)
 
     def _remember(self, case_id: str, state: CaseState) -> None:
         self._cache[case_id] = state
@@ -205,6 +215,268 @@ class CaseSummaryProjection:
     async def reset(self, conn: Conn) -> None:
         self._cache.clear()
         await conn.execute("DELETE FROM case_summary")
+        await conn.execute("DELETE FROM case_state")
+
+
+#: Event types that never change `domain.measures.case_facts` (milestones, notifications,
+#: consents, reminders, offers, statuses, outboxes): folded, but no new facts computed after
+#: them. A type not listed here (a new one included) is assumed to change the facts.
+#: tests/store/test_measures.py checks the list against the sample cases.
+FACT_NEUTRAL_TYPES = frozenset(
+    {
+        "MilestoneReached",
+        "NotificationRequested",
+        "NotificationSent",
+        "NotificationFailed",
+        "NotificationSuppressed",
+        "ConsentGiven",
+        "ConsentWithdrawn",
+        "FkAnswerReminderDue",
+        "FkAnswerOverdue",
+        "FollowUpDue",
+        "CoordinationOffered",
+        "CoordinationStatusSet",
+        "ReferredToMultimodalTeam",
+        "MultimodalTeamMeetingHeld",
+        "ReconciliationMeetingHeld",
+        "JointIndividualPlanRecorded",
+        "FkMessageSendRequested",
+    }
+)
+
+FACT_COLUMNS: dict[str, str] = {
+    "case_id": "text",
+    "as_of": "date",
+    "until": "date",
+    "counted": "bool",
+    "unit_id": "text",
+    "sex": "text",
+    "chapter": "text",
+    "start_day": "date",
+    "end_day": "date",
+    "covered": "text",  # datemultirange literal
+    "covered_days": "int",
+    "covered_last": "date",
+    "grade_25": "text",
+    "grade_50": "text",
+    "grade_75": "text",
+    "grade_100": "text",
+    "day_30": "date",
+    "long_absence": "bool",
+    "employer_plan_30": "bool",
+    "has_plan": "bool",
+    "followed_up": "bool",
+    "coordination": "bool",
+    "referred": "bool",
+    "komplt": "int",
+    "certificates": "int",
+    "answer_days": "text",  # int[] literal (unnest cannot pass ragged arrays)
+}
+_MULTIRANGE_COLUMNS = {"covered", "grade_25", "grade_50", "grade_75", "grade_100"}
+
+
+def _multirange(ranges: tuple[tuple[date, date], ...]) -> str:
+    return "{" + ",".join(f"[{a},{b}]" for a, b in ranges) + "}"
+
+
+def fact_row(case_id: str, as_of: date, facts: CaseFacts | None) -> dict[str, Any]:
+    """One case_measure_facts row (values as passed to the upsert; `until` left NULL)."""
+    row: dict[str, Any] = dict.fromkeys(FACT_COLUMNS)
+    row.update(case_id=case_id, as_of=as_of, counted=facts is not None)
+    for name in _MULTIRANGE_COLUMNS:
+        row[name] = "{}"
+    row.update(covered_days=0, answer_days="{}")
+    for flag in ("long_absence", "employer_plan_30", "has_plan", "followed_up", "coordination",
+                 "referred"):
+        row[flag] = False
+    row.update(komplt=0, certificates=0)
+    if facts is None:
+        return row
+    grades = dict(facts.grades)
+    row.update(
+        unit_id=facts.unit_id,
+        sex=facts.sex,
+        chapter=facts.chapter,
+        start_day=facts.start,
+        end_day=facts.end,
+        covered=_multirange(facts.covered),
+        covered_days=sum((b - a).days + 1 for a, b in facts.covered),
+        covered_last=facts.covered[-1][1] if facts.covered else None,
+        day_30=facts.day_30,
+        long_absence=facts.long_absence_expected,
+        employer_plan_30=facts.employer_plan_by_day_30,
+        has_plan=facts.has_plan,
+        followed_up=facts.followed_up,
+        coordination=facts.coordination_given,
+        referred=facts.referred_to_coordinator,
+        komplt=facts.komplt,
+        certificates=facts.certificates,
+        answer_days="{" + ",".join(map(str, facts.answer_days)) + "}",
+    )
+    for g in (25, 50, 75, 100):
+        row[f"grade_{g}"] = _multirange(grades.get(g, ()))
+    return row
+
+
+def _fact_upsert_sql() -> str:
+    names = list(FACT_COLUMNS)
+    arrays = ", ".join(f"${i + 1}::{FACT_COLUMNS[n]}[]" for i, n in enumerate(names))
+    select = []
+    for n in names:
+        if n in _MULTIRANGE_COLUMNS:
+            select.append(f"r.{n}::datemultirange")
+        elif n == "answer_days":
+            select.append("r.answer_days::int[]")
+        else:
+            select.append(f"r.{n}")
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in ("case_id", "as_of"))
+    return (
+        f"INSERT INTO case_measure_facts ({', '.join(names)})\n"
+        f"SELECT {', '.join(select)}\n"
+        f"FROM unnest({arrays}) AS r({', '.join(names)})\n"
+        f"ON CONFLICT (case_id, as_of) DO UPDATE SET {updates}"
+    )
+
+
+_FACT_UPSERT = _fact_upsert_sql()
+
+_FACT_CLOSE = """
+UPDATE case_measure_facts f SET until = u.until
+FROM unnest($1::text[], $2::date[], $3::date[]) AS u(case_id, as_of, until)
+WHERE f.case_id = u.case_id AND f.as_of = u.as_of
+"""
+
+_FACT_STATE_UPSERT = """
+INSERT INTO case_measure_state (case_id, version, mark, snap_as_of, snap_digest, state)
+SELECT * FROM unnest($1::text[], $2::int[], $3::date[], $4::date[], $5::bytea[], $6::bytea[])
+ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, mark = excluded.mark,
+    snap_as_of = excluded.snap_as_of, snap_digest = excluded.snap_digest, state = excluded.state
+"""
+
+_FACT_LOAD = """
+SELECT s.case_id, s.version, s.mark, s.snap_as_of, s.snap_digest,
+       CASE WHEN s.version = k.cached THEN NULL ELSE s.state END
+FROM case_measure_state s JOIN unnest($1::text[], $2::int[]) AS k(case_id, cached) USING (case_id)
+"""
+
+
+def _digest(facts: CaseFacts | None) -> bytes:
+    return hashlib.blake2b(repr(facts).encode(), digest_size=16).digest()
+
+
+class CaseMeasureFactsProjection:
+    """case_measure_facts: each case's `domain.measures.case_facts` as of every Stockholm day
+    on which they changed (see store/migrations/0061_case_measure_facts.sql).
+
+    Per batch and case: load the projection's own stored state (case_measure_state, or the
+    in-memory cache), fold the new events in place; before the first event of a later day, and
+    after the last event, take the facts as of the day reached so far (`mark`, the latest day
+    of the case's events) unless only fact-neutral events were applied since the last time.
+    Facts equal to the case's latest row add nothing; facts for the latest row's day replace
+    it; otherwise a new row starts that day and the previous row ends there (`until`).
+
+    A day's row is the fold of every event up to that day's last one, so it equals
+    compute_measures' "events that occurred before the end of the period" as long as a case's
+    events occur in version order (the workflows append them so). `mark` is the running
+    maximum of the days, so an event dated before an earlier one counts from the later day.
+    """
+
+    name = "case_measure_facts"
+    raw_json = True
+
+    def __init__(self, cache_size: int = 20_000) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, CaseState] = OrderedDict()
+
+    async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
+        by_case: dict[str, list[RecordedEvent]] = {}
+        for e in events:
+            if e.type in CASE_EVENT_TYPES:
+                by_case.setdefault(e.stream_id, []).append(e)
+        if not by_case:
+            return
+        ids = list(by_case)
+        hits = {c: self._cache[c] for c in ids if c in self._cache}
+        cached = [hits[c].version if c in hits else -1 for c in ids]
+        stored = {r[0]: tuple(r[1:]) for r in await conn.fetch(_FACT_LOAD, ids, cached)}
+
+        rows: list[dict[str, Any]] = []
+        closes: tuple[list[str], list[date], list[date]] = ([], [], [])
+        states: dict[str, list[Any]] = {n: [] for n in
+                                        ("id", "version", "mark", "as_of", "digest", "state")}
+        for case_id, case_events in by_case.items():
+            mark: date | None = None
+            snap_as_of: date | None = None
+            snap_digest: bytes | None = None
+            snap_row: dict[str, Any] | None = None  # the latest row, when written in this batch
+            if case_id in stored:
+                _, mark, snap_as_of, snap_digest, packed = stored[case_id]
+                state = (
+                    hits[case_id]
+                    if packed is None
+                    else CaseState.model_validate_json(unpack_state_json(packed))
+                )
+            else:
+                state = initial_state(case_id)
+
+            def emit(day: date) -> None:
+                nonlocal snap_as_of, snap_digest, snap_row
+                facts = case_facts(state)
+                digest = _digest(facts)
+                if digest == snap_digest:
+                    return
+                row = fact_row(case_id, day, facts)
+                if snap_as_of == day:
+                    if snap_row is not None:
+                        snap_row.update(row)
+                    else:
+                        rows.append(row)
+                        snap_row = row
+                else:
+                    if snap_row is not None:
+                        snap_row["until"] = day
+                    elif snap_as_of is not None:
+                        closes[0].append(case_id)
+                        closes[1].append(snap_as_of)
+                        closes[2].append(day)
+                    rows.append(row)
+                    snap_row = row
+                snap_as_of, snap_digest = day, digest
+
+            dirty = False
+            for e in case_events:
+                if e.version <= state.version:
+                    continue
+                event = decode_event(e.type, e.schema_version, e.data)
+                day = local_date(event.occurred_at)
+                if mark is not None and day > mark and dirty:
+                    emit(mark)
+                    dirty = False
+                mark = day if mark is None else max(mark, day)
+                state = apply_in_place(state, event)
+                dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
+            if dirty and mark is not None:
+                emit(mark)
+            self._remember(case_id, state)
+            for key, value in (("id", case_id), ("version", state.version), ("mark", mark),
+                               ("as_of", snap_as_of), ("digest", snap_digest),
+                               ("state", pack_state(state))):
+                states[key].append(value)
+        if rows:
+            await conn.execute(_FACT_UPSERT, *([r[n] for r in rows] for n in FACT_COLUMNS))
+        if closes[0]:
+            await conn.execute(_FACT_CLOSE, *closes)
+        await conn.execute(_FACT_STATE_UPSERT, *states.values())
+
+    def _remember(self, case_id: str, state: CaseState) -> None:
+        self._cache[case_id] = state
+        self._cache.move_to_end(case_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    async def reset(self, conn: Conn) -> None:
+        self._cache.clear()
+        await conn.execute("TRUNCATE case_measure_facts, case_measure_state")
 
 
 def summary_columns_missing() -> list[str]:
@@ -213,7 +485,7 @@ def summary_columns_missing() -> list[str]:
 
 
 def all_projections() -> list[Projection]:
-    return [CaseSummaryProjection()]
+    return [CaseSummaryProjection(), CaseMeasureFactsProjection()]
 
 
 async def rebuild_all(database_url: str, batch_size: int = 25_000) -> dict[str, int]:

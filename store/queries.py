@@ -6,14 +6,19 @@ is the Stockholm date unless the caller passes one (tests, reports as of a day).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from domain.calendar import start_of
-from domain.measures import Measures, compute_measures
+from domain.measures import (
+    LENGTH_BUCKETS,
+    AnswerTimes,
+    Breakdown,
+    Measures,
+    _share,
+)
 from store.eventstore import RecordedEvent, loads, to_recorded
 
 if TYPE_CHECKING:
@@ -111,6 +116,7 @@ async def list_cases(
     limit: int = 50,
     offset: int = 0,
     today: date | None = None,
+    count_limit: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of case_summary rows matching every given filter, and the total count.
 
@@ -118,6 +124,11 @@ async def list_cases(
     `overdue=False`: none of these. `unanswered_fk=True`: at least one FK message awaits care.
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
+
+    The total is exact unless `count_limit` is given: then at most `count_limit + 1` matching
+    rows are counted, so a total above `count_limit` is a lower bound (show "10,000+"); see
+    `total_is_lower_bound`. Counting every match of an unselective filter is most of the cost
+    of a page at 100,000 cases.
     """
     if sort not in SORT_COLUMNS:
         raise InvalidQuery("sort", f"cannot sort by {sort!r}; one of {sorted(SORT_COLUMNS)}")
@@ -125,6 +136,8 @@ async def list_cases(
         raise InvalidQuery("limit", "limit must be between 1 and 1000")
     if offset < 0:
         raise InvalidQuery("offset", "offset must be >= 0")
+    if count_limit is not None and count_limit < 0:
+        raise InvalidQuery("count_limit", "count_limit must be >= 0")
     where: list[str] = []
     args: list[Any] = []
 
@@ -151,11 +164,14 @@ async def list_cases(
         where.append(f"age_band = {arg(age_band)}")
     if overdue is not None:
         day = arg(today or stockholm_today())
-        condition = (
-            f"(coalesce(follow_up_due < {day}::date, false) "
-            f"OR coalesce(fk_answer_due < {day}::date, false) OR cardinality(overdue) > 0)"
+        # LEAST skips NULLs: a due date before today (indexed as case_summary_due), or a flag
+        # (case_summary_flagged); written so for each side that NULLs never hide a row
+        due = "least(follow_up_due, fk_answer_due)"
+        where.append(
+            f"({due} < {day}::date OR cardinality(overdue) > 0)"
+            if overdue
+            else f"(coalesce({due} >= {day}::date, true) AND cardinality(overdue) = 0)"
         )
-        where.append(condition if overdue else f"NOT {condition}")
     if unanswered_fk is not None:
         where.append("unanswered_fk > 0" if unanswered_fk else "unanswered_fk = 0")
     if in_coordinator_queue is not None:
@@ -167,7 +183,14 @@ async def list_cases(
         )
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     order = f"{sort} {'DESC' if descending else 'ASC'} NULLS LAST, case_id"
-    total = await pool.fetchval(f"SELECT count(*) FROM case_summary {clause}", *args)
+    if count_limit is None:
+        total = await pool.fetchval(f"SELECT count(*) FROM case_summary {clause}", *args)
+    else:
+        total = await pool.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 FROM case_summary {clause} "
+            f"LIMIT {int(count_limit) + 1}) AS capped",
+            *args,
+        )
     rows = await pool.fetch(
         f"SELECT {', '.join(LIST_COLUMNS)} FROM case_summary {clause} "
         f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}",
@@ -176,19 +199,34 @@ async def list_cases(
     return [dict(r) for r in rows], int(total)
 
 
+#: The count limit the API is meant to pass to list_cases (see BENCHMARKS.md, "Queries").
+COUNT_LIMIT = 10_000
+
+
+def total_is_lower_bound(total: int, count_limit: int | None) -> bool:
+    """Whether a total from `list_cases(..., count_limit=...)` was cut at the limit."""
+    return count_limit is not None and total > count_limit
+
+
 async def get_case_summary(
     pool: asyncpg.Pool | Conn, case_id: str, *, with_state: bool = False
 ) -> dict[str, Any] | None:
     """The case_summary row (and, with `with_state`, the folded CaseState as a JSON dict)."""
-    columns = ", ".join(LIST_COLUMNS + (("state",) if with_state else ()))
-    row = await pool.fetchrow(f"SELECT {columns} FROM case_summary WHERE case_id = $1", case_id)
+    columns = ", ".join(f"s.{c}" for c in LIST_COLUMNS)
+    if with_state:
+        sql = (f"SELECT {columns}, t.state FROM case_summary s "
+               "LEFT JOIN case_state t USING (case_id) WHERE s.case_id = $1")
+    else:
+        sql = f"SELECT {columns} FROM case_summary s WHERE s.case_id = $1"
+    row = await pool.fetchrow(sql, case_id)
     if row is None:
         return None
     result = dict(row)
     if with_state:
         from store.projections import unpack_state_json
 
-        result["state"] = loads(unpack_state_json(result["state"]))
+        packed = result["state"]
+        result["state"] = loads(unpack_state_json(packed)) if packed is not None else None
     return result
 
 
@@ -205,39 +243,129 @@ async def case_events(
     return [to_recorded(r) for r in rows]
 
 
+def _length_bucket_sql(days: str) -> str:
+    cases = " ".join(f"WHEN {days} <= {high} THEN '{label}'" for label, _, high in LENGTH_BUCKETS)
+    return f"CASE {cases} ELSE '>2 år' END"
+
+
+_MEASURES_SQL = f"""
+WITH c AS MATERIALIZED (
+    SELECT f.*, least(f.end_day, $2::date) AS last_day,
+           f.start_day BETWEEN $1 AND $2 AS started,
+           coalesce(f.end_day BETWEEN $1 AND $2, false) AS ended,
+           f.start_day <= $2 AND (f.end_day IS NULL OR f.end_day >= $1) AS ongoing
+    FROM case_measure_facts f
+    WHERE f.as_of <= $2 AND (f.until IS NULL OR f.until > $2) AND f.counted
+      AND ($3::text IS NULL OR f.unit_id = $3)
+      AND (f.start_day <= $2 OR f.end_day <= $2)
+), d AS (
+    SELECT c.*,
+           CASE WHEN c.covered_last IS NULL THEN 0
+                WHEN c.covered_last <= c.last_day THEN c.covered_days
+                ELSE (SELECT coalesce(sum(upper(r) - lower(r)), 0)::int
+                      FROM unnest(c.covered * datemultirange(daterange(NULL, c.last_day, '[]'))) r)
+           END AS days,
+           CASE WHEN c.grade_100 @> c.last_day THEN '100' WHEN c.grade_75 @> c.last_day THEN '75'
+                WHEN c.grade_50 @> c.last_day THEN '50' WHEN c.grade_25 @> c.last_day THEN '25'
+                ELSE 'okänd' END AS grade
+    FROM c
+    WHERE c.started OR c.ended OR c.ongoing
+), agg AS (
+    SELECT GROUPING(sex, coalesce(unit_id, ''), chapter, grade, {_length_bucket_sql("days")})
+               AS grouping,
+           sex, coalesce(unit_id, '') AS unit, chapter, grade,
+           {_length_bucket_sql("days")} AS length,
+           count(*) FILTER (WHERE started) AS started,
+           count(*) FILTER (WHERE ongoing) AS ongoing,
+           count(*) FILTER (WHERE ended) AS ended,
+           count(*) FILTER (WHERE ongoing AND has_plan) AS with_plan,
+           count(*) FILTER (WHERE ongoing AND has_plan AND followed_up) AS followed_up,
+           count(*) FILTER (WHERE ongoing AND coordination) AS coordination,
+           count(*) FILTER (WHERE ongoing AND days > 30) AS over_30,
+           count(*) FILTER (WHERE ongoing AND days > 30 AND referred) AS over_30_referred,
+           count(*) FILTER (WHERE ongoing AND last_day >= day_30 AND long_absence) AS long_absence,
+           count(*) FILTER (WHERE ongoing AND last_day >= day_30 AND long_absence
+                            AND employer_plan_30) AS employer_plan,
+           coalesce(sum(komplt) FILTER (WHERE ongoing), 0) AS komplt,
+           coalesce(sum(certificates) FILTER (WHERE ongoing), 0) AS certificates
+    FROM d
+    GROUP BY GROUPING SETS ((sex), (coalesce(unit_id, '')), (chapter), (grade),
+                            ({_length_bucket_sql("days")}), ())
+)
+SELECT agg.*,
+       CASE WHEN agg.grouping = 31 THEN
+           (SELECT array_agg(x ORDER BY x) FROM c, unnest(c.answer_days) x WHERE c.ongoing)
+       END AS answer_days
+FROM agg
+"""
+
+# GROUPING(...) bit set for each split grouped alone (a set bit: that column not grouped)
+_SPLITS = {15: ("by_sex", "sex"), 23: ("by_unit", "unit"), 27: ("by_chapter", "chapter"),
+           29: ("by_grade", "grade"), 30: ("by_length", "length")}
+
+
+def _answer_times(days: list[int]) -> AnswerTimes:
+    """As domain.measures._answer_days, from the sorted answer days."""
+    n = len(days)
+    if not n:
+        return AnswerTimes(count=0, mean_days=None, median_days=None, max_days=None)
+    mid = n // 2
+    median = days[mid] if n % 2 else (days[mid - 1] + days[mid]) / 2
+    return AnswerTimes(count=n, mean_days=round(sum(days) / n, 2), median_days=float(median),
+                       max_days=days[-1])
+
+
 async def period_measures(
     pool: asyncpg.Pool | Conn,
     period_from: date,
     period_to: date,
     unit_id: str | None = None,
 ) -> Measures:
-    """Follow-up measures for a period, computed by the domain from the event record.
+    """Follow-up measures for a period: SQL aggregates over case_measure_facts.
 
-    Candidates come from case_summary: opened before the period ended, not closed before it
-    started, in the unit. Their events (up to the period's end; compute_measures cuts them) are
-    folded by `domain.measures.compute_measures`, so the figures for a past period do not move
-    when later events arrive.
+    Each case counts as it was at the end of `period_to` (its case_measure_facts row valid that
+    day: the fold of its events up to then), so the figures for a past period do not move when
+    later events arrive; the result equals `domain.measures.compute_measures` over the event
+    record (tests/store/test_measures.py). Only as current as the case_measure_facts
+    projection (store.projections.CaseMeasureFactsProjection).
     """
-    from domain import event_from_record
-
     if period_to < period_from:
         raise InvalidQuery("to", "the period ends before it starts")
-    cutoff = start_of(period_to + timedelta(days=1))
-    since = start_of(period_from)
-    args: list[Any] = [cutoff, since]
-    unit_clause = ""
-    if unit_id is not None:
-        args.append(unit_id)
-        unit_clause = "AND unit_id = $3"
-    rows = await pool.fetch(
-        f"""
-        SELECT e.type, e.schema_version, e.data
-        FROM events e
-        JOIN case_summary c ON c.case_id = e.stream_id
-        WHERE c.opened_at < $1 AND (c.closed_at IS NULL OR c.closed_at >= $2) {unit_clause}
-        ORDER BY e.stream_id, e.version
-        """,
-        *args,
+    rows = await pool.fetch(_MEASURES_SQL, period_from, period_to, unit_id)
+    splits: dict[str, dict[str, dict[str, int]]] = {
+        kind: {name: {} for name, _ in _SPLITS.values()} for kind in ("started", "ongoing", "ended")
+    }
+    total: Any = None
+    for r in rows:
+        if r["grouping"] == 31:
+            total = r
+            continue
+        name, column = _SPLITS[r["grouping"]]
+        for kind in ("started", "ongoing", "ended"):
+            if r[kind]:
+                splits[kind][name][r[column]] = r[kind]
+    if total is None:  # no case at all: GROUPING SETS still yields the () row, but be safe
+        total = dict.fromkeys(("started", "ongoing", "ended", "with_plan", "followed_up",
+                               "coordination", "over_30", "over_30_referred", "long_absence",
+                               "employer_plan", "komplt", "certificates"), 0)
+        total["answer_days"] = None
+
+    def breakdown(kind: str) -> Breakdown:
+        return Breakdown(total=total[kind],
+                         **{k: dict(sorted(v.items())) for k, v in splits[kind].items()})
+
+    return Measures(
+        period_from=period_from,
+        period_to=period_to,
+        unit_id=unit_id,
+        started=breakdown("started"),
+        ongoing=breakdown("ongoing"),
+        ended=breakdown("ended"),
+        with_plan=_share(total["with_plan"], total["ongoing"]),
+        plan_followed_up=_share(total["followed_up"], total["with_plan"]),
+        coordination_given=_share(total["coordination"], total["ongoing"]),
+        over_30_days_to_coordinator=_share(total["over_30_referred"], total["over_30"]),
+        employer_plan_by_day_30=_share(total["employer_plan"], total["long_absence"]),
+        komplt_per_certificate=_share(int(total["komplt"]), int(total["certificates"])),
+        fk_answer_days=_answer_times(list(total["answer_days"] or [])),
     )
-    events = [event_from_record(r["type"], r["schema_version"], r["data"]) for r in rows]
-    return compute_measures(events, period_from, period_to, unit_id)

@@ -11,7 +11,7 @@ import pytest
 from domain import fold, summarize
 from domain.measures import compute_measures
 from store.eventstore import EventStore
-from store.projections import CaseSummaryProjection
+from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
 from store.sample_cases import sample_cases, to_new_events
 from store.subscription import run_once
@@ -27,6 +27,7 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
     for case_id, events in CASES:
         await s.append(case_id, 0, to_new_events(events))
     await run_once(s, CaseSummaryProjection())
+    await run_once(s, CaseMeasureFactsProjection())
     yield s
     await s.close()
 

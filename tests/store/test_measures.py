@@ -1,0 +1,112 @@
+"""period_measures (SQL over case_measure_facts) equals compute_measures (folding every event)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from domain import initial_state
+from domain.decider import fold
+from domain.measures import case_facts, compute_measures
+from store.eventstore import EventStore
+from store.projections import (
+    FACT_NEUTRAL_TYPES,
+    CaseMeasureFactsProjection,
+    apply_in_place,
+)
+from store.queries import InvalidQuery, period_measures
+from store.sample_cases import sample_cases, to_new_events
+from store.subscription import rebuild, run_once
+
+CASES = list(sample_cases(90, seed=11))
+EVENTS = [e for _, evs in CASES for e in evs]
+
+PERIODS = [
+    (date(2024, 1, 1), date(2024, 12, 31)),  # a whole year
+    (date(2024, 3, 1), date(2024, 3, 31)),  # a month
+    (date(2024, 5, 17), date(2024, 5, 17)),  # one day, mid-case for many
+    (date(2024, 2, 10), date(2024, 7, 23)),  # ends mid-case
+    (date(2025, 1, 1), date(2025, 6, 30)),  # the tail: cases ending, few starting
+    (date(2023, 1, 1), date(2023, 12, 31)),  # before any case
+]
+
+
+@pytest.fixture(scope="module")
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    """The sample cases appended a few events at a time, interleaved, and projected in small
+    batches with a small cache, so that a case's facts are continued across batches."""
+    s = await EventStore.connect(database_url, max_size=6)
+    rng = random.Random(2)
+    pending = {cid: to_new_events(evs) for cid, evs in CASES}
+    versions = dict.fromkeys(pending, 0)
+    projection = CaseMeasureFactsProjection(cache_size=7)
+    while pending:
+        cid = rng.choice(list(pending))
+        take = rng.randint(1, 5)
+        chunk, pending[cid] = pending[cid][:take], pending[cid][take:]
+        versions[cid] = await s.append(cid, versions[cid], chunk)
+        if not pending[cid]:
+            del pending[cid]
+        if rng.random() < 0.05:
+            await run_once(s, projection, batch_size=11)
+    await run_once(s, projection, batch_size=11)
+    yield s
+    await s.close()
+
+
+@pytest.mark.parametrize("unit", [None, "vc-syd", "no-such-unit"])
+@pytest.mark.parametrize("period", PERIODS, ids=lambda p: f"{p}")
+async def test_period_measures_equal_the_domain(
+    store: EventStore, period: tuple[date, date], unit: str | None
+) -> None:
+    got = await period_measures(store.pool, *period, unit_id=unit)
+    assert got == compute_measures(EVENTS, *period, unit_id=unit)
+
+
+async def test_the_sample_exercises_the_measures(store: EventStore) -> None:
+    year = compute_measures(EVENTS, date(2024, 1, 1), date(2024, 12, 31))
+    assert year.started.total > 0 and year.ended.total > 0 and year.ongoing.total > 0
+    assert len(year.ongoing.by_length) >= 4 and len(year.ongoing.by_grade) >= 2
+    assert year.with_plan.numerator > 0 and year.over_30_days_to_coordinator.numerator > 0
+    assert year.employer_plan_by_day_30.denominator > 0
+    mid = compute_measures(EVENTS, date(2024, 2, 10), date(2024, 7, 23))
+    assert mid.ongoing.by_length != year.ongoing.by_length  # the end of the period matters
+
+
+async def test_rebuild_in_one_batch_gives_the_same_rows(store: EventStore) -> None:
+    async def table() -> list[dict[str, Any]]:
+        rows = await store.pool.fetch("SELECT * FROM case_measure_facts ORDER BY case_id, as_of")
+        return [dict(r) for r in rows]
+
+    before = await table()
+    total = await store.pool.fetchval("SELECT count(*) FROM events")
+    assert await rebuild(store, CaseMeasureFactsProjection(), batch_size=100_000) == total
+    assert await table() == before
+    # one row per case valid on any day, and rows of a case tile time
+    assert not await store.pool.fetchval(
+        "SELECT count(*) FROM case_measure_facts a JOIN case_measure_facts b USING (case_id) "
+        "WHERE a.as_of < b.as_of AND (a.until IS NULL OR a.until > b.as_of)"
+    )
+
+
+def test_fact_neutral_event_types_do_not_change_the_facts() -> None:
+    seen = set()
+    for case_id, events in CASES:
+        state = initial_state(case_id)
+        for event in events:
+            before = case_facts(state) if state.is_opened else None
+            state = apply_in_place(state, event)
+            if event.type in FACT_NEUTRAL_TYPES:
+                seen.add(event.type)
+                assert case_facts(state) == before, event.type
+        assert state == fold(events)
+    assert len(seen) >= 5
+
+
+async def test_a_period_that_ends_before_it_starts_is_refused(store: EventStore) -> None:
+    with pytest.raises(InvalidQuery):
+        await period_measures(store.pool, date(2024, 2, 1), date(2024, 1, 31))
