@@ -9,12 +9,14 @@
    --events (a prefix of a decided stream is a case still in progress); positions are assigned
    as the event store does ((transaction id << 20) + index). Seeds access_log rows
    (--access-per-case on average, spread over 2024).
-2. Builds case_summary with the real projection (store.projections.rebuild_all), then
-   VACUUM ANALYZE (what autovacuum would have done on a live database).
+2. Builds every projection (store.projections.all_projections: case_summary and
+   case_measure_facts) with the real code, timing each rebuild, then VACUUM ANALYZE (what
+   autovacuum would have done on a live database).
 3. Times, through an asyncpg pool like the API's, the functions the API calls:
    store.queries.list_cases with each filter (and a coordinator's combined filter),
-   get_case_summary, case_events (full history), period_measures for a year (all units, one
-   unit) and store.access_log.accesses_for_case (the per-case PDL log), and reports p50/p99.
+   also with the count capped at store.queries.COUNT_LIMIT (`list_capped`), get_case_summary,
+   case_events (full history), period_measures for a year and a month (all units, one unit)
+   and store.access_log.accesses_for_case (the per-case PDL log), and reports p50/p99.
    Baseline of the same run: a primary-key lookup of one case_summary row (`floor`); every
    figure is also given as p99 / floor p99.
 4. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL of the slowest query (and of the slowest list
@@ -46,7 +48,8 @@ from bench import common
 from store import queries
 from store.access_log import accesses_for_case
 from store.eventstore import POSITION_SHIFT, EventStore, dumps
-from store.projections import rebuild_all
+from store.projections import all_projections
+from store.subscription import rebuild
 from store.sample_cases import bench_cases
 
 TARGETS_MS = {"case_summary": 20, "case_history": 20, "list": 50, "measures_year": 500}
@@ -237,48 +240,50 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
         values = await typical_values(pool)
         lists: dict[str, Any] = {}
         list_reps = max(5, reps // 4)
+        capped: dict[str, Any] = {}
         for fname, kwargs in list_filters(values).items():
             lists[fname] = await timed(list_reps, lambda i, kw=kwargs: queries.list_cases(pool, **kw))
             lists[fname]["total"] = (await queries.list_cases(pool, **kwargs))[1]
             await record(f"list:{fname}", lambda p, i, kw=kwargs: queries.list_cases(p, **kw))
             common.say(f"  list {fname}: {lists[fname]}")
+            # as the API would call it with the count capped at queries.COUNT_LIMIT
+            ckw = {**kwargs, "count_limit": queries.COUNT_LIMIT}
+            capped[fname] = await timed(list_reps, lambda i, kw=ckw: queries.list_cases(pool, **kw))
+            capped[fname]["total"] = (await queries.list_cases(pool, **ckw))[1]
+            await record(f"list_capped:{fname}", lambda p, i, kw=ckw: queries.list_cases(p, **kw))
+            common.say(f"  list (count <= {queries.COUNT_LIMIT:,}) {fname}: {capped[fname]}")
         results["list"] = lists
+        results["list_capped"] = capped
         results["list_values"] = values
 
-        # period_measures folds every candidate event in Python: seconds per call at full
-        # scale, so no warm-up, --measure-reps calls (the first one records the SQL).
-        year = (date(2024, 1, 1), date(2024, 12, 31))
-        for name, kwargs in {"measures_year": {},
-                             "measures_year_unit": {"unit_id": values["unit_id"]}}.items():
-            rec = Recording(pool)
-            samples = []
-            for i in range(measure_reps):
-                t0 = time.perf_counter()
-                await queries.period_measures(rec if i == 0 else pool, *year, **kwargs)  # type: ignore[arg-type]
-                samples.append((time.perf_counter() - t0) * 1000)
-            sql_of[name] = rec.calls
-            sql, args = rec.calls[-1]
-            t1 = time.perf_counter()  # the SQL part alone: same statement, nothing decoded
-            rows = await pool.fetch(sql.replace("e.data", "e.data::text"), *args)
-            results[name] = {"reps": measure_reps,
-                             "p50_ms": round(common.percentile(samples, 50), 1),
-                             "p99_ms": round(common.percentile(samples, 99), 1),
-                             "max_ms": round(max(samples), 1),
-                             "sql_ms": round((time.perf_counter() - t1) * 1000, 1),
-                             "rows": len(rows)}
-            results[name]["python_share"] = round(
-                1 - results[name]["sql_ms"] / max(results[name]["p50_ms"], 1e-9), 3)
+        # period_measures: SQL aggregates over case_measure_facts
+        measure_periods = {
+            "measures_year": ((date(2024, 1, 1), date(2024, 12, 31)), None),
+            "measures_year_unit": ((date(2024, 1, 1), date(2024, 12, 31)), values["unit_id"]),
+            "measures_month": ((date(2024, 6, 1), date(2024, 6, 30)), None),
+            "measures_month_unit": ((date(2024, 6, 1), date(2024, 6, 30)), values["unit_id"]),
+        }
+        for name, (period, unit) in measure_periods.items():
+            results[name] = await timed(
+                measure_reps, lambda i, p=period, u=unit: queries.period_measures(pool, *p, u))
+            m = await queries.period_measures(pool, *period, unit)
+            results[name].update(rows=m.ongoing.total, started=m.started.total,
+                                 ongoing=m.ongoing.total,
+                                 ended=m.ended.total)
+            await record(name, lambda r, i, p=period, u=unit: queries.period_measures(r, *p, u))
             common.say(f"  {name}: {results[name]}")
 
         # ratios against the floor, targets
         fp99 = results["floor"]["p99_ms"]
         flat = {k: v for k, v in results.items() if isinstance(v, dict) and "p99_ms" in v}
         flat.update({f"list:{k}": v for k, v in lists.items()})
+        flat.update({f"list_capped:{k}": v for k, v in capped.items()})
         for v in flat.values():
             v["p99_vs_floor"] = common.ratio(v["p99_ms"], fp99)
         targets = {}
         for name, v in flat.items():
-            key = "list" if name.startswith("list:") else name
+            key = "list" if name.startswith("list") else name
+            key = "measures_year" if key.startswith("measures") else key
             if key in TARGETS_MS:
                 targets[name] = {"p99_ms": v["p99_ms"], "target_ms": TARGETS_MS[key],
                                  "met": v["p99_ms"] <= TARGETS_MS[key]}
@@ -286,7 +291,7 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
         results["targets_missed"] = sorted(k for k, t in targets.items() if not t["met"])
 
         slowest = max((k for k in flat if k != "floor"), key=lambda k: flat[k]["p99_ms"])
-        slowest_list = max((k for k in flat if k.startswith("list:")),
+        slowest_list = max((k for k in flat if k.startswith("list")),
                            key=lambda k: flat[k]["p99_ms"])
         results["slowest"] = slowest
         results["slowest_list"] = slowest_list
@@ -309,19 +314,35 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             common.say(f"seeding {args.cases:,} cases / ~{args.events:,} events")
             seeded = await seed(url, args.cases, args.events, args.access_per_case)
             ids = seeded.pop("ids")
-            common.say("rebuilding case_summary")
-            t0 = time.perf_counter()
-            applied = await rebuild_all(url)
-            rebuild_s = time.perf_counter() - t0
+            common.say("rebuilding the projections (case_summary, case_measure_facts)")
+            timings: dict[str, Any] = {}
+            store = await EventStore.connect(url, min_size=1, max_size=2)
+            try:
+                for projection in all_projections():
+                    t0 = time.perf_counter()
+                    n = await rebuild(store, projection, batch_size=25_000)
+                    took = time.perf_counter() - t0
+                    timings[projection.name] = {"events": n, "seconds": round(took, 1),
+                                                "events_per_s": round(n / took)}
+                    common.say(f"  {projection.name}: {timings[projection.name]}")
+            finally:
+                await store.close()
             conn = await asyncpg.connect(url)
             try:
                 await conn.execute("VACUUM ANALYZE")
                 summaries = await conn.fetchval("SELECT count(*) FROM case_summary")
+                facts = await conn.fetchval("SELECT count(*) FROM case_measure_facts")
+                sizes = {t: round(await conn.fetchval(
+                    "SELECT pg_total_relation_size($1::regclass)", t) / 2**20, 1)
+                    for t in ("case_summary", "case_state", "case_measure_facts",
+                              "case_measure_state")}
+                heap = round(await conn.fetchval(
+                    "SELECT pg_relation_size('case_summary')") / 2**20, 1)
             finally:
                 await conn.close()
-            seeded.update({"rebuild_seconds": round(rebuild_s, 1),
-                           "rebuild_events_per_s": round(seeded["events"] / rebuild_s),
-                           "projection_applied": applied, "case_summary_rows": summaries})
+            seeded.update({"rebuild": timings, "case_summary_rows": summaries,
+                           "case_measure_facts_rows": facts, "table_mb_with_indexes": sizes,
+                           "case_summary_heap_mb": heap})
             result["seed"] = seeded
             common.say(f"seeded: {seeded}")
             result.update(await measure(url, ids, args.reps, args.measure_reps))
@@ -336,7 +357,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=200,
                         help="repetitions of each point query (lists: a quarter of it)")
-    parser.add_argument("--measure-reps", type=int, default=1)
+    parser.add_argument("--measure-reps", type=int, default=20,
+                        help="repetitions of each period_measures call")
     parser.add_argument("--access-per-case", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", action="store_true")

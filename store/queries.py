@@ -248,18 +248,13 @@ def _length_bucket_sql(days: str) -> str:
     return f"CASE {cases} ELSE '>2 år' END"
 
 
+_LENGTH = _length_bucket_sql("days")
+
+# d: one narrow row per case in the period, as of the period's end (materialized once);
+# then the five splits as GROUPING SETS, and one row of totals and shares.
 _MEASURES_SQL = f"""
-WITH c AS MATERIALIZED (
-    SELECT f.*, least(f.end_day, $2::date) AS last_day,
-           f.start_day BETWEEN $1 AND $2 AS started,
-           coalesce(f.end_day BETWEEN $1 AND $2, false) AS ended,
-           f.start_day <= $2 AND (f.end_day IS NULL OR f.end_day >= $1) AS ongoing
-    FROM case_measure_facts f
-    WHERE f.as_of <= $2 AND (f.until IS NULL OR f.until > $2) AND f.counted
-      AND ($3::text IS NULL OR f.unit_id = $3)
-      AND (f.start_day <= $2 OR f.end_day <= $2)
-), d AS (
-    SELECT c.*,
+WITH d AS MATERIALIZED (
+    SELECT c.sex, coalesce(c.unit_id, '') AS unit, c.chapter, c.started, c.ended, c.ongoing,
            CASE WHEN c.covered_last IS NULL THEN 0
                 WHEN c.covered_last <= c.last_day THEN c.covered_days
                 ELSE (SELECT coalesce(sum(upper(r) - lower(r)), 0)::int
@@ -267,36 +262,50 @@ WITH c AS MATERIALIZED (
            END AS days,
            CASE WHEN c.grade_100 @> c.last_day THEN '100' WHEN c.grade_75 @> c.last_day THEN '75'
                 WHEN c.grade_50 @> c.last_day THEN '50' WHEN c.grade_25 @> c.last_day THEN '25'
-                ELSE 'okänd' END AS grade
-    FROM c
+                ELSE 'okänd' END AS grade,
+           c.last_day >= c.day_30 AND c.long_absence AS long_absence,
+           c.employer_plan_30, c.has_plan, c.followed_up, c.coordination, c.referred,
+           c.komplt, c.certificates, nullif(c.answer_days, '{{}}') AS answer_days
+    FROM (
+        SELECT f.*, least(f.end_day, $2::date) AS last_day,
+               f.start_day BETWEEN $1 AND $2 AS started,
+               coalesce(f.end_day BETWEEN $1 AND $2, false) AS ended,
+               f.start_day <= $2 AND (f.end_day IS NULL OR f.end_day >= $1) AS ongoing
+        FROM case_measure_facts f
+        WHERE f.as_of <= $2 AND (f.until IS NULL OR f.until > $2) AND f.counted
+          AND ($3::text IS NULL OR f.unit_id = $3)
+          AND (f.start_day <= $2 OR f.end_day <= $2)
+    ) c
     WHERE c.started OR c.ended OR c.ongoing
-), agg AS (
-    SELECT GROUPING(sex, coalesce(unit_id, ''), chapter, grade, {_length_bucket_sql("days")})
-               AS grouping,
-           sex, coalesce(unit_id, '') AS unit, chapter, grade,
-           {_length_bucket_sql("days")} AS length,
-           count(*) FILTER (WHERE started) AS started,
-           count(*) FILTER (WHERE ongoing) AS ongoing,
-           count(*) FILTER (WHERE ended) AS ended,
-           count(*) FILTER (WHERE ongoing AND has_plan) AS with_plan,
-           count(*) FILTER (WHERE ongoing AND has_plan AND followed_up) AS followed_up,
-           count(*) FILTER (WHERE ongoing AND coordination) AS coordination,
-           count(*) FILTER (WHERE ongoing AND days > 30) AS over_30,
-           count(*) FILTER (WHERE ongoing AND days > 30 AND referred) AS over_30_referred,
-           count(*) FILTER (WHERE ongoing AND last_day >= day_30 AND long_absence) AS long_absence,
-           count(*) FILTER (WHERE ongoing AND last_day >= day_30 AND long_absence
-                            AND employer_plan_30) AS employer_plan,
-           coalesce(sum(komplt) FILTER (WHERE ongoing), 0) AS komplt,
-           coalesce(sum(certificates) FILTER (WHERE ongoing), 0) AS certificates
-    FROM d
-    GROUP BY GROUPING SETS ((sex), (coalesce(unit_id, '')), (chapter), (grade),
-                            ({_length_bucket_sql("days")}), ())
 )
-SELECT agg.*,
-       CASE WHEN agg.grouping = 31 THEN
-           (SELECT array_agg(x ORDER BY x) FROM c, unnest(c.answer_days) x WHERE c.ongoing)
-       END AS answer_days
-FROM agg
+SELECT GROUPING(sex, unit, chapter, grade, {_LENGTH}) AS grouping,
+       sex, unit, chapter, grade, {_LENGTH} AS length,
+       count(*) FILTER (WHERE started) AS started,
+       count(*) FILTER (WHERE ongoing) AS ongoing,
+       count(*) FILTER (WHERE ended) AS ended,
+       NULL::bigint AS with_plan, NULL::bigint AS followed_up, NULL::bigint AS coordination,
+       NULL::bigint AS over_30, NULL::bigint AS over_30_referred, NULL::bigint AS long_absence,
+       NULL::bigint AS employer_plan, NULL::bigint AS komplt, NULL::bigint AS certificates,
+       NULL::int[] AS answer_days
+FROM d
+GROUP BY GROUPING SETS ((sex), (unit), (chapter), (grade), ({_LENGTH}))
+UNION ALL
+SELECT 31, NULL, NULL, NULL, NULL, NULL,
+       count(*) FILTER (WHERE started),
+       count(*) FILTER (WHERE ongoing),
+       count(*) FILTER (WHERE ended),
+       count(*) FILTER (WHERE ongoing AND has_plan),
+       count(*) FILTER (WHERE ongoing AND has_plan AND followed_up),
+       count(*) FILTER (WHERE ongoing AND coordination),
+       count(*) FILTER (WHERE ongoing AND days > 30),
+       count(*) FILTER (WHERE ongoing AND days > 30 AND referred),
+       count(*) FILTER (WHERE ongoing AND long_absence),
+       count(*) FILTER (WHERE ongoing AND long_absence AND employer_plan_30),
+       coalesce(sum(komplt) FILTER (WHERE ongoing), 0),
+       coalesce(sum(certificates) FILTER (WHERE ongoing), 0),
+       (SELECT array_agg(x ORDER BY x) FROM d AS a, unnest(a.answer_days) x
+        WHERE a.ongoing AND a.answer_days IS NOT NULL)
+FROM d
 """
 
 # GROUPING(...) bit set for each split grouped alone (a set bit: that column not grouped)
