@@ -49,8 +49,8 @@ from store import queries
 from store.access_log import accesses_for_case
 from store.eventstore import POSITION_SHIFT, EventStore, dumps
 from store.projections import all_projections
-from store.subscription import rebuild
 from store.sample_cases import bench_cases
+from store.subscription import rebuild
 
 TARGETS_MS = {"case_summary": 20, "case_history": 20, "list": 50, "measures_year": 500}
 ACTORS = [(f"dr-{i}", "physician") for i in range(40)] + [(f"rk-{i}", "coordinator") for i in range(10)]

@@ -286,8 +286,14 @@ def fact_row(case_id: str, as_of: date, facts: CaseFacts | None) -> dict[str, An
     for name in _MULTIRANGE_COLUMNS:
         row[name] = "{}"
     row.update(covered_days=0, answer_days="{}")
-    for flag in ("long_absence", "employer_plan_30", "has_plan", "followed_up", "coordination",
-                 "referred"):
+    for flag in (
+        "long_absence",
+        "employer_plan_30",
+        "has_plan",
+        "followed_up",
+        "coordination",
+        "referred",
+    ):
         row[flag] = False
     row.update(komplt=0, certificates=0)
     if facts is None:
@@ -402,8 +408,9 @@ class CaseMeasureFactsProjection:
 
         rows: list[dict[str, Any]] = []
         closes: tuple[list[str], list[date], list[date]] = ([], [], [])
-        states: dict[str, list[Any]] = {n: [] for n in
-                                        ("id", "version", "mark", "as_of", "digest", "state")}
+        states: dict[str, list[Any]] = {
+            n: [] for n in ("id", "version", "mark", "as_of", "digest", "state")
+        }
         for case_id, case_events in by_case.items():
             mark: date | None = None
             snap_as_of: date | None = None
@@ -419,7 +426,7 @@ class CaseMeasureFactsProjection:
             else:
                 state = initial_state(case_id)
 
-            def emit(day: date) -> None:
+            def emit(day: date, state: CaseState, case_id: str = case_id) -> None:
                 nonlocal snap_as_of, snap_digest, snap_row
                 facts = case_facts(state)
                 digest = _digest(facts)
@@ -450,17 +457,22 @@ class CaseMeasureFactsProjection:
                 event = decode_event(e.type, e.schema_version, e.data)
                 day = local_date(event.occurred_at)
                 if mark is not None and day > mark and dirty:
-                    emit(mark)
+                    emit(mark, state)
                     dirty = False
                 mark = day if mark is None else max(mark, day)
                 state = apply_in_place(state, event)
                 dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
             if dirty and mark is not None:
-                emit(mark)
+                emit(mark, state)
             self._remember(case_id, state)
-            for key, value in (("id", case_id), ("version", state.version), ("mark", mark),
-                               ("as_of", snap_as_of), ("digest", snap_digest),
-                               ("state", pack_state(state))):
+            for key, value in (
+                ("id", case_id),
+                ("version", state.version),
+                ("mark", mark),
+                ("as_of", snap_as_of),
+                ("digest", snap_digest),
+                ("state", pack_state(state)),
+            ):
                 states[key].append(value)
         if rows:
             await conn.execute(_FACT_UPSERT, *([r[n] for r in rows] for n in FACT_COLUMNS))

@@ -214,8 +214,10 @@ async def get_case_summary(
     """The case_summary row (and, with `with_state`, the folded CaseState as a JSON dict)."""
     columns = ", ".join(f"s.{c}" for c in LIST_COLUMNS)
     if with_state:
-        sql = (f"SELECT {columns}, t.state FROM case_summary s "
-               "LEFT JOIN case_state t USING (case_id) WHERE s.case_id = $1")
+        sql = (
+            f"SELECT {columns}, t.state FROM case_summary s "
+            "LEFT JOIN case_state t USING (case_id) WHERE s.case_id = $1"
+        )
     else:
         sql = f"SELECT {columns} FROM case_summary s WHERE s.case_id = $1"
     row = await pool.fetchrow(sql, case_id)
@@ -309,8 +311,13 @@ FROM d
 """
 
 # GROUPING(...) bit set for each split grouped alone (a set bit: that column not grouped)
-_SPLITS = {15: ("by_sex", "sex"), 23: ("by_unit", "unit"), 27: ("by_chapter", "chapter"),
-           29: ("by_grade", "grade"), 30: ("by_length", "length")}
+_SPLITS = {
+    15: ("by_sex", "sex"),
+    23: ("by_unit", "unit"),
+    27: ("by_chapter", "chapter"),
+    29: ("by_grade", "grade"),
+    30: ("by_length", "length"),
+}
 
 
 def _answer_times(days: list[int]) -> AnswerTimes:
@@ -320,8 +327,9 @@ def _answer_times(days: list[int]) -> AnswerTimes:
         return AnswerTimes(count=0, mean_days=None, median_days=None, max_days=None)
     mid = n // 2
     median = days[mid] if n % 2 else (days[mid - 1] + days[mid]) / 2
-    return AnswerTimes(count=n, mean_days=round(sum(days) / n, 2), median_days=float(median),
-                       max_days=days[-1])
+    return AnswerTimes(
+        count=n, mean_days=round(sum(days) / n, 2), median_days=float(median), max_days=days[-1]
+    )
 
 
 async def period_measures(
@@ -354,14 +362,29 @@ async def period_measures(
             if r[kind]:
                 splits[kind][name][r[column]] = r[kind]
     if total is None:  # no case at all: GROUPING SETS still yields the () row, but be safe
-        total = dict.fromkeys(("started", "ongoing", "ended", "with_plan", "followed_up",
-                               "coordination", "over_30", "over_30_referred", "long_absence",
-                               "employer_plan", "komplt", "certificates"), 0)
+        total = dict.fromkeys(
+            (
+                "started",
+                "ongoing",
+                "ended",
+                "with_plan",
+                "followed_up",
+                "coordination",
+                "over_30",
+                "over_30_referred",
+                "long_absence",
+                "employer_plan",
+                "komplt",
+                "certificates",
+            ),
+            0,
+        )
         total["answer_days"] = None
 
     def breakdown(kind: str) -> Breakdown:
-        return Breakdown(total=total[kind],
-                         **{k: dict(sorted(v.items())) for k, v in splits[kind].items()})
+        return Breakdown(
+            total=total[kind], **{k: dict(sorted(v.items())) for k, v in splits[kind].items()}
+        )
 
     return Measures(
         period_from=period_from,

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from domain import initial_state
+from domain.commands import (
+    Actor,
+    CloseCase,
+    CorrectSickPeriodStart,
+    OpenCase,
+    ReceiveFkMessage,
+    RecordCertificate,
+    ReferToCoordinator,
+    RevokeCertificate,
+)
 from domain.decider import fold
 from domain.measures import case_facts, compute_measures
 from store.eventstore import EventStore
@@ -19,10 +29,123 @@ from store.projections import (
     apply_in_place,
 )
 from store.queries import InvalidQuery, period_measures
-from store.sample_cases import sample_cases, to_new_events
+from store.sample_cases import CaseDriver, certificate, make_pnr, sample_cases, to_new_events
 from store.subscription import rebuild, run_once
 
-CASES = list(sample_cases(90, seed=11))
+FK = Actor(id="fk-gateway", role="fk_gateway")
+
+
+def rich_cases() -> list[tuple[str, list[Any]]]:
+    """Completion requests closed by a completing certificate (answer times), a revoked
+    extension, a corrected start, a case closed as opened in error."""
+    out = []
+    for n, start in enumerate((date(2024, 2, 5), date(2024, 6, 20), date(2024, 11, 3))):
+        unit = ("vc-syd", "vc-norr", "psyk-2")[n]
+        dr = Actor(id="dr-1", role="physician", unit_id=unit)
+        d = CaseDriver(f"rich-{n}", start)
+        pnr = make_pnr(date(1970 + n, 3, 4), 100 + n)
+        d.do(
+            OpenCase(
+                actor=dr,
+                case_id=d.state.case_id,
+                patient_id=pnr,
+                unit_id=unit,
+                sick_period_start=start,
+                certificate=certificate(d, "c1", 1, 40, 100, "F32.1", 1, dr),
+            ),
+            day=1,
+        )
+        for i in range(2):
+            sent = d.at(5 + 7 * i)
+            d.do(
+                ReceiveFkMessage(
+                    actor=FK,
+                    message={
+                        "message_id": f"{d.state.case_id}-k{i}",
+                        "sent_at": sent,
+                        "certificate_id": "c1",
+                        "patient_id": pnr,
+                        "topic": "KOMPLT",
+                        "heading": "Komplettering",
+                        "text": "Komplettera.",
+                        "sender": "FK",
+                        "completion_items": [
+                            {"question_id": "35", "text": "Funktionsnedsättning?"}
+                        ],
+                        "last_answer_date": (sent + timedelta(days=10)).date(),
+                    },
+                ),
+                day=5 + 7 * i,
+            )
+        d.do(
+            RecordCertificate(
+                actor=dr,
+                certificate=certificate(
+                    d,
+                    "c2",
+                    1,
+                    40,
+                    50,
+                    "M54.5",
+                    20,
+                    dr,
+                    relation={"kind": "KOMPLT", "certificate_id": "c1"},
+                ),
+            ),
+            day=20,
+        )
+        d.do(
+            RecordCertificate(
+                actor=dr,
+                certificate=certificate(
+                    d,
+                    "c3",
+                    41,
+                    90,
+                    75,
+                    "M54.5",
+                    38,
+                    dr,
+                    relation={"kind": "FRLANG", "certificate_id": "c2"},
+                ),
+            ),
+            day=38,
+        )
+        d.do(
+            RecordCertificate(
+                actor=dr,
+                certificate=certificate(
+                    d,
+                    "c4",
+                    91,
+                    130,
+                    25,
+                    "F43.8",
+                    88,
+                    dr,
+                    relation={"kind": "FRLANG", "certificate_id": "c3"},
+                ),
+            ),
+            day=88,
+        )
+        d.do(RevokeCertificate(actor=dr, certificate_id="c4", reason="fel patient"), day=100)
+        d.do(ReferToCoordinator(actor=dr), day=45)
+        if n == 1:
+            d.do(
+                CorrectSickPeriodStart(
+                    actor=dr, sick_period_start=start - timedelta(days=3), reason="x"
+                ),
+                day=50,
+            )
+        if n == 2:
+            d.do(CloseCase(actor=dr, reason="opened_in_error"), day=60)
+        else:
+            d.advance(d.at(140))
+        out.append((d.state.case_id, d.events))
+    return out
+
+
+CASES = list(sample_cases(90, seed=11)) + rich_cases()
 EVENTS = [e for _, evs in CASES for e in evs]
 
 PERIODS = [
@@ -32,6 +155,8 @@ PERIODS = [
     (date(2024, 2, 10), date(2024, 7, 23)),  # ends mid-case
     (date(2025, 1, 1), date(2025, 6, 30)),  # the tail: cases ending, few starting
     (date(2023, 1, 1), date(2023, 12, 31)),  # before any case
+    (date(2024, 2, 20), date(2024, 4, 15)),  # rich-0 before its revocation, after its KOMPLT
+    (date(2024, 11, 1), date(2024, 12, 20)),  # rich-2 before it was closed as opened in error
 ]
 
 
@@ -73,6 +198,7 @@ async def test_the_sample_exercises_the_measures(store: EventStore) -> None:
     assert len(year.ongoing.by_length) >= 4 and len(year.ongoing.by_grade) >= 2
     assert year.with_plan.numerator > 0 and year.over_30_days_to_coordinator.numerator > 0
     assert year.employer_plan_by_day_30.denominator > 0
+    assert year.fk_answer_days.count > 0 and year.komplt_per_certificate.numerator > 0
     mid = compute_measures(EVENTS, date(2024, 2, 10), date(2024, 7, 23))
     assert mid.ongoing.by_length != year.ongoing.by_length  # the end of the period matters
 
