@@ -6,7 +6,7 @@ key is answered with the first request's result and records nothing new.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -17,9 +17,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem
-from domain import Command, DomainError
+from sjukfall.logs import get_logger
+from domain import Command, DomainError, decide, fold, initial_state
 from domain.commands import OpenCase
-from workflows.case import CaseInput, CaseWorkflow, CommandResult
+from workflows.case import CaseIndex, CaseInput, CaseWorkflow, CommandResult
+
+log = get_logger(__name__)
 
 # Rules that describe a clash with the case's current state rather than bad input.
 CONFLICT_RULES = {"case_closed", "case_already_opened", "already_answered", "certificate_duplicate",
@@ -51,6 +54,7 @@ async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
             cause = cause.__cause__
         if isinstance(cause, ApplicationError) and cause.type == "DomainError":
             return domain_problem(cause)
+        log.warning("command_not_recorded", case_id=case_id, cause=repr(err.cause)[:300])
         return Problem(503, "the case could not record the command; retry with the same Idempotency-Key")
     if isinstance(err, RPCError):
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
@@ -65,6 +69,8 @@ async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
             except RPCError:
                 return Problem(404, f"no case {case_id}")
             return Problem(409, f"case {case_id} is closed", CLOSED)
+        log.warning("workflow_service_error", case_id=case_id, status=err.status.name,
+                    message=err.message[:300])
         return Problem(503, f"the workflow service did not answer: {err.status.name}")
     raise err
 
@@ -76,9 +82,12 @@ async def open_case(client: Client, task_queue: str, command: OpenCase,
     USE_EXISTING makes a repeated open reach the same workflow; REJECT_DUPLICATE keeps a
     closed case's id from ever starting a second workflow.
     """
+    # Found in the Temporal UI from the start: search attributes set at start cost no action.
+    index = CaseIndex.of(fold(decide(command, initial_state(command.case_id), datetime.now(UTC))))
     start = WithStartWorkflowOperation(
         CaseWorkflow.run,
-        CaseInput(case_id=command.case_id),
+        CaseInput(case_id=command.case_id, indexed=index),
+        search_attributes=index.typed(),
         id=workflow_id(command.case_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -16,18 +16,37 @@ Deterministic: time is `workflow.now()`, all I/O is in activities.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from typing import Any
+
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
-    from domain import CaseState, Command, DomainError, Timer, decide, evolve, initial_state, next_timer
+    from domain import (
+        CaseState,
+        Command,
+        DomainError,
+        Event,
+        Timer,
+        decide,
+        evolve,
+        fold,
+        initial_state,
+        next_timer,
+    )
     from domain.timers import due_timers
-    from domain.calendar import day_start
+    from domain.calendar import MILESTONE_DAYS, day_start
     from domain.commands import Actor, RecordNotificationOutcome
     from domain.events import NotificationRequested
 
@@ -35,11 +54,19 @@ SYSTEM = Actor(id="system", role="system")
 
 # Released changes to this workflow, each behind workflow.patched() (README, "Versioning").
 PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
+# Fewer billable actions: one timer per due instant (not one per wait), everything due at once
+# and outcomes that arrive together recorded in one append, NextMilestoneAt moved by
+# milestones only (not by every follow-up or closing timer).
+PATCH_LEAN = "lean-commands-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
 SICK_PERIOD_START = SearchAttributeKey.for_datetime("SickPeriodStart")
 NEXT_MILESTONE_AT = SearchAttributeKey.for_datetime("NextMilestoneAt")
+INDEX_KEYS: dict[str, SearchAttributeKey[Any]] = {
+    "phase": CASE_PHASE, "unit": CASE_UNIT, "sick_period_start": SICK_PERIOD_START,
+    "next_milestone_at": NEXT_MILESTONE_AT,
+}
 
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # A recipient's endpoint may be down for a while: keep trying for up to three days (at most
@@ -52,10 +79,45 @@ DELIVERY_RETRY = RetryPolicy(
 DELIVERY_WINDOW = timedelta(days=3)
 
 
+class CaseIndex(BaseModel):
+    """The search attributes that make a case findable in the Temporal UI and list_workflows."""
+
+    phase: str | None = None
+    unit: str | None = None
+    sick_period_start: datetime | None = None
+    next_milestone_at: datetime | None = None
+
+    @classmethod
+    def of(cls, state: CaseState, lean: bool = True) -> CaseIndex:
+        if lean:
+            next_at = next_milestone_at(state)
+        else:  # as first released: the next timer of any kind
+            timer = next_timer(state)
+            next_at = timer.at if timer else None
+        start = state.sick_period_start
+        return cls(phase=state.phase, unit=state.unit_id,
+                   sick_period_start=day_start(start, 1) if start else None,
+                   next_milestone_at=next_at)
+
+    def updates_from(self, old: CaseIndex) -> list[SearchAttributeUpdate[Any]]:
+        return [
+            key.value_set(new) if new is not None else key.value_unset()
+            for name, key in INDEX_KEYS.items()
+            if (new := getattr(self, name)) != getattr(old, name)
+        ]
+
+    def typed(self) -> TypedSearchAttributes:
+        return TypedSearchAttributes([
+            SearchAttributePair(key, getattr(self, name))
+            for name, key in INDEX_KEYS.items() if getattr(self, name) is not None
+        ])
+
+
 class CaseInput(BaseModel):
     case_id: str
     state: CaseState | None = None  # carried across continue-as-new
     max_history_events: int = 10_000  # continue as new past this many events (or when suggested)
+    indexed: CaseIndex | None = None  # search attributes the run starts with (set at start)
 
 
 class CommandResult(BaseModel):
@@ -68,6 +130,13 @@ class CaseOutcome(BaseModel):
     case_id: str
     version: int
     closed_reason: str | None
+
+
+def next_milestone_at(state: CaseState) -> datetime | None:
+    if state.sick_period_start is None or state.phase == "closed":
+        return None
+    day = next((d for d in MILESTONE_DAYS if d not in state.milestones_reached), None)
+    return day_start(state.sick_period_start, day) if day else None
 
 
 def rejection(err: DomainError) -> ApplicationError:
@@ -86,7 +155,11 @@ class CaseWorkflow:
         self.lock = asyncio.Lock()
         self.changed = False
         self.in_flight: dict[str, asyncio.Task[None]] = {}
-        self.indexed: dict[str, object] = {}  # search attributes as last upserted
+        self.indexed = input.indexed or CaseIndex()  # search attributes as last set
+        self.lean = workflow.patched(PATCH_LEAN)
+        self.alarm: asyncio.Task[None] | None = None  # the durable timer, for alarm_at
+        self.alarm_at: datetime | None = None
+        self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
 
     @workflow.run
     async def run(self, input: CaseInput) -> CaseOutcome:
@@ -99,9 +172,9 @@ class CaseWorkflow:
                 await workflow.wait_condition(
                     lambda: not self.in_flight and workflow.all_handlers_finished()
                 )
-                workflow.continue_as_new(
+                workflow.continue_as_new(  # search attributes carry over to the new run
                     CaseInput(case_id=self.state.case_id, state=self.state,
-                              max_history_events=self.max_history_events)
+                              max_history_events=self.max_history_events, indexed=self.indexed)
                 )
             await self._sleep_until_next_timer()
 
@@ -112,40 +185,62 @@ class CaseWorkflow:
     async def _sleep_until_next_timer(self) -> None:
         timer = next_timer(self.state)
         self.changed = False
-        if timer is not None:
-            delay = (timer.at - workflow.now()).total_seconds()
-            if delay > 0:
+        if timer is None:
+            self._set_alarm(None)
+            await workflow.wait_condition(lambda: self.changed)
+            return
+        delay = (timer.at - workflow.now()).total_seconds()
+        if delay > 0:
+            if self.lean:
+                alarm = self._set_alarm(timer.at)
+                await workflow.wait_condition(lambda: self.changed or alarm.done())
+                if not alarm.done():
+                    return  # the state changed: re-plan (the alarm stays if still right)
+            else:
                 try:
                     await workflow.wait_condition(lambda: self.changed, timeout=delay)
                     return  # the state changed: re-plan
                 except TimeoutError:
                     pass
-            async with self.lock:
+        async with self.lock:
+            if self.lean:
+                await self._fire_due_timers()
+            else:
                 due = next_timer(self.state)  # a command may have moved it meanwhile
                 if due is not None and due.at <= workflow.now():
                     await self._decide_and_record(due.command)
-        else:
-            await workflow.wait_condition(lambda: self.changed)
+
+    def _set_alarm(self, at: datetime | None) -> asyncio.Task[None]:
+        """One durable timer per due instant: kept while the next due instant stays the same."""
+        if self.alarm is not None and self.alarm_at != at:
+            self.alarm.cancel()
+            self.alarm = None
+        if self.alarm is None and at is not None:
+            self.alarm = asyncio.create_task(
+                asyncio.sleep(max(0.0, (at - workflow.now()).total_seconds())))
+        self.alarm_at = at
+        return self.alarm  # type: ignore[return-value]
+
+    async def _fire_due_timers(self) -> None:
+        """Decide everything due by now, earliest first, and record it in one append."""
+        now, scratch, events = workflow.now(), self.state, []
+        while (due := next_timer(scratch)) is not None and due.at <= now:
+            decided = decide(due.command, scratch, now)
+            if not decided:
+                break  # cannot happen (each timer decision moves next_timer on); never spin
+            scratch = fold(decided, scratch)
+            events += decided
+        await self._record(events, "timer")
 
     def _index(self) -> None:
         """Keep the case findable in the Temporal UI and `list_workflows` (phase, unit, dates)."""
         if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
             return
-        timer = next_timer(self.state)
-        wanted = {
-            CASE_PHASE: self.state.phase,
-            CASE_UNIT: self.state.unit_id,
-            SICK_PERIOD_START: (day_start(self.state.sick_period_start, 1)
-                                if self.state.sick_period_start else None),
-            NEXT_MILESTONE_AT: timer.at if timer else None,
-        }
-        changed = {k: v for k, v in wanted.items() if self.indexed.get(k.name) != v}
-        if changed:
-            workflow.upsert_search_attributes([
-                key.value_set(value) if value is not None else key.value_unset()
-                for key, value in changed.items()
-            ])
-            self.indexed.update({k.name: v for k, v in changed.items()})
+        wanted = CaseIndex.of(self.state, self.lean)
+        updates = wanted.updates_from(self.indexed)
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self.indexed = wanted
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -182,21 +277,28 @@ class CaseWorkflow:
         """What the case will do by itself next, earliest first (the case's timeline ahead)."""
         return sorted(due_timers(self.state), key=lambda t: t.at)
 
-    async def _decide_and_record(self, command: Command) -> list:  # type: ignore[type-arg]
-        events = decide(command, self.state, workflow.now())
-        if not events:
-            return []
+    async def _decide_and_record(self, *commands: Command) -> list[Event]:
+        """Decide the commands in turn and record all their events in one append."""
+        now, scratch, events = workflow.now(), self.state, []
+        for command in commands:
+            decided = decide(command, scratch, now)
+            scratch = fold(decided, scratch)
+            events += decided
         update = workflow.current_update_info()
+        await self._record(events, update.id if update else f"timer:{commands[0].type}")
+        return events
+
+    async def _record(self, events: list[Event], causation_id: str) -> None:
+        if not events:
+            return
         await workflow.execute_activity_method(
             CaseActivities.append_events,
             AppendEvents(
                 case_id=self.state.case_id,
                 expected_version=self.state.version,
                 events=events,
-                metadata={
-                    "causation_id": update.id if update else f"timer:{command.type}",
-                    "workflow_run_id": workflow.info().run_id,
-                },
+                metadata={"causation_id": causation_id,
+                          "workflow_run_id": workflow.info().run_id},
             ),
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=APPEND_RETRY,
@@ -204,7 +306,6 @@ class CaseWorkflow:
         for event in events:
             self.state = evolve(self.state, event)
         self.changed = True
-        return events
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -232,6 +333,13 @@ class CaseWorkflow:
                 actor=SYSTEM, notification_id=note.notification_id, outcome="failed",
                 reason=str(cause.message if isinstance(cause, ApplicationError) else cause),
             )
-        async with self.lock:
-            await self._decide_and_record(outcome)
+        if self.lean:  # outcomes that arrive while an append runs share the next one
+            self.outcomes.append(outcome)
+            async with self.lock:
+                batch, self.outcomes = self.outcomes, []
+                if batch:
+                    await self._decide_and_record(*batch)
+        else:
+            async with self.lock:
+                await self._decide_and_record(outcome)
         del self.in_flight[note.notification_id]

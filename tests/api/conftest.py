@@ -18,6 +18,7 @@ from api.auth import issue_token
 from sjukfall.embedded import free_port
 from sjukfall.settings import Settings
 from store.eventstore import EventStore
+from tests.support.cleanup import end_all_cases
 from tests.support.receiver import Receiver
 from tests.workflows.conftest import RECIPIENTS, SECRET
 from worker import case_worker
@@ -68,6 +69,7 @@ async def api(time_skipping_env: WorkflowEnvironment, database_url: str) -> Asyn
                 yield Api(f"http://127.0.0.1:{port}", http, store, time_skipping_env, receiver)
             server.should_exit = True
             await task
+            await end_all_cases(time_skipping_env.client, store.pool)
 
 
 TokenFactory = Callable[[str], str]

@@ -17,7 +17,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -30,6 +29,7 @@ from sjukfall.embedded import free_port
 from sjukfall.settings import Settings
 from store.eventstore import EventStore
 from store.subscription import run_once
+from tests.support.cleanup import end_all_cases
 from tests.support.receiver import Receiver
 from tests.workflows.conftest import RECIPIENTS, SECRET
 from worker import case_worker
@@ -67,9 +67,7 @@ class FkStack:
         await run_once(self.store, self.app.state.summary)
 
     async def terminate_open_cases(self) -> None:
-        for case_id in self.cases:
-            with contextlib.suppress(RPCError):
-                await self.client.get_workflow_handle(f"case-{case_id}").terminate("test finished")
+        await end_all_cases(self.client, self.store.pool)
         self.cases.clear()
 
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from fk.simulator import Simulator
 from sjukfall.settings import Settings
 from store.eventstore import EventStore
+from tests.support.cleanup import end_all_cases
 from tests.support.receiver import Receiver
 from worker import case_worker
 
@@ -29,16 +30,11 @@ class Harness:
     store: EventStore
     receiver: Receiver
     task_queue: str
+    fk: Simulator
     cases: list[str] = field(default_factory=list)
 
     async def terminate_open_cases(self) -> None:
-        """Time skips only when every workflow on the server is idle: leave none behind."""
-        for case_id in self.cases:
-            handle = self.client.get_workflow_handle(f"case-{case_id}")
-            try:
-                await handle.terminate("test finished")
-            except RPCError:
-                pass  # already closed
+        await end_all_cases(self.client, self.store.pool)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +50,19 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
+async def fk() -> AsyncIterator[Simulator]:
+    async with Simulator(SECRET) as simulator:
+        yield simulator
+
+
+@pytest.fixture
 async def harness(
-    time_skipping_env: WorkflowEnvironment, store: EventStore, receiver: Receiver
+    time_skipping_env: WorkflowEnvironment, store: EventStore, receiver: Receiver, fk: Simulator
 ) -> AsyncIterator[Harness]:
-    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET)
+    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET,
+                        fk_url=fk.url, fk_secret=SECRET)
     queue = f"cases-{uuid.uuid4().hex[:8]}"
     async with case_worker(time_skipping_env.client, store, settings, task_queue=queue):
-        h = Harness(time_skipping_env.client, time_skipping_env, store, receiver, queue)
+        h = Harness(time_skipping_env.client, time_skipping_env, store, receiver, queue, fk)
         yield h
         await h.terminate_open_cases()

@@ -80,13 +80,14 @@ async def test_invalid_command_leaves_no_history_entry_and_no_event(harness: Har
 
 
 async def test_400_day_case_reaches_the_rehab_chain_across_continue_as_new(
-    time_skipping_env, store, receiver  # type: ignore[no-untyped-def]
+    time_skipping_env, store, receiver, fk  # type: ignore[no-untyped-def]
 ) -> None:
     from sjukfall.settings import Settings
     from tests.workflows.conftest import RECIPIENTS, SECRET
     from worker import case_worker
 
-    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET)
+    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET,
+                        fk_url=fk.url, fk_secret=SECRET)
     queue = f"long-{uuid.uuid4().hex[:6]}"
     client = time_skipping_env.client
     start = (await time_skipping_env.get_current_time()).date()
@@ -116,6 +117,7 @@ async def test_400_day_case_reaches_the_rehab_chain_across_continue_as_new(
     assert {"rehab_chain_day_91", "rehab_chain_day_181", "consider_af", "rehab_chain_day_366",
             "coordinate_with_fk"} <= set(receiver.kinds())
     assert all(n == 1 for n in receiver.delivered.values())
+    assert list(fk.certificates) == ["c1"]  # the FK7804 went to FK once, at day 14
 
 
 async def test_failing_receiver_is_retried_until_delivered_once(harness: Harness) -> None:

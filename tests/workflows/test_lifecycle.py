@@ -68,9 +68,10 @@ async def test_45_day_case_with_plan_follow_up_and_consent(harness: Harness) -> 
     assert reached == [8, 14, 30]
     types = await event_types(harness, case_id)
     assert types.index("PlanEstablished") < types.index("PlanFollowedUp") < types.index("CaseClosed")
-    # day 14: employer, patient and FK told (consent given); every delivery sent exactly once
+    # day 14: employer and patient told, the FK7804 sent to FK (consent given); each once
     assert set(harness.receiver.kinds()) >= {
-        "employer_report_to_fk_by_day_21", "apply_for_sickness_benefit", "certificate_to_fk"}
+        "employer_report_to_fk_by_day_21", "apply_for_sickness_benefit"}
+    assert list(harness.fk.certificates) == ["c1"]
     assert all(count == 1 for count in harness.receiver.delivered.values())
     sent = await records(harness, case_id, "NotificationSent")
     assert len(sent) == len(await records(harness, case_id, "NotificationRequested"))
