@@ -3,7 +3,7 @@
 - real servers only: an embedded PostgreSQL in a temporary folder (or --database-url), the
   Temporal time-skipping test server and the Temporal CLI dev server, all from the installed
   wheels, so nothing is downloaded;
-- `Receiver`: the test webhook receiver (tests/support/receiver.py) plus arrival times and the
+- `Receiver`: the webhook receiver (sjukfall/inbox.py) plus arrival times and the
   two fault modes the chaos runs need (a capped failure streak, a first attempt slower than
   the worker's HTTP timeout);
 - `history_costs`: history events, activities and Temporal Cloud billable actions counted from
@@ -52,7 +52,7 @@ from sjukfall.embedded import (
 )
 from sjukfall.signing import IDEMPOTENCY_HEADER, verify
 from store.migrate import migrate
-from tests.support.receiver import Receiver as _TestReceiver
+from sjukfall.inbox import WebhookReceiver as _TestReceiver
 
 SECRET = "bench-webhook-secret"
 FK_SECRET = "bench-fk-secret"
