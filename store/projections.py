@@ -2,7 +2,7 @@
 
 case_summary
     One row per case: the columns are the domain's `summarize(state)` (everything the case list
-    filters and sorts on), and `state` is the folded domain `CaseState` the next batch continues
+    filters and sorts on), and the folded domain `CaseState` the next batch continues
     from, stored as zlib-compressed JSON (`pack_state`; as jsonb its ~5 KB were TOASTed on
     every upsert, 4x the cost of the rest of the row). Per batch: group the events by case, load each case's stored state (or
     `initial_state`), apply the events (`event_from_record` upcasts old schema versions), then
@@ -13,12 +13,15 @@ case_summary
     bounded in-memory cache, used only when the stored row's version equals the cached
     version, so a batch that rolled back (cache ahead of the table) reloads from the table.
 
-Follow-up measures
-    No separate table: `store.queries.period_measures` selects the candidate cases from
-    case_summary (indexed by unit and sick-period start), streams their events and runs
-    `domain.measures.compute_measures`, which folds each case as of the period's end: measures
-    of a past period must not change when later events arrive, which a table of current
-    states cannot give.
+case_state
+    The folded CaseState of each case_summary row (moved out of the row by migration 0060),
+    written in the same batch transaction.
+
+case_measure_facts
+    `CaseMeasureFactsProjection`: each case's `domain.measures.case_facts` per Stockholm day on
+    which they changed, with the validity [as_of, until), so that
+    `store.queries.period_measures` is SQL aggregates over the rows valid on a period's end.
+    It has its own checkpoint and its own stored states (case_measure_state).
 """
 
 from __future__ import annotations
