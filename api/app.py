@@ -31,7 +31,7 @@ from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
 from store.access_log import accesses_for_case, record_access
 from store.eventstore import EventStore
-from store.projections import CaseSummaryProjection
+from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
 from store.subscription import run_once
 from workflows.case import CommandResult
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.store = store
     app.state.verifier = TokenVerifier(settings.jwt_secret, settings.jwks_url)
     app.state.summary = CaseSummaryProjection()
+    app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)
     _routes(app)
     app.include_router(fk_routes.router)
@@ -125,6 +126,38 @@ def stockholm_today() -> date:
 
 
 # -- routes ----------------------------------------------------------------------------------
+
+# Commands whose body is the domain command less its envelope: one route each, made alike.
+SIMPLE_COMMANDS: list[tuple[str, type[BaseModel], type[BaseModel], tuple[str, ...], str]] = [
+    ("/cases/{case_id}/certificates", c.RecordCertificate, bodies.RecordCertificateBody,
+     ("physician",), "Record a certificate (new, extension FRLANG, completion KOMPLT, "
+                     "replacement ERSATT)."),
+    ("/cases/{case_id}/sick-period-start", c.CorrectSickPeriodStart, bodies.CorrectStartBody,
+     CARE, "Correct day 1 of the sick period; the milestones are re-planned."),
+    ("/cases/{case_id}/plan/follow-ups", c.RecordPlanFollowUp, bodies.RecordFollowUpBody,
+     CARE, "Record that the plan was followed up (KVÅ AW026)."),
+    ("/cases/{case_id}/consents", c.GiveConsent, bodies.GiveConsentBody,
+     CARE, "Record the patient's consent for a recipient and purpose (at most 365 days)."),
+    ("/cases/{case_id}/employer-return-plan", c.RecordEmployerReturnPlan,
+     bodies.EmployerReturnPlanBody, CARE,
+     "Record the employer's return-to-work plan (30 kap. 6 § SFB) and its date."),
+    ("/cases/{case_id}/close", c.CloseCase, bodies.CloseCaseBody,
+     CARE, "Close the case with a reason; its pending timers are cancelled."),
+]
+
+
+def _command_route(app: FastAPI, path: str, kind: type[BaseModel], body_model: type[BaseModel],
+                   roles: tuple[str, ...], summary: str) -> None:
+    async def endpoint(request: Request, case_id: Annotated[str, CASE_ID], body: Any,
+                       key: IdempotencyKey = None,
+                       principal: Principal = Depends(require(*roles))) -> CommandResult:  # type: ignore[arg-type]
+        return await command(request, principal, case_id,
+                             lambda actor: bodies.build(kind, body, actor=actor), key)
+
+    endpoint.__annotations__["body"] = body_model  # the body's schema, for FastAPI and OpenAPI
+    endpoint.__doc__ = summary
+    app.post(path, tags=["commands"], name=kind.__name__)(endpoint)
+
 
 
 def _routes(app: FastAPI) -> None:
@@ -259,16 +292,6 @@ def _routes(app: FastAPI) -> None:
         return {"case_id": case_id,
                 "items": await accesses_for_case(request.app.state.store.pool, case_id)}
 
-    @app.post("/cases/{case_id}/certificates", tags=["commands"])
-    async def record_certificate(request: Request, case_id: Annotated[str, CASE_ID],
-                                 body: bodies.RecordCertificateBody,  # type: ignore[valid-type]
-                                 key: IdempotencyKey = None,
-                                 principal: Principal = physician) -> CommandResult:
-        """Record a certificate (a new one, an extension FRLANG, a completion KOMPLT, a
-        replacement ERSATT)."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.RecordCertificate, body, actor=actor), key)
-
     @app.post("/cases/{case_id}/certificates/{certificate_id}/revoke", tags=["commands"])
     async def revoke_certificate(request: Request, case_id: Annotated[str, CASE_ID],
                                  certificate_id: str,
@@ -278,14 +301,6 @@ def _routes(app: FastAPI) -> None:
         """Revoke (makulera) a certificate: it stops counting."""
         return await command(request, principal, case_id, lambda actor: bodies.build(
             c.RevokeCertificate, body, actor=actor, certificate_id=certificate_id), key)
-
-    @app.post("/cases/{case_id}/sick-period-start", tags=["commands"])
-    async def correct_start(request: Request, case_id: Annotated[str, CASE_ID],
-                            body: bodies.CorrectStartBody,  # type: ignore[valid-type]
-                            key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
-        """Correct day 1 of the sick period; the milestones are re-planned."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.CorrectSickPeriodStart, body, actor=actor), key)
 
     @app.post("/cases/{case_id}/plan", tags=["commands"])
     async def plan(request: Request, case_id: Annotated[str, CASE_ID], body: bodies.PlanBody,
@@ -299,22 +314,6 @@ def _routes(app: FastAPI) -> None:
         result = await send_command(request.app.state.temporal, case_id, cmd, key)
         await catch_up(request)
         return result
-
-    @app.post("/cases/{case_id}/plan/follow-ups", tags=["commands"])
-    async def follow_up(request: Request, case_id: Annotated[str, CASE_ID],
-                        body: bodies.RecordFollowUpBody,  # type: ignore[valid-type]
-                        key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
-        """Record that the plan was followed up (KVÅ AW026)."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.RecordPlanFollowUp, body, actor=actor), key)
-
-    @app.post("/cases/{case_id}/consents", tags=["commands"])
-    async def give_consent(request: Request, case_id: Annotated[str, CASE_ID],
-                           body: bodies.GiveConsentBody,  # type: ignore[valid-type]
-                           key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
-        """Record the patient's consent for a recipient and purpose (at most 365 days)."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.GiveConsent, body, actor=actor), key)
 
     @app.delete("/cases/{case_id}/consents/{recipient}/{purpose}", tags=["commands"])
     async def withdraw_consent(request: Request, case_id: Annotated[str, CASE_ID],
@@ -337,22 +336,8 @@ def _routes(app: FastAPI) -> None:
         return await command(request, principal, case_id,
                              lambda actor: bodies.build(kind, body, actor=actor), key)
 
-    @app.post("/cases/{case_id}/employer-return-plan", tags=["commands"])
-    async def employer_return_plan(request: Request, case_id: Annotated[str, CASE_ID],
-                                   body: bodies.EmployerReturnPlanBody,  # type: ignore[valid-type]
-                                   key: IdempotencyKey = None,
-                                   principal: Principal = care) -> CommandResult:
-        """Record the employer's return-to-work plan (30 kap. 6 § SFB) and its date."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.RecordEmployerReturnPlan, body, actor=actor), key)
-
-    @app.post("/cases/{case_id}/close", tags=["commands"])
-    async def close(request: Request, case_id: Annotated[str, CASE_ID],
-                    body: bodies.CloseCaseBody,  # type: ignore[valid-type]
-                    key: IdempotencyKey = None, principal: Principal = care) -> CommandResult:
-        """Close the case with a reason; its pending timers are cancelled."""
-        return await command(request, principal, case_id, lambda actor: bodies.build(
-            c.CloseCase, body, actor=actor), key)
+    for path, kind, body_model, roles, summary in SIMPLE_COMMANDS:
+        _command_route(app, path, kind, body_model, roles, summary)
 
     @app.get("/measures", tags=["measures"])
     async def measures(
@@ -370,6 +355,7 @@ def _routes(app: FastAPI) -> None:
                 raise Problem(422, "give one of your units", [{
                     "field": "unit", "rule": "unit_required",
                     "message": "measures are per unit: give one of your units"}])
+        await run_once(request.app.state.store, request.app.state.measure_facts)  # fresh figures
         try:
             result = await period_measures(request.app.state.store.pool, from_, to, unit)
         except InvalidQuery as err:
