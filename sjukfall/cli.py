@@ -151,6 +151,14 @@ def cases_list(
     typer.echo(f"{len(rows)} of {total} case(s)")
 
 
+def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str) -> Any:
+    found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), action, purpose))
+    if found is None:
+        typer.echo(f"no case {case_id}", err=True)
+        raise typer.Exit(1)
+    return found
+
+
 async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: str) -> Any:
     from store.access_log import record_access
     from store.queries import case_events, get_case_summary
@@ -168,11 +176,7 @@ async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: st
 def case_show(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
               as_json: bool = JsonOpt) -> None:
     """The case's summary and a timeline of its events."""
-    found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), "show", purpose))
-    if found is None:
-        typer.echo(f"no case {case_id}", err=True)
-        raise typer.Exit(1)
-    summary, events = found
+    summary, events = _read_case_or_exit(case_id, who, "show", purpose)
     if as_json:
         _echo_json({"summary": summary, "events": [_event_json(e) for e in events]})
         return
@@ -203,11 +207,7 @@ def _timeline_row(e: Any) -> dict[str, Any]:
 def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
                     as_json: bool = JsonOpt) -> None:
     """The case's full event history, in order."""
-    found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), "events", purpose))
-    if found is None:
-        typer.echo(f"no case {case_id}", err=True)
-        raise typer.Exit(1)
-    _, events = found
+    _, events = _read_case_or_exit(case_id, who, "events", purpose)
     if as_json:
         _echo_json([_event_json(e) for e in events])
     else:
