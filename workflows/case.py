@@ -236,6 +236,8 @@ class CaseWorkflow:
         """Keep the case findable in the Temporal UI and `list_workflows` (phase, unit, dates)."""
         if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
             return
+        if self.lean and not self.state.is_opened:
+            return  # the attributes set at start stand until the case is opened
         wanted = CaseIndex.of(self.state, self.lean)
         updates = wanted.updates_from(self.indexed)
         if updates:
