@@ -201,7 +201,10 @@ class NotificationRequested(_Event):
     @field_validator("parameters")
     @classmethod
     def _no_identity_numbers(cls, parameters: dict[str, str]) -> dict[str, str]:
-        if any(PNR_PATTERN.search(value) for value in parameters.values()):
+        # Ids (certificate_id, message_id) are opaque references chosen by other systems and
+        # may hold any digits; every other parameter is checked.
+        if any(PNR_PATTERN.search(value) for key, value in parameters.items()
+               if not key.endswith("_id")):
             raise ValueError("identity numbers never go into notification parameters")
         return parameters
 

@@ -195,3 +195,14 @@ def test_a_new_consent_replaces_the_earlier_one() -> None:
     )
     assert consent_allows(case.state, "fk", "contact", at(5))
     assert not consent_allows(case.state, "fk", "contact", at(6))
+
+
+def test_ids_chosen_by_other_systems_may_hold_any_digits() -> None:
+    """A certificate id like 'intyg-7211110416' is a reference, not an identity number."""
+    note = NotificationRequested(
+        event_id="e", case_id="c", version=1, occurred_at=at(1), recorded_by="system",
+        notification_id="n", recipient="fk", purpose="share_information",
+        kind="certificate_to_fk", needs_consent=True,
+        parameters={"certificate_id": "intyg-7211110416"},
+    )
+    assert note.parameters["certificate_id"] == "intyg-7211110416"
