@@ -98,8 +98,10 @@ async def register_search_attributes(client: Client) -> None:
     ))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: time skips only while every workflow on the
+    server is idle, so a module's leftovers must not hold up the next module's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(temporal_test_server()),

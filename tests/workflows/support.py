@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,7 +56,7 @@ async def outcome(h: Harness, case_id: str) -> CaseOutcome:
     """Let time run until the case closes (update-with-start handles skip no time by themselves)."""
     handle = h.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
     async with h.env.time_skipping_unlocked():  # type: ignore[attr-defined]
-        return await handle.result()
+        return await asyncio.wait_for(handle.result(), timeout=120)
 
 
 async def event_types(h: Harness, case_id: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -105,7 +106,7 @@ async def test_400_day_case_reaches_the_rehab_chain_across_continue_as_new(
                                    ("fk", "coordination"), ("fk", "share_information")]:
             await handle.execute_update(CaseWorkflow.execute, GiveConsent(
                 actor=PATIENT, recipient=recipient, purpose=purpose, valid_until=None))
-        result = await handle.result()  # time skips through all of it
+        result = await asyncio.wait_for(handle.result(), timeout=180)  # time skips through it
 
     assert result.closed_reason == "sick_period_ended"
     stream = await store.read_stream(case_id)
