@@ -21,19 +21,16 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from temporalio.api.enums.v1 import EventType, IndexedValueType
@@ -50,9 +47,9 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
-from sjukfall.signing import IDEMPOTENCY_HEADER, verify
-from store.migrate import migrate
 from sjukfall.inbox import WebhookReceiver as _TestReceiver
+from sjukfall.signing import IDEMPOTENCY_HEADER, verify
+from store.databases import create_database, drop_database  # noqa: F401  (common.drop_database)
 
 SECRET = "bench-webhook-secret"
 FK_SECRET = "bench-fk-secret"
@@ -109,10 +106,6 @@ def ratio(a: float, b: float) -> float | None:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @contextlib.contextmanager
 def postgres(database_url: str | None, durable: bool = True) -> Any:
     """An admin URL: the given one, or an embedded server in a temporary folder (removed after).
@@ -133,23 +126,7 @@ def postgres(database_url: str | None, durable: bool = True) -> Any:
 
 
 async def fresh_database(admin_url: str, prefix: str = "bench") -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = with_database(admin_url, name)
-    await migrate(url)
-    return url
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return await create_database(admin_url, prefix, migrated=True)
 
 
 # --- Temporal -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from store.databases import create_database, drop_database
 from store.eventstore import EventStore, NewEvent, RecordedEvent, dumps
-from store.migrate import migrate
 from store.subscription import rebuild
 
 
@@ -333,30 +333,8 @@ async def run_rebuild(url: str, events: int, concurrency: int, batch_size: int) 
 # --- driver -------------------------------------------------------------------------------
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 async def fresh_database(admin_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = with_database(admin_url, name)
-    await migrate(url)
-    return url
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(
-            f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)'
-        )
-    finally:
-        await conn.close()
+    return await create_database(admin_url, "bench", migrated=True)
 
 
 async def server_settings(url: str) -> dict[str, str]:

