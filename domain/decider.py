@@ -873,8 +873,9 @@ def _apply(s: CaseState, e: Event) -> None:
             _unflag(s, "employer_return_plan_missing")
         case MilestoneReached():
             s.milestones_reached = sorted({*s.milestones_reached, e.day})
-            for finding in FLAGGED_FINDINGS.intersection(e.findings):
-                _flag(s, finding)
+            for finding in e.findings:  # in their recorded order: a set's order varies by process
+                if finding in FLAGGED_FINDINGS:
+                    _flag(s, finding)
         case NotificationRequested():
             s.pending_notifications.append(e)
         case NotificationSent() | NotificationFailed() | NotificationSuppressed():

@@ -32,6 +32,8 @@ async def create_database(admin_url: str, prefix: str = "t", *, migrated: bool =
 async def drop_database(admin_url: str, url: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+        await conn.execute(
+            f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)'
+        )
     finally:
         await conn.close()

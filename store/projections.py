@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
+import os
 import typing
 import zlib
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +45,7 @@ from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.measures import CaseFacts, case_facts
 from domain.summary import CaseSummary
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
-from store.subscription import Projection, rebuild, run_forever
+from store.subscription import Projection, gc_paused, rebuild, run_forever
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -164,56 +167,89 @@ LEFT JOIN case_state t USING (case_id)
 """
 
 
-class CaseSummaryProjection:
-    name = "case_summary"
+class CaseFold:
+    """The part shared by projections that fold each case's events into a CaseState of their
+    own: grouping a batch by case, and loading each case's state from a bounded in-memory
+    cache or, when the stored row is at another version than the cached state (a batch that
+    rolled back, another process), from the table.
+
+    `per_stream`: a case's rows depend on its own events alone and folding skips versions
+    already folded, so a rebuild may read the events stream by stream
+    (store.subscription.rebuild).
+    """
+
+    name: str
     raw_json = True  # events arrive with data as JSON text: see decode_event
+    per_stream = True
+    #: parameters ($1 case ids, $2 cached versions); one row per stored case:
+    #: case_id, version, what the projection keeps beside the state, and last the packed
+    #: state, NULL when the cached version is current
+    load_sql: str
 
     def __init__(self, cache_size: int = 20_000) -> None:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, CaseState] = OrderedDict()
 
-    async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
-        by_case: dict[str, list[RecordedEvent]] = {}
+    @staticmethod
+    def by_case(events: list[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+        grouped: dict[str, list[RecordedEvent]] = {}
         for e in events:
             if e.type in CASE_EVENT_TYPES:
-                by_case.setdefault(e.stream_id, []).append(e)
-        if not by_case:
-            return
-        ids = list(by_case)
-        hits = {c: self._cache[c] for c in ids if c in self._cache}  # eviction-proof for this batch
+                grouped.setdefault(e.stream_id, []).append(e)
+        return grouped
+
+    async def load(
+        self, conn: Conn, ids: list[str]
+    ) -> dict[str, tuple[CaseState, tuple[Any, ...]]]:
+        """Each stored case's state (to fold in place) and the row's other kept values."""
+        hits = {c: self._cache[c] for c in ids if c in self._cache}  # eviction-proof here
         cached = [hits[c].version if c in hits else -1 for c in ids]
-        stored = {r[0]: (r[1], r[2]) for r in await conn.fetch(_LOAD, ids, cached)}
+        loaded = {}
+        for row in await conn.fetch(self.load_sql, ids, cached):
+            packed = row[-1]
+            state = (
+                hits[row[0]]
+                if packed is None
+                else CaseState.model_validate_json(unpack_state_json(packed))
+            )
+            loaded[row[0]] = (state, tuple(row[2:-1]))
+        return loaded
 
-        columns: dict[str, list[Any]] = {n: [] for n in SUMMARY_COLUMNS}
-        states: list[bytes] = []
-        for case_id, case_events in by_case.items():
-            if case_id in stored:
-                _, packed = stored[case_id]
-                state = (
-                    hits[case_id]
-                    if packed is None
-                    else CaseState.model_validate_json(unpack_state_json(packed))
-                )
-            else:
-                state = initial_state(case_id)
-            for e in case_events:
-                if e.version <= state.version:
-                    continue  # already folded into the stored state
-                state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
-            self._remember(case_id, state)
-            summary = summarize(state).model_dump()
-            for name in SUMMARY_COLUMNS:
-                value = summary[name]
-                columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)
-            states.append(pack_state(state))
-        await conn.execute(_UPSERT, *columns.values())
-        await conn.execute(_UPSERT_STATE, ids, states)
-
-    def _remember(self, case_id: str, state: CaseState) -> None:
+    def remember(self, case_id: str, state: CaseState) -> None:
         self._cache[case_id] = state
         self._cache.move_to_end(case_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+class CaseSummaryProjection(CaseFold):
+    name = "case_summary"
+    load_sql = _LOAD
+
+    async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
+        with gc_paused():
+            by_case = self.by_case(events)
+        if not by_case:
+            return
+        ids = list(by_case)
+        stored = await self.load(conn, ids)
+        columns: dict[str, list[Any]] = {n: [] for n in SUMMARY_COLUMNS}
+        states: list[bytes] = []
+        with gc_paused():
+            for case_id, case_events in by_case.items():
+                state = stored[case_id][0] if case_id in stored else initial_state(case_id)
+                for e in case_events:
+                    if e.version <= state.version:
+                        continue  # already folded into the stored state
+                    state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+                self.remember(case_id, state)
+                summary = summarize(state).model_dump()
+                for name in SUMMARY_COLUMNS:
+                    value = summary[name]
+                    columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)
+                states.append(pack_state(state))
+        await conn.execute(_UPSERT, *columns.values())
+        await conn.execute(_UPSERT_STATE, ids, states)
 
     async def reset(self, conn: Conn) -> None:
         self._cache.clear()
@@ -373,7 +409,7 @@ def _digest(facts: CaseFacts | None) -> bytes:
     return hashlib.blake2b(repr(facts).encode(), digest_size=16).digest()
 
 
-class CaseMeasureFactsProjection:
+class CaseMeasureFactsProjection(CaseFold):
     """case_measure_facts: each case's `domain.measures.case_facts` as of every Stockholm day
     on which they changed (see store/migrations/0061_case_measure_facts.sql).
 
@@ -391,103 +427,83 @@ class CaseMeasureFactsProjection:
     """
 
     name = "case_measure_facts"
-    raw_json = True
-
-    def __init__(self, cache_size: int = 20_000) -> None:
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, CaseState] = OrderedDict()
+    load_sql = _FACT_LOAD
 
     async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
-        by_case: dict[str, list[RecordedEvent]] = {}
-        for e in events:
-            if e.type in CASE_EVENT_TYPES:
-                by_case.setdefault(e.stream_id, []).append(e)
+        with gc_paused():
+            by_case = self.by_case(events)
         if not by_case:
             return
-        ids = list(by_case)
-        hits = {c: self._cache[c] for c in ids if c in self._cache}
-        cached = [hits[c].version if c in hits else -1 for c in ids]
-        stored = {r[0]: tuple(r[1:]) for r in await conn.fetch(_FACT_LOAD, ids, cached)}
-
+        stored = await self.load(conn, list(by_case))
         rows: list[dict[str, Any]] = []
         closes: tuple[list[str], list[date], list[date]] = ([], [], [])
         states: dict[str, list[Any]] = {
             n: [] for n in ("id", "version", "mark", "as_of", "digest", "state")
         }
-        for case_id, case_events in by_case.items():
-            mark: date | None = None
-            snap_as_of: date | None = None
-            snap_digest: bytes | None = None
-            snap_row: dict[str, Any] | None = None  # the latest row, when written in this batch
-            if case_id in stored:
-                _, mark, snap_as_of, snap_digest, packed = stored[case_id]
-                state = (
-                    hits[case_id]
-                    if packed is None
-                    else CaseState.model_validate_json(unpack_state_json(packed))
-                )
-            else:
-                state = initial_state(case_id)
+        with gc_paused():
+            for case_id, case_events in by_case.items():
+                mark: date | None = None
+                snap_as_of: date | None = None
+                snap_digest: bytes | None = None
+                snap_row: dict[str, Any] | None = None  # the latest row, if written in this batch
+                if case_id in stored:
+                    state, (mark, snap_as_of, snap_digest) = stored[case_id]
+                else:
+                    state = initial_state(case_id)
 
-            def emit(day: date, state: CaseState, case_id: str = case_id) -> None:
-                nonlocal snap_as_of, snap_digest, snap_row
-                facts = case_facts(state)
-                digest = _digest(facts)
-                if digest == snap_digest:
-                    return
-                row = fact_row(case_id, day, facts)
-                if snap_as_of == day:
-                    if snap_row is not None:
-                        snap_row.update(row)
+                def emit(day: date, state: CaseState, case_id: str = case_id) -> None:
+                    nonlocal snap_as_of, snap_digest, snap_row
+                    facts = case_facts(state)
+                    digest = _digest(facts)
+                    if digest == snap_digest:
+                        return
+                    row = fact_row(case_id, day, facts)
+                    if snap_as_of == day:
+                        if snap_row is not None:
+                            snap_row.update(row)
+                        else:
+                            rows.append(row)
+                            snap_row = row
                     else:
+                        if snap_row is not None:
+                            snap_row["until"] = day
+                        elif snap_as_of is not None:
+                            closes[0].append(case_id)
+                            closes[1].append(snap_as_of)
+                            closes[2].append(day)
                         rows.append(row)
                         snap_row = row
-                else:
-                    if snap_row is not None:
-                        snap_row["until"] = day
-                    elif snap_as_of is not None:
-                        closes[0].append(case_id)
-                        closes[1].append(snap_as_of)
-                        closes[2].append(day)
-                    rows.append(row)
-                    snap_row = row
-                snap_as_of, snap_digest = day, digest
+                    snap_as_of, snap_digest = day, digest
 
-            dirty = False
-            for e in case_events:
-                if e.version <= state.version:
-                    continue
-                event = decode_event(e.type, e.schema_version, e.data)
-                day = local_date(event.occurred_at)
-                if mark is not None and day > mark and dirty:
+                dirty = False
+                for e in case_events:
+                    if e.version <= state.version:
+                        continue
+                    event = decode_event(e.type, e.schema_version, e.data)
+                    day = local_date(event.occurred_at)
+                    if mark is not None and day > mark and dirty:
+                        emit(mark, state)
+                        dirty = False
+                    mark = day if mark is None else max(mark, day)
+                    state = apply_in_place(state, event)
+                    dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
+                if dirty and mark is not None:
                     emit(mark, state)
-                    dirty = False
-                mark = day if mark is None else max(mark, day)
-                state = apply_in_place(state, event)
-                dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
-            if dirty and mark is not None:
-                emit(mark, state)
-            self._remember(case_id, state)
-            for key, value in (
-                ("id", case_id),
-                ("version", state.version),
-                ("mark", mark),
-                ("as_of", snap_as_of),
-                ("digest", snap_digest),
-                ("state", pack_state(state)),
-            ):
-                states[key].append(value)
+                self.remember(case_id, state)
+                for key, value in (
+                    ("id", case_id),
+                    ("version", state.version),
+                    ("mark", mark),
+                    ("as_of", snap_as_of),
+                    ("digest", snap_digest),
+                    ("state", pack_state(state)),
+                ):
+                    states[key].append(value)
         if rows:
             await conn.execute(_FACT_UPSERT, *([r[n] for r in rows] for n in FACT_COLUMNS))
         if closes[0]:
             await conn.execute(_FACT_CLOSE, *closes)
         await conn.execute(_FACT_STATE_UPSERT, *states.values())
-
-    def _remember(self, case_id: str, state: CaseState) -> None:
-        self._cache[case_id] = state
-        self._cache.move_to_end(case_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
     async def reset(self, conn: Conn) -> None:
         self._cache.clear()
@@ -504,12 +520,38 @@ def all_projections() -> list[Projection]:
 
 
 async def rebuild_all(database_url: str, batch_size: int = 25_000) -> dict[str, int]:
-    """Rebuild every projection from position 0; returns events applied per projection."""
-    store = await EventStore.connect(database_url, min_size=1, max_size=2)
+    """Rebuild every projection from position 0; returns the events applied by each.
+
+    Each projection is rebuilt in a process of its own when there are CPUs to spare: they
+    share nothing but the events table, and folding is Python-bound, so on two cores the two
+    rebuilds take about the time of the slower one instead of the sum.
+    """
+    names = [p.name for p in all_projections()]
+    if (os.cpu_count() or 1) < 2:
+        return {name: await _rebuild_named(database_url, name, batch_size) for name in names}
+    loop = asyncio.get_running_loop()
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process with a running loop
+    with ProcessPoolExecutor(len(names), mp_context=spawn) as processes:
+        counts = await asyncio.gather(
+            *(
+                loop.run_in_executor(processes, _rebuild_in_process, database_url, n, batch_size)
+                for n in names
+            )
+        )
+    return dict(zip(names, counts, strict=True))
+
+
+async def _rebuild_named(database_url: str, name: str, batch_size: int) -> int:
+    (projection,) = [p for p in all_projections() if p.name == name]
+    store = await EventStore.connect(database_url, min_size=1, max_size=3)
     try:
-        return {p.name: await rebuild(store, p, batch_size=batch_size) for p in all_projections()}
+        return await rebuild(store, projection, batch_size=batch_size)
     finally:
         await store.close()
+
+
+def _rebuild_in_process(database_url: str, name: str, batch_size: int) -> int:
+    return asyncio.run(_rebuild_named(database_url, name, batch_size))
 
 
 async def run_projections_forever(

@@ -252,3 +252,36 @@ def test_protected_identity_is_shown_only_to_physicians() -> None:
     assert patient_identity_for(case.state, "coordinator") is None
     assert summarize(case.state).protected_identity
     assert patient_identity_for(opened().state, "coordinator") == PNR
+
+
+_FOLD_SAMPLE = """
+import hashlib
+from domain import fold, summarize
+from domain.measures import case_facts
+from store.sample_cases import sample_cases
+digest = hashlib.sha256()
+for _, events in sample_cases(60, seed=3):
+    state = fold(events)
+    digest.update(state.model_dump_json().encode())
+    digest.update(summarize(state).model_dump_json().encode())
+    digest.update(repr(case_facts(state)).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_folding_does_not_depend_on_the_process_hash_seed() -> None:
+    """Projections are folded in other processes than the workflows and the API (a rebuild runs
+    one process per projection): a state, summary or measure that followed the iteration order
+    of a set of strings would differ between them."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-c", _FOLD_SAMPLE], env=env, capture_output=True, text=True, check=True
+        )
+        return run.stdout.strip()
+
+    assert len({digest(seed) for seed in ("1", "2", "3")}) == 1
