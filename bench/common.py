@@ -33,17 +33,17 @@ if str(ROOT) not in sys.path:
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from sjukfall.embedded import (
-    SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     free_port,
+    register_search_attributes,
+    search_attribute_args,
     temporal_cli,
     temporal_test_server,
 )
@@ -132,15 +132,6 @@ async def fresh_database(admin_url: str, prefix: str = "bench") -> str:
 # --- Temporal -----------------------------------------------------------------------------
 
 
-async def register_search_attributes(client: Client) -> None:
-    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-             "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
-    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-    ))
-
-
 @contextlib.asynccontextmanager
 async def temporal(kind: str) -> AsyncIterator[WorkflowEnvironment]:
     """`time-skipping` (test server) or `dev` (CLI dev server, in-memory SQLite)."""
@@ -155,10 +146,7 @@ async def temporal(kind: str) -> AsyncIterator[WorkflowEnvironment]:
             data_converter=pydantic_data_converter,
             dev_server_existing_path=str(temporal_cli()),
             dev_server_log_level="error",
-            dev_server_extra_args=[
-                arg for name, k in SEARCH_ATTRIBUTES.items()
-                for arg in ("--search-attribute", f"{name}={k}")
-            ],
+            dev_server_extra_args=search_attribute_args(),
         )
     else:
         raise ValueError(kind)

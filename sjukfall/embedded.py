@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 PG_SYSTEM_USER = "sjukfall_pg"  # PostgreSQL refuses to run as root
 
@@ -203,6 +207,24 @@ SEARCH_ATTRIBUTES = {
 }
 
 
+def search_attribute_args() -> list[str]:
+    """The dev server's command-line arguments that declare SEARCH_ATTRIBUTES."""
+    return [a for name, kind in SEARCH_ATTRIBUTES.items() for a in ("--search-attribute", f"{name}={kind}")]
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Declare SEARCH_ATTRIBUTES on a server started without them (the time-skipping server)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+             "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+    ))
+
+
 class TemporalDevServer:
     """`temporal server start-dev` with its web UI, persisted to a SQLite file in data_dir."""
 
@@ -225,8 +247,7 @@ class TemporalDevServer:
                 "--port", str(self.port), "--ui-port", str(self.ui_port),
                 "--db-filename", str(self.data_dir / "temporal.db"),
                 "--namespace", self.namespace, "--log-level", "error"]
-        for name, kind in SEARCH_ATTRIBUTES.items():
-            args += ["--search-attribute", f"{name}={kind}"]
+        args += search_attribute_args()
         log = open(self.data_dir / "temporal.log", "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True, preexec_fn=_child_setup)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import asyncpg
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LOCK_CLASS = 0x736A  # first key of the two-key advisory lock naming projections
+_REPLAY_CLASS = 0x736B  # ... and of the one held while a rebuild replays one case by case
 
 
 @runtime_checkable
@@ -88,6 +89,32 @@ async def _lock(conn: Conn, name: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_CLASS, name)
 
 
+async def _lock_unless_replayed(conn: Conn, name: str) -> bool:
+    """Take the projection's lock (for this transaction), unless a rebuild is replaying the
+    projection case by case (it holds the replay lock, see `_replaying`): then return False at
+    once, and the caller leaves the projection alone; the rebuild catches up when done."""
+    return bool(
+        await conn.fetchval(
+            "SELECT CASE WHEN pg_try_advisory_xact_lock_shared($2, hashtext($3)) "
+            "THEN (SELECT true FROM pg_advisory_xact_lock($1, hashtext($3))) ELSE false END",
+            _LOCK_CLASS,
+            _REPLAY_CLASS,
+            name,
+        )
+    )
+
+
+@asynccontextmanager
+async def _replaying(conn: Conn, name: str) -> AsyncIterator[None]:
+    """Hold the projection's replay lock on `conn`'s session (waiting for batches in flight):
+    meanwhile every other runner's batch of it returns at once, applying nothing."""
+    await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _REPLAY_CLASS, name)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _REPLAY_CLASS, name)
+
+
 async def _save_checkpoint(conn: Conn, name: str, position: int) -> None:
     await conn.execute(
         "INSERT INTO checkpoints (name, position) VALUES ($1, $2) "
@@ -123,7 +150,8 @@ async def process_batch(
         # Rows and checkpoint commit together, so losing the last commits in a crash only
         # means re-applying those batches: no need to wait for the WAL flush.
         await conn.execute("SET LOCAL synchronous_commit = off")
-        await _lock(conn, projection.name)
+        if not await _lock_unless_replayed(conn, projection.name):
+            return 0, None, 0
         position = await get_checkpoint(conn, projection.name)
         if prefetched is not None and prefetched[0] == position:
             events = prefetched[1]
@@ -199,29 +227,36 @@ async def rebuild(source: Source, projection: Projection, batch_size: int = 25_0
     steps. First every event up to the head position in (stream, version) order, so that a
     case is folded and written once rather than once per batch its events fall in. Then the
     checkpoint moves to that head and the usual catch-up in global order applies whatever came
-    later. The checkpoint stays at 0 during the first step: a crash there leaves whole cases
-    (or a prefix of one) that a later run, rebuild or catch-up from 0, completes without
-    applying anything twice. Other projections are replayed in global order.
+    later. During the first step the rebuild holds the projection's replay lock, so the other
+    runners (the API's catch-up, `run_forever`) leave it alone instead of folding from 0 in
+    parallel; reads see the cases replayed so far. The checkpoint stays at 0 until the step
+    ends: a crash there leaves whole cases (and perhaps a prefix of one) that a later run,
+    rebuild or catch-up from 0, completes without applying anything twice. Other projections
+    are replayed in global order.
 
     The garbage collector is paused throughout (see `gc_paused`): rebuilds run in a command
     of their own.
     """
-    async with _pool(source).acquire() as conn, conn.transaction():
-        await _lock(conn, projection.name)
-        await projection.reset(conn)
-        await _save_checkpoint(conn, projection.name, 0)
+    pool = _pool(source)
     with gc_paused():
-        applied = 0
-        if getattr(projection, "per_stream", False):
-            applied = await _replay_by_stream(_pool(source), projection, batch_size)
+        async with pool.acquire() as conn, _replaying(conn, projection.name):
+            async with conn.transaction():
+                await _lock(conn, projection.name)
+                await projection.reset(conn)
+                await _save_checkpoint(conn, projection.name, 0)
+            applied = 0
+            if getattr(projection, "per_stream", False):
+                applied = await _replay_by_stream(conn, pool, projection, batch_size)
         return applied + await run_once(source, projection, batch_size)
 
 
-async def _replay_by_stream(pool: asyncpg.Pool, projection: Projection, batch_size: int) -> int:
-    """The first step of a per-stream `rebuild`; returns the events applied."""
+async def _replay_by_stream(
+    conn: Conn, pool: asyncpg.Pool, projection: Projection, batch_size: int
+) -> int:
+    """The first step of a per-stream `rebuild`, on `conn`; returns the events applied."""
     raw = bool(getattr(projection, "raw_json", False))
     total = 0
-    async with pool.acquire() as conn, pool.acquire() as reader:
+    async with pool.acquire() as reader:
         head = await head_position(conn)
 
         def read_after(after: tuple[str, int]) -> asyncio.Future[list[RecordedEvent]]:

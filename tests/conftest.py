@@ -14,16 +14,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from sjukfall.embedded import (
-    SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     free_port,
+    register_search_attributes,
+    search_attribute_args,
     temporal_cli,
     temporal_test_server,
 )
@@ -60,16 +58,6 @@ async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
     await drop_database(pg_admin_url, url)
 
 
-async def register_search_attributes(client: Client) -> None:
-    """The case workflow indexes itself; the dev server gets these from its command line."""
-    kinds = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-             "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
-    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-    ))
-
-
 @pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per test module: time skips only while every workflow on the
@@ -88,10 +76,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(temporal_cli()),
-        dev_server_extra_args=[
-            arg for name, kind in SEARCH_ATTRIBUTES.items()
-            for arg in ("--search-attribute", f"{name}={kind}")
-        ],
+        dev_server_extra_args=search_attribute_args(),
     )
     yield env
     await env.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -186,6 +187,34 @@ async def test_events_appended_during_a_rebuild_are_in_its_rows(loaded: EventSto
     rows = await table(loaded)
     for case_id, events in late:
         assert {k: rows[case_id][k] for k in expected_row(events)} == expected_row(events)
+
+
+class CatchingUpDuringRebuild(CaseSummaryProjection):
+    """case_summary that lets another runner (an API's catch-up) try its luck on every page
+    of its rebuild."""
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__()
+        self.store, self.others_applied = store, []
+
+    async def handle(self, conn: Any, events: list[Any]) -> None:
+        other = asyncio.wait_for(run_once(self.store, CaseSummaryProjection()), timeout=10)
+        self.others_applied.append(await other)
+        await super().handle(conn, events)
+
+
+async def test_other_runners_leave_a_projection_alone_while_its_rebuild_replays_it(
+    loaded: EventStore,
+) -> None:
+    """Instead of folding everything again from position 0 beside the rebuild (a request's
+    read-your-writes catch-up would take as long as the rebuild), they return at once."""
+    await run_once(loaded, CaseSummaryProjection(), batch_size=500)
+    before = await table(loaded)
+    projection = CatchingUpDuringRebuild(loaded)
+    await rebuild(loaded, projection, batch_size=150)
+    assert len(projection.others_applied) > 2 and set(projection.others_applied) == {0}
+    assert await table(loaded) == before
+    assert await run_once(loaded, CaseSummaryProjection()) == 0  # and afterwards: caught up
 
 
 async def test_rebuild_all_rebuilds_every_projection(loaded: EventStore, database_url: str) -> None:
