@@ -1,21 +1,22 @@
 """Projections of the event record, fed by store.subscription (rows + checkpoint per batch).
 
+Both projections fold each case's events into a domain `CaseState` of their own (`CaseFold`).
+Per batch: group the events by case, take each case's state from an in-memory cache or the
+table (or `initial_state`), apply the new events (`decode_event` upcasts old schema
+versions), then write every row of the batch in a few statements.
+
+Folding is done in place on a state the projection owns (the domain's `evolve` deep-copies the
+whole state, ~170 us, against ~5 us for applying the event). The cache is bounded, and used
+only when the stored row's version equals the cached version, so a batch that rolled back
+(cache ahead of the table) reloads from the table. Rows depend on each case alone, so a rebuild
+replays the record case by case (`per_stream`, see store.subscription.rebuild), and
+`rebuild_all` runs one process per projection.
+
 case_summary
     One row per case: the columns are the domain's `summarize(state)` (everything the case list
-    filters and sorts on), and the folded domain `CaseState` the next batch continues
-    from, stored as zlib-compressed JSON (`pack_state`; as jsonb its ~5 KB were TOASTed on
-    every upsert, 4x the cost of the rest of the row). Per batch: group the events by case, load each case's stored state (or
-    `initial_state`), apply the events (`event_from_record` upcasts old schema versions), then
-    upsert all rows of the batch in one statement.
-
-    Folding is done in place on a state the projection owns (one `evolve` deep-copies the
-    whole state, ~170 us, against ~4 us for applying the event). States are also kept in a
-    bounded in-memory cache, used only when the stored row's version equals the cached
-    version, so a batch that rolled back (cache ahead of the table) reloads from the table.
-
-case_state
-    The folded CaseState of each case_summary row (moved out of the row by migration 0060),
-    written in the same batch transaction.
+    filters and sorts on). The folded state is in case_state (migration 0060), stored as
+    zlib-compressed JSON (`pack_state`; as jsonb its ~5 KB were TOASTed on every upsert, 4x
+    the cost of the rest of the row), written in the same transaction.
 
 case_measure_facts
     `CaseMeasureFactsProjection`: each case's `domain.measures.case_facts` per Stockholm day on
@@ -318,49 +319,55 @@ def _multirange(ranges: tuple[tuple[date, date], ...]) -> str:
     return "{" + ",".join(f"[{a},{b}]" for a, b in ranges) + "}"
 
 
+_UNCOUNTED_ROW: dict[str, Any] = {
+    **dict.fromkeys(FACT_COLUMNS),
+    **dict.fromkeys(_MULTIRANGE_COLUMNS, "{}"),
+    **dict.fromkeys(
+        ("long_absence", "employer_plan_30", "has_plan", "followed_up", "coordination", "referred"),
+        False,
+    ),
+    "counted": False,
+    "covered_days": 0,
+    "answer_days": "{}",
+    "komplt": 0,
+    "certificates": 0,
+}
+
+
 def fact_row(case_id: str, as_of: date, facts: CaseFacts | None) -> dict[str, Any]:
     """One case_measure_facts row (values as passed to the upsert; `until` left NULL)."""
-    row: dict[str, Any] = dict.fromkeys(FACT_COLUMNS)
-    row.update(case_id=case_id, as_of=as_of, counted=facts is not None)
-    for name in _MULTIRANGE_COLUMNS:
-        row[name] = "{}"
-    row.update(covered_days=0, answer_days="{}")
-    for flag in (
-        "long_absence",
-        "employer_plan_30",
-        "has_plan",
-        "followed_up",
-        "coordination",
-        "referred",
-    ):
-        row[flag] = False
-    row.update(komplt=0, certificates=0)
     if facts is None:
-        return row
+        return {**_UNCOUNTED_ROW, "case_id": case_id, "as_of": as_of}
     grades = dict(facts.grades)
-    row.update(
-        unit_id=facts.unit_id,
-        sex=facts.sex,
-        chapter=facts.chapter,
-        start_day=facts.start,
-        end_day=facts.end,
-        covered=_multirange(facts.covered),
-        covered_days=sum((b - a).days + 1 for a, b in facts.covered),
-        covered_last=facts.covered[-1][1] if facts.covered else None,
-        day_30=facts.day_30,
-        long_absence=facts.long_absence_expected,
-        employer_plan_30=facts.employer_plan_by_day_30,
-        has_plan=facts.has_plan,
-        followed_up=facts.followed_up,
-        coordination=facts.coordination_given,
-        referred=facts.referred_to_coordinator,
-        komplt=facts.komplt,
-        certificates=facts.certificates,
-        answer_days="{" + ",".join(map(str, facts.answer_days)) + "}",
-    )
-    for g in (25, 50, 75, 100):
-        row[f"grade_{g}"] = _multirange(grades.get(g, ()))
-    return row
+    covered = facts.covered
+    return {
+        "case_id": case_id,
+        "as_of": as_of,
+        "until": None,
+        "counted": True,
+        "unit_id": facts.unit_id,
+        "sex": facts.sex,
+        "chapter": facts.chapter,
+        "start_day": facts.start,
+        "end_day": facts.end,
+        "covered": _multirange(covered),
+        "covered_days": sum((b - a).days + 1 for a, b in covered),
+        "covered_last": covered[-1][1] if covered else None,
+        "grade_25": _multirange(grades.get(25, ())),
+        "grade_50": _multirange(grades.get(50, ())),
+        "grade_75": _multirange(grades.get(75, ())),
+        "grade_100": _multirange(grades.get(100, ())),
+        "day_30": facts.day_30,
+        "long_absence": facts.long_absence_expected,
+        "employer_plan_30": facts.employer_plan_by_day_30,
+        "has_plan": facts.has_plan,
+        "followed_up": facts.followed_up,
+        "coordination": facts.coordination_given,
+        "referred": facts.referred_to_coordinator,
+        "komplt": facts.komplt,
+        "certificates": facts.certificates,
+        "answer_days": "{" + ",".join(map(str, facts.answer_days)) + "}",
+    }
 
 
 def _fact_upsert_sql() -> str:
@@ -405,8 +412,64 @@ FROM case_measure_state s JOIN unnest($1::text[], $2::int[]) AS k(case_id, cache
 """
 
 
+_UNSEEN = object()  # facts not computed yet in this batch: compare with the stored digest
+
+
 def _digest(facts: CaseFacts | None) -> bytes:
     return hashlib.blake2b(repr(facts).encode(), digest_size=16).digest()
+
+
+class _FactWrites:
+    """What a batch writes to case_measure_facts: new (or replaced) rows, and the rows of
+    earlier batches whose validity ends (case id, as_of, until)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.closes: tuple[list[str], list[date], list[date]] = ([], [], [])
+
+
+class _FactTrail:
+    """One case's latest facts row while a batch folds it: the day it starts (`as_of`) and its
+    facts, known as the stored digest until facts are computed in this batch."""
+
+    def __init__(
+        self,
+        case_id: str,
+        writes: _FactWrites,
+        as_of: date | None = None,
+        digest: bytes | None = None,
+    ) -> None:
+        self.case_id, self.writes = case_id, writes
+        self.as_of, self._stored_digest = as_of, digest
+        self._facts: CaseFacts | None | object = _UNSEEN
+        self._row: dict[str, Any] | None = None  # the latest row, if written in this batch
+
+    def record(self, day: date, facts: CaseFacts | None) -> None:
+        """The facts as of `day` (the latest day so far): a new row unless they are the same."""
+        if self._facts is _UNSEEN:
+            if _digest(facts) == self._stored_digest:
+                return
+        elif facts == self._facts:
+            return
+        row = fact_row(self.case_id, day, facts)
+        if self._row is not None and self.as_of == day:
+            self._row.update(row)  # the same day changed again
+        else:
+            if self._row is not None:
+                self._row["until"] = day
+            elif self.as_of is not None and self.as_of != day:
+                self.writes.closes[0].append(self.case_id)
+                self.writes.closes[1].append(self.as_of)
+                self.writes.closes[2].append(day)
+            self.writes.rows.append(row)  # a stored row of the same day is replaced by it
+            self._row = row
+        self.as_of, self._facts = day, facts
+
+    def digest(self) -> bytes | None:
+        """The latest row's digest, kept with the case's state for the next batch."""
+        if self._facts is _UNSEEN:
+            return self._stored_digest
+        return _digest(self._facts)  # type: ignore[arg-type]
 
 
 class CaseMeasureFactsProjection(CaseFold):
@@ -435,46 +498,18 @@ class CaseMeasureFactsProjection(CaseFold):
         if not by_case:
             return
         stored = await self.load(conn, list(by_case))
-        rows: list[dict[str, Any]] = []
-        closes: tuple[list[str], list[date], list[date]] = ([], [], [])
+        writes = _FactWrites()
         states: dict[str, list[Any]] = {
             n: [] for n in ("id", "version", "mark", "as_of", "digest", "state")
         }
         with gc_paused():
             for case_id, case_events in by_case.items():
                 mark: date | None = None
-                snap_as_of: date | None = None
-                snap_digest: bytes | None = None
-                snap_row: dict[str, Any] | None = None  # the latest row, if written in this batch
                 if case_id in stored:
-                    state, (mark, snap_as_of, snap_digest) = stored[case_id]
+                    state, (mark, as_of, digest) = stored[case_id]
+                    trail = _FactTrail(case_id, writes, as_of, digest)
                 else:
-                    state = initial_state(case_id)
-
-                def emit(day: date, state: CaseState, case_id: str = case_id) -> None:
-                    nonlocal snap_as_of, snap_digest, snap_row
-                    facts = case_facts(state)
-                    digest = _digest(facts)
-                    if digest == snap_digest:
-                        return
-                    row = fact_row(case_id, day, facts)
-                    if snap_as_of == day:
-                        if snap_row is not None:
-                            snap_row.update(row)
-                        else:
-                            rows.append(row)
-                            snap_row = row
-                    else:
-                        if snap_row is not None:
-                            snap_row["until"] = day
-                        elif snap_as_of is not None:
-                            closes[0].append(case_id)
-                            closes[1].append(snap_as_of)
-                            closes[2].append(day)
-                        rows.append(row)
-                        snap_row = row
-                    snap_as_of, snap_digest = day, digest
-
+                    state, trail = initial_state(case_id), _FactTrail(case_id, writes)
                 dirty = False
                 for e in case_events:
                     if e.version <= state.version:
@@ -482,27 +517,27 @@ class CaseMeasureFactsProjection(CaseFold):
                     event = decode_event(e.type, e.schema_version, e.data)
                     day = local_date(event.occurred_at)
                     if mark is not None and day > mark and dirty:
-                        emit(mark, state)
+                        trail.record(mark, case_facts(state))
                         dirty = False
                     mark = day if mark is None else max(mark, day)
                     state = apply_in_place(state, event)
                     dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
                 if dirty and mark is not None:
-                    emit(mark, state)
+                    trail.record(mark, case_facts(state))
                 self.remember(case_id, state)
                 for key, value in (
                     ("id", case_id),
                     ("version", state.version),
                     ("mark", mark),
-                    ("as_of", snap_as_of),
-                    ("digest", snap_digest),
+                    ("as_of", trail.as_of),
+                    ("digest", trail.digest()),
                     ("state", pack_state(state)),
                 ):
                     states[key].append(value)
-        if rows:
-            await conn.execute(_FACT_UPSERT, *([r[n] for r in rows] for n in FACT_COLUMNS))
-        if closes[0]:
-            await conn.execute(_FACT_CLOSE, *closes)
+        if writes.rows:
+            await conn.execute(_FACT_UPSERT, *([r[n] for r in writes.rows] for n in FACT_COLUMNS))
+        if writes.closes[0]:
+            await conn.execute(_FACT_CLOSE, *writes.closes)
         await conn.execute(_FACT_STATE_UPSERT, *states.values())
 
     async def reset(self, conn: Conn) -> None:
