@@ -234,6 +234,8 @@ ORDER BY stream_id, version
 LIMIT $4
 """
 
+_READ_BY_STREAM_RAW = _raw(_READ_BY_STREAM)
+
 _READ_STREAM = f"""
 SELECT {_COLUMNS} FROM events
 WHERE stream_id = $1 AND version > $2
@@ -297,12 +299,12 @@ async def read_by_stream(
     """Events at positions <= `up_to_position` ordered by (stream, version), starting after
     the (stream_id, version) `after` (`("", 0)` for the first page), at most `limit`.
 
-    For rebuilds of projections whose rows depend on each stream alone: every stream comes
-    whole (up to the position), so a case is folded once instead of once per batch it has
-    events in. `up_to_position` should come from `head_position`, below which nothing new
-    can ever appear.
+    For rebuilds of projections whose rows depend on each stream alone: a stream's events
+    come together (split over two pages at most where a page ends), so a case is folded once
+    instead of once per batch it has events in. `up_to_position` should come from
+    `head_position`, below which nothing new can ever appear.
     """
-    sql = _raw(_READ_BY_STREAM) if raw_json else _READ_BY_STREAM
+    sql = _READ_BY_STREAM_RAW if raw_json else _READ_BY_STREAM
     rows = await conn.fetch(sql, after[0], after[1], up_to_position, limit)
     return [RecordedEvent(*r) for r in rows] if raw_json else [to_recorded(r) for r in rows]
 
