@@ -21,7 +21,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.commands import workflow_id
-from domain.commands import EstablishPlan, GiveConsent, RecordPlanFollowUp, WithdrawConsent
+from domain.commands import (
+    EstablishPlan,
+    GiveConsent,
+    RecordCertificate,
+    RecordPlanFollowUp,
+    WithdrawConsent,
+)
 from tests.workflows.conftest import Harness
 from tests.workflows.support import (
     PATIENT,
@@ -82,6 +88,18 @@ async def test_record_histories(harness: Harness) -> None:
         motivation_early_start="Bedömd per telefon dag 1"))
     await outcome(harness, late_id)
     await save(harness, late_id, "case-opened-on-day-20")
+
+    # an extension recorded after day 14, with consent for FK
+    ext_start = await today(harness)
+    ext_id, _ = await open_new_case(harness, ext_start, certificate(ext_start, 1, 20))
+    await do(harness, ext_id, GiveConsent(actor=PATIENT, recipient="fk",
+                                          purpose="share_information"))
+    await advance_to_day(harness, ext_start, 18)
+    await do(harness, ext_id, RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        ext_start, 21, 35, cid="c2", issued=await harness.env.get_current_time(),
+        relation={"kind": "FRLANG", "certificate_id": "c1"})))
+    await outcome(harness, ext_id)
+    await save(harness, ext_id, "extension-after-day-14")
 
 
 async def save(h: Harness, case_id: str, name: str) -> None:
