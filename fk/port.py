@@ -19,11 +19,16 @@ Rules, and why:
   connection, 5xx, TECHNICAL_ERROR, a receipt that is not signed right); `FkRejected` is the
   contract saying no (VALIDATION_ERROR, REVOKED, APPLICATION_ERROR, or a 4xx) and is not worth
   retrying.
+- Production runs over mutual TLS (`gateway_client`): care presents its function certificate
+  (SITHS) and trusts only the CA that signs FK's gateway. A failed handshake or a certificate
+  FK does not accept is a connection error like any other, so `FkUnavailable`: the fix is in
+  configuration, and Temporal keeps the delivery until it is made.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import ssl
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -36,6 +41,9 @@ from fk.schemas import (
     SendMessageToRecipient,
 )
 from sjukfall.signing import signed_headers, verify
+
+if TYPE_CHECKING:
+    from sjukfall.settings import Settings
 
 
 class FkError(Exception):
@@ -60,11 +68,20 @@ class FkPort(Protocol):
     async def send_message(self, message: SendMessageToRecipient) -> Receipt: ...
 
 
+def gateway_client(settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client for FK's gateway: presents SJUKFALL_FK_TLS_CERT + _KEY when set, and
+    accepts only a server certificate signed by SJUKFALL_FK_TLS_CA (the system roots when unset)."""
+    context = ssl.create_default_context(cafile=settings.fk_tls_ca)
+    if settings.fk_tls_cert is not None:
+        context.load_cert_chain(settings.fk_tls_cert, settings.fk_tls_key)
+    return httpx.AsyncClient(verify=context)
+
+
 class HttpTransport:
     """`FkPort` over HTTP(S) to an integration gateway, signed both ways, with a timeout.
 
-    Pass a shared `httpx.AsyncClient` to reuse connections; otherwise one is made on first use
-    (close it with `aclose()`).
+    Pass a shared `httpx.AsyncClient` to reuse connections (`gateway_client(settings)` for mutual
+    TLS); otherwise one is made on first use (close it with `aclose()`).
     """
 
     def __init__(
@@ -106,7 +123,7 @@ class HttpTransport:
         except httpx.TimeoutException:
             raise FkUnavailable(f"{what}: no answer within {self.timeout:g} s") from None
         except httpx.TransportError as err:
-            raise FkUnavailable(f"{what}: {type(err).__name__}: {err}") from None
+            raise FkUnavailable(f"{what}: {type(err).__name__}: {_reason(err)}") from None
         if not verify(self.secret, response.headers, response.content):
             raise FkUnavailable(f"{what}: answer HTTP {response.status_code} is not signed by FK")
         receipt, result = _parse(response.content)
@@ -122,6 +139,17 @@ class HttpTransport:
                 "APPLICATION_ERROR"
             )
         raise (FkUnavailable if transient else FkRejected)(text, result)
+
+
+def _reason(err: Exception) -> str:
+    """The error's text, or its root cause's when it has none: a gateway that refuses our client
+    certificate just resets the connection, and httpx then says only "ReadError"."""
+    if str(err):
+        return str(err)
+    root: BaseException = err
+    while (cause := root.__cause__ or root.__context__) is not None:
+        root = cause
+    return f"{type(root).__name__}: {root}"
 
 
 def _parse(content: bytes) -> tuple[Receipt | None, Result | None]:

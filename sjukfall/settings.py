@@ -4,7 +4,8 @@ An unset Temporal address or database URL means "start the embedded one" (`sjukf
 
 With `SJUKFALL_ENV=production` the settings refuse to load (a `ValidationError` whose message
 names the variable to set) unless the process can run safely outside a laptop: a real database
-and Temporal frontend, no dev secrets, and TLS (mTLS or an API key) to Temporal.
+and Temporal frontend, no dev secrets, TLS (mTLS or an API key) to Temporal, and mTLS to
+Försäkringskassan's gateway.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +67,14 @@ class Settings(BaseSettings):
     fk_url: str | None = None
     fk_secret: str = DEV_FK_SECRET
     fk_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Mutual TLS to FK's gateway: the care provider's function certificate (SITHS) and its key,
+    # and the CA of the gateway's server certificate (system roots when unset).
+    fk_tls_cert: Path | None = None
+    fk_tls_key: Path | None = None
+    fk_tls_ca: Path | None = None
+    # Production only: FK without https and a client certificate, acknowledged (the compose
+    # stack's FK simulator). Without it production refuses to start without FK's mTLS settings.
+    fk_insecure: bool = False
 
     data_dir: Path = Path(".data")
     log_format: Literal["json", "console"] | None = None  # default: console in dev, json in production
@@ -103,14 +113,16 @@ class Settings(BaseSettings):
 
     def tls_file_problems(self) -> list[str]:
         problems = []
-        for name in ("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                problems.append(f"{env_name(name)}: no file at {path}")
-        if self.temporal_tls_cert is not None and self.temporal_tls_key is None:
-            problems.append("SJUKFALL_TEMPORAL_TLS_KEY must be set with SJUKFALL_TEMPORAL_TLS_CERT")
-        if self.temporal_tls_key is not None and self.temporal_tls_cert is None:
-            problems.append("SJUKFALL_TEMPORAL_TLS_CERT must be set with SJUKFALL_TEMPORAL_TLS_KEY")
+        for peer in ("temporal", "fk"):
+            cert, key, ca = f"{peer}_tls_cert", f"{peer}_tls_key", f"{peer}_tls_ca"
+            for name in (cert, key, ca):
+                path = getattr(self, name)
+                if path is not None and not path.is_file():
+                    problems.append(f"{env_name(name)}: no file at {path}")
+            if getattr(self, cert) is not None and getattr(self, key) is None:
+                problems.append(f"{env_name(key)} must be set with {env_name(cert)}")
+            if getattr(self, key) is not None and getattr(self, cert) is None:
+                problems.append(f"{env_name(cert)} must be set with {env_name(key)}")
         return problems
 
     def production_problems(self) -> list[str]:
@@ -139,6 +151,16 @@ class Settings(BaseSettings):
         if self.fk_secret == DEV_FK_SECRET:
             problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
                             "Försäkringskassan's integration gateway")
+        if not self.fk_insecure:
+            if self.fk_url and urlsplit(self.fk_url).scheme != "https":
+                problems.append("SJUKFALL_FK_URL must be an https:// URL in production "
+                                "(mutual TLS to Försäkringskassan's gateway)")
+            if not (self.fk_tls_cert and self.fk_tls_key):
+                problems.append("mutual TLS to Försäkringskassan is required in production: set "
+                                "SJUKFALL_FK_TLS_CERT and SJUKFALL_FK_TLS_KEY (the care provider's "
+                                "function certificate), with SJUKFALL_FK_TLS_CA for the CA of FK's "
+                                "gateway; SJUKFALL_FK_INSECURE=true only for a test stack's FK "
+                                "simulator")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
         if not has_tls and not self.temporal_insecure:
             problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "

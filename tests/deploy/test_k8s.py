@@ -139,8 +139,10 @@ def test_the_secrets_the_pods_read_are_the_ones_the_runbook_creates() -> None:
             if "secret" in volume:
                 wanted.add((volume["secret"]["secretName"], ""))
     config = by_kind("ConfigMap")["sjukfall-config"]["data"]
-    for setting in ("SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_TEMPORAL_TLS_KEY", "SJUKFALL_TEMPORAL_TLS_CA"):
-        wanted.add(("sjukfall-temporal-tls", Path(config[setting]).name))
+    for peer in ("TEMPORAL", "FK"):
+        for file in ("CERT", "KEY", "CA"):
+            path = Path(config[f"SJUKFALL_{peer}_TLS_{file}"])
+            wanted.add((f"sjukfall-{peer.lower()}-tls", path.name))
     for secret, key in wanted:
         create = re.search(rf"kubectl[^\n]*create secret generic {re.escape(secret)}\b(.*?)(?:\n\n|```)",
                            runbook, re.DOTALL)
@@ -148,6 +150,21 @@ def test_the_secrets_the_pods_read_are_the_ones_the_runbook_creates() -> None:
         if key:
             assert re.search(rf"--from-(literal|file)={re.escape(key)}=", create.group(1)), \
                 f"docs/operations.md: {secret} is created without the key {key}"
+
+
+@pytest.mark.parametrize("workload", [name for name, _ in k8s_workloads()])
+def test_the_tls_files_the_configmap_names_are_mounted_from_their_secret(workload: str) -> None:
+    """Every process loads the production settings, which check that these files exist."""
+    spec = dict(k8s_workloads())[workload]
+    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    config = by_kind("ConfigMap")["sjukfall-config"]["data"]
+    for c in containers(spec):
+        mounted = {m["mountPath"]: secrets.get(m["name"]) for m in c["volumeMounts"]}
+        for peer in ("TEMPORAL", "FK"):
+            for file in ("CERT", "KEY", "CA"):
+                path = Path(config[f"SJUKFALL_{peer}_TLS_{file}"])
+                assert mounted.get(str(path.parent)) == f"sjukfall-{peer.lower()}-tls", \
+                    f"{workload} container {c['name']}: {path} is not mounted"
 
 
 def test_the_production_settings_accept_the_configmap(
@@ -159,8 +176,8 @@ def test_the_production_settings_accept_the_configmap(
         if name.startswith("SJUKFALL_"):
             monkeypatch.delenv(name)
     for key, value in by_kind("ConfigMap")["sjukfall-config"]["data"].items():
-        if key.startswith("SJUKFALL_TEMPORAL_TLS_"):  # the mounted Secret, here as files
-            value = str(tmp_path / Path(value).name)
+        if key.startswith(("SJUKFALL_TEMPORAL_TLS_", "SJUKFALL_FK_TLS_")):  # mounted Secrets
+            value = str(tmp_path / key.lower())
             Path(value).write_text("pem")
         monkeypatch.setenv(key, str(value))
     monkeypatch.setenv("SJUKFALL_DATABASE_URL", "postgresql://sjukfall:pw@db:5432/sjukfall")

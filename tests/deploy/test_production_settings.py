@@ -1,5 +1,6 @@
 """With SJUKFALL_ENV=production the settings refuse to load with dev secrets, without TLS to
-Temporal or without real endpoints, and the refusal names the variable to set."""
+Temporal, without mutual TLS to FK or without real endpoints, and the refusal names the
+variable to set."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def tls_files(tmp_path: Path) -> dict[str, Path]:
     files = {}
-    for name in ("cert", "key", "ca"):
+    for name in ("cert", "key", "ca", "fk-cert", "fk-key", "fk-ca"):
         files[name] = tmp_path / f"{name}.pem"
         files[name].write_bytes(f"-----{name}-----".encode())
     return files
@@ -46,6 +47,9 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
         "SJUKFALL_TEMPORAL_TLS_CERT": str(tls_files["cert"]),
         "SJUKFALL_TEMPORAL_TLS_KEY": str(tls_files["key"]),
         "SJUKFALL_TEMPORAL_TLS_CA": str(tls_files["ca"]),
+        "SJUKFALL_FK_TLS_CERT": str(tls_files["fk-cert"]),
+        "SJUKFALL_FK_TLS_KEY": str(tls_files["fk-key"]),
+        "SJUKFALL_FK_TLS_CA": str(tls_files["fk-ca"]),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -160,10 +164,63 @@ def test_a_certificate_without_its_key_or_a_missing_file_is_named(
     assert f"SJUKFALL_TEMPORAL_TLS_KEY: no file at {missing}" in message
 
 
+def test_production_refuses_plaintext_to_fk(
+    production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = refusal(monkeypatch, SJUKFALL_FK_URL="http://fk-gateway.example.org")
+    assert "SJUKFALL_FK_URL must be an https:// URL in production" in message
+    monkeypatch.setenv("SJUKFALL_FK_URL", "HTTPS://fk-gateway.example.org")
+    assert Settings().fk_url  # the scheme is case-insensitive
+
+
+def test_production_requires_care_s_function_certificate_for_fk(
+    production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = refusal(monkeypatch, SJUKFALL_FK_TLS_CERT=None, SJUKFALL_FK_TLS_KEY=None)
+    assert "mutual TLS to Försäkringskassan is required in production" in message
+    for variable in ("SJUKFALL_FK_TLS_CERT", "SJUKFALL_FK_TLS_KEY", "SJUKFALL_FK_TLS_CA"):
+        assert variable in message
+    # a CA alone authenticates FK, not us
+    assert "mutual TLS to Försäkringskassan is required" in refusal(monkeypatch)
+    # the system roots are enough for FK's server certificate
+    monkeypatch.delenv("SJUKFALL_FK_TLS_CA")
+    monkeypatch.setenv("SJUKFALL_FK_TLS_CERT", production["SJUKFALL_FK_TLS_CERT"])
+    monkeypatch.setenv("SJUKFALL_FK_TLS_KEY", production["SJUKFALL_FK_TLS_KEY"])
+    assert Settings().fk_tls_ca is None
+
+
+def test_fk_files_are_checked_like_temporal_s(
+    production: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    message = refusal(monkeypatch, SJUKFALL_FK_TLS_KEY=None)
+    assert "SJUKFALL_FK_TLS_KEY must be set with SJUKFALL_FK_TLS_CERT" in message
+    message = refusal(monkeypatch, SJUKFALL_FK_TLS_KEY=production["SJUKFALL_FK_TLS_KEY"],
+                      SJUKFALL_FK_TLS_CERT=None)
+    assert "SJUKFALL_FK_TLS_CERT must be set with SJUKFALL_FK_TLS_KEY" in message
+    missing = tmp_path / "nowhere.pem"
+    message = refusal(monkeypatch, SJUKFALL_FK_TLS_CERT=production["SJUKFALL_FK_TLS_CERT"],
+                      SJUKFALL_FK_TLS_CA=str(missing))
+    assert f"SJUKFALL_FK_TLS_CA: no file at {missing}" in message
+    # outside production too: a path that was set must point at a file
+    message = refusal(monkeypatch, SJUKFALL_ENV="dev")
+    assert f"SJUKFALL_FK_TLS_CA: no file at {missing}" in message
+
+
+def test_plaintext_fk_must_be_said_out_loud(
+    production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SJUKFALL_FK_TLS_CERT", "SJUKFALL_FK_TLS_KEY", "SJUKFALL_FK_TLS_CA"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SJUKFALL_FK_URL", "http://fk-simulator:8070")
+    monkeypatch.setenv("SJUKFALL_FK_INSECURE", "true")
+    assert Settings().fk_url == "http://fk-simulator:8070"
+
+
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = refusal(monkeypatch, SJUKFALL_ENV="production")
     for variable in ("SJUKFALL_DATABASE_URL", "SJUKFALL_TEMPORAL_ADDRESS", "SJUKFALL_JWT_SECRET",
-                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT"):
+                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_FK_URL",
+                     "SJUKFALL_FK_TLS_CERT"):
         assert variable in message
 
 
