@@ -128,7 +128,23 @@ def test_nothing_runs_our_image_as_root(stack: dict[str, Any]) -> None:
         assert not service.get("privileged"), name
 
 
-@pytest.mark.parametrize("service", ["migrate", "worker", "api", "fk-simulator"])
+def test_the_fk_simulator_runs_as_a_test_double_the_others_can_reach(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`sjukfall fk-simulator` refuses production mode, listens on 127.0.0.1 and sends to
+    127.0.0.1 unless told otherwise: in a container none of that would work."""
+    svc = stack["services"]["fk-simulator"]
+    assert environment(svc)["SJUKFALL_ENV"] != "production"
+    command = as_list(svc["command"])
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert command[command.index("--care-url") + 1] == "http://api:8000"
+    assert "api" in svc["depends_on"]
+    port = environment(svc)["SJUKFALL_FK_SIMULATOR_PORT"]
+    assert environment(stack["services"]["worker"])["SJUKFALL_FK_URL"] == \
+        f"http://fk-simulator:{port}"
+
+
+@pytest.mark.parametrize("service", ["migrate", "worker", "api"])
 def test_the_production_settings_accept_what_compose_gives(
     stack: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
