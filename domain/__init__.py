@@ -6,13 +6,11 @@ from .decider import decide, evolve, fold, initial_state
 from .errors import DomainError
 from .events import Event, event_from_record, event_id_for, event_to_record
 from .measures import Measures, compute_measures, kva_registrations
-from .rules import CURRENT_RULES, Rules
 from .state import CaseState
 from .summary import CaseSummary, patient_identity_for, summarize
 from .timers import Timer, next_timer
 
 __all__ = [
-    "CURRENT_RULES",
     "Actor",
     "CaseState",
     "CaseSummary",
@@ -20,7 +18,6 @@ __all__ = [
     "DomainError",
     "Event",
     "Measures",
-    "Rules",
     "Timer",
     "compute_measures",
     "consent_allows",

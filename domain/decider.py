@@ -110,7 +110,6 @@ from .events import (
 )
 from .fk import FkMessageRecord, OutboundFkMessage
 from .milestones import MILESTONE_ACTIONS
-from .rules import CURRENT_RULES, Rules
 from .state import (
     CaseState,
     CertificateRecord,
@@ -176,12 +175,8 @@ def initial_state(case_id: str) -> CaseState:
 # --------------------------------------------------------------------------------- decide
 
 
-def decide(
-    command: Command, state: CaseState, now: datetime, rules: Rules = CURRENT_RULES
-) -> list[Event]:
-    """The events `command` produces against `state` at `now`, or a DomainError.
-
-    `rules`: the switches of rules changed since release (domain/rules.py)."""
+def decide(command: Command, state: CaseState, now: datetime) -> list[Event]:
+    """The events `command` produces against `state` at `now`, or a DomainError."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if command.actor.role not in ALLOWED_ROLES[command.type]:
@@ -201,7 +196,7 @@ def decide(
             "case_closed",
             f"case {state.case_id} is closed ({state.closed_reason}); nothing more can be recorded",
         )
-    out = Emitter(state, now, command.actor.id, rules)
+    out = Emitter(state, now, command.actor.id)
     _HANDLERS[type(command)](command, state, out)
     return out.events
 
@@ -314,8 +309,7 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
             "other certificates, so it starts a new sick period: open a new case",
         )
     out.add(CertificateRecorded(**out.envelope(), certificate=cert))
-    completion = cert.relation is not None and cert.relation.kind == "KOMPLT"
-    if completion:
+    if cert.relation is not None and cert.relation.kind == "KOMPLT":
         for record in state.fk_awaiting_care():
             if record.message.topic == "KOMPLT":
                 out.add(
@@ -325,14 +319,6 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
                         certificate_id=cert.certificate_id,
                     )
                 )
-    # FK asked for it, or FK already pays sickness benefit and this covers days it pays for
-    # (before the day-14 milestone, that milestone sends the latest certificate)
-    after_day_14 = (
-        out.rules.certificates_to_fk_after_day_14
-        and 14 in state.milestones_reached
-        and cert.last_day > state.day(14)
-    )
-    if completion or after_day_14:
         out.notify(
             "fk", "share_information", "certificate_to_fk", certificate_id=cert.certificate_id
         )

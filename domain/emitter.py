@@ -7,7 +7,6 @@ from typing import Any
 
 from .consent import Purpose, Recipient, consent_refusal, needs_consent
 from .events import Event, NotificationRequested, NotificationSuppressed, event_id_for
-from .rules import CURRENT_RULES, Rules
 from .state import CaseState
 from .vocabulary import NotificationKind
 
@@ -18,13 +17,10 @@ class Emitter:
     Events record `occurred_at` in UTC whatever zone `now` came in, so the record is uniform.
     """
 
-    def __init__(
-        self, state: CaseState, now: datetime, recorded_by: str, rules: Rules = CURRENT_RULES
-    ) -> None:
+    def __init__(self, state: CaseState, now: datetime, recorded_by: str) -> None:
         self.state = state
         self.now = now.astimezone(UTC)
         self.recorded_by = recorded_by
-        self.rules = rules
         self.events: list[Event] = []
 
     def envelope(self) -> dict[str, Any]:

@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         Command,
         DomainError,
         Event,
-        Rules,
         Timer,
         decide,
         evolve,
@@ -59,9 +58,6 @@ PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
 # and outcomes that arrive together recorded in one append, NextMilestoneAt moved by
 # milestones only (not by every follow-up or closing timer).
 PATCH_LEAN = "lean-commands-v1"
-# domain/rules.py's certificates_to_fk_after_day_14: an extension recorded after day 14 goes
-# to FK. Cases started before keep deciding without it (their histories must replay).
-PATCH_CERTIFICATES_TO_FK = "certificates-to-fk-after-day-14-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -161,9 +157,6 @@ class CaseWorkflow:
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.indexed = input.indexed or CaseIndex()  # search attributes as last set
         self.lean = workflow.patched(PATCH_LEAN)
-        self.rules = Rules(
-            certificates_to_fk_after_day_14=workflow.patched(PATCH_CERTIFICATES_TO_FK)
-        )
         self.alarm: asyncio.Task[None] | None = None  # the durable timer, for alarm_at
         self.alarm_at: datetime | None = None
         self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
@@ -232,7 +225,7 @@ class CaseWorkflow:
         """Decide everything due by now, earliest first, and record it in one append."""
         now, scratch, events = workflow.now(), self.state, []
         while (due := next_timer(scratch)) is not None and due.at <= now:
-            decided = decide(due.command, scratch, now, self.rules)
+            decided = decide(due.command, scratch, now)
             if not decided:
                 break  # cannot happen (each timer decision moves next_timer on); never spin
             scratch = fold(decided, scratch)
@@ -273,7 +266,7 @@ class CaseWorkflow:
     @execute.validator
     def validate(self, command: Command) -> None:
         try:
-            decide(command, self.state, workflow.now(), self.rules)
+            decide(command, self.state, workflow.now())
         except DomainError as err:
             raise rejection(err) from None
 
@@ -290,7 +283,7 @@ class CaseWorkflow:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = decide(command, scratch, now, self.rules)
+            decided = decide(command, scratch, now)
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()

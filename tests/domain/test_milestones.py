@@ -97,59 +97,6 @@ def test_day_14_with_consent_notifies_employer_patient_and_sends_the_certificate
     assert events[3].parameters == {"certificate_id": "c1"}
 
 
-def extension(case: Case, day: int, first: int, last: int, cid: str = "c2") -> list[Any]:
-    """The events of recording an extension of c1 covering days first..last, issued on `day`."""
-    cert = certificate(cid, first=first, last=last, issued=day,
-                       relation={"kind": "FRLANG", "certificate_id": "c1"})
-    return case.do(RecordCertificate(actor=PHYSICIAN, certificate=cert), at(day))
-
-
-def fk_certificates(events: list[Any]) -> list[tuple[str, str]]:
-    return [(e.type, e.parameters["certificate_id"] if e.type == "NotificationRequested" else
-             e.reason) for e in events if getattr(e, "kind", None) == "certificate_to_fk"]
-
-
-def test_an_extension_after_day_14_goes_to_fk_like_the_first_certificate() -> None:
-    case = opened(cert=certificate(last=20), consents=ALL_CONSENTS)
-    case.advance(at(14))
-    assert fk_certificates(reached(case, 14)) == [("NotificationRequested", "c1")]
-    assert fk_certificates(extension(case, 18, 21, 40)) == [("NotificationRequested", "c2")]
-
-
-def test_an_extension_after_day_14_without_consent_is_suppressed_and_recorded() -> None:
-    case = opened(cert=certificate(last=20), consents=(("employer", "share_information"),))
-    case.advance(at(16))
-    assert fk_certificates(extension(case, 16, 21, 40)) == [
-        ("NotificationSuppressed", "the patient has not consented to fk (share_information)")]
-
-
-def test_certificates_before_the_day_14_milestone_wait_for_it() -> None:
-    """Day 14 sends the latest certificate; one recorded before then is not sent on its own,
-    nor one after day 14 that covers only days FK does not pay for."""
-    case = opened(cert=certificate(last=10), consents=ALL_CONSENTS)
-    assert fk_certificates(extension(case, 9, 11, 30)) == []
-    case.advance(at(14))
-    assert fk_certificates(reached(case, 14)) == [("NotificationRequested", "c2")]
-    late = certificate("c0", first=3, last=5, issued=15,
-                       relation={"kind": "FRLANG", "certificate_id": "c1"})
-    events = case.do(RecordCertificate(actor=PHYSICIAN, certificate=late), at(15))
-    assert fk_certificates(events) == []
-
-
-def test_a_workflow_started_before_the_rule_keeps_deciding_without_it() -> None:
-    from domain import Rules, decide, fold
-
-    case = opened(cert=certificate(last=20), consents=ALL_CONSENTS)
-    case.advance(at(18))
-    cert = certificate("c2", first=21, last=40, issued=18,
-                       relation={"kind": "FRLANG", "certificate_id": "c1"})
-    before = Rules(certificates_to_fk_after_day_14=False)
-    events = decide(RecordCertificate(actor=PHYSICIAN, certificate=cert), case.state, at(18),
-                    before)
-    assert [e.type for e in events] == ["CertificateRecorded"]
-    assert fold(events, case.state).certificates["c2"].counts
-
-
 def test_day_14_without_consent_suppresses_what_would_leave_care() -> None:
     case = opened(cert=certificate(last=40))
     case.advance(at(14))

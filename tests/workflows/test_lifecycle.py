@@ -154,25 +154,3 @@ async def test_four_day_gap_merges_and_six_day_gap_closes(harness: Harness) -> N
     closed = (await records(harness, case_id, "CaseClosed"))[0]
     assert datetime.fromisoformat(closed["occurred_at"]).astimezone(STOCKHOLM).date() == (
         start + timedelta(days=30))
-
-
-async def test_an_extension_recorded_after_day_14_reaches_fk(harness: Harness) -> None:
-    """Day 14 sends c1; FK then pays sickness benefit from day 15, so the extension c2 the
-    physician records on day 18 follows it there (the patient consented to FK)."""
-    start = await today(harness)
-    case_id, _ = await open_new_case(harness, start, certificate(start, 1, 20))
-    await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="fk",
-                                           purpose="share_information"))
-    await advance_to_day(harness, start, 18)
-    assert list(harness.fk.certificates) == ["c1"]
-    await do(harness, case_id, RecordCertificate(actor=PHYSICIAN, certificate=certificate(
-        start, 21, 35, cid="c2", issued=await harness.env.get_current_time(),
-        relation={"kind": "FRLANG", "certificate_id": "c1"})))
-
-    await outcome(harness, case_id)
-
-    assert sorted(harness.fk.certificates) == ["c1", "c2"]
-    requested = [r["parameters"]["certificate_id"]
-                 for r in await records(harness, case_id, "NotificationRequested")
-                 if r["kind"] == "certificate_to_fk"]
-    assert requested == ["c1", "c2"]  # each once, and each acknowledged by FK

@@ -41,7 +41,7 @@ from tests.workflows.support import (
     today,
 )
 from worker import sandbox_runner
-from workflows.case import PATCH_CERTIFICATES_TO_FK, CaseWorkflow
+from workflows.case import PATCH_LEAN, CaseWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 RECORDING = os.environ.get("SJUKFALL_RECORD_HISTORIES") == "1"
@@ -106,4 +106,4 @@ async def save(h: Harness, case_id: str, name: str) -> None:
     """Saved under the newest patch's name: histories of older code are kept, never replaced."""
     history = await h.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}--{PATCH_CERTIFICATES_TO_FK}.json").write_text(history.to_json())
+    (HISTORIES / f"{name}--{PATCH_LEAN}.json").write_text(history.to_json())
