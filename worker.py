@@ -91,6 +91,8 @@ async def main() -> None:
     configure(settings.resolved_log_format, settings.log_level)
     if not settings.database_url:
         raise SystemExit("SJUKFALL_DATABASE_URL is required for a standalone worker")
+    if problems := settings.fk_client_problems():
+        raise SystemExit("; ".join(problems))
     client = await connect_client(settings)
     store = await EventStore.connect(settings.database_url)
     stop = asyncio.Event()

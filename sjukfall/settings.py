@@ -4,8 +4,8 @@ An unset Temporal address or database URL means "start the embedded one" (`sjukf
 
 With `SJUKFALL_ENV=production` the settings refuse to load (a `ValidationError` whose message
 names the variable to set) unless the process can run safely outside a laptop: a real database
-and Temporal frontend, no dev secrets, TLS (mTLS or an API key) to Temporal, and mTLS to
-Försäkringskassan's gateway.
+and Temporal frontend, no dev secrets, and TLS (mTLS or an API key) to Temporal. The worker
+also needs mTLS to Försäkringskassan's gateway (`fk_client_problems`, checked when it starts).
 """
 
 from __future__ import annotations
@@ -151,22 +151,32 @@ class Settings(BaseSettings):
         if self.fk_secret == DEV_FK_SECRET:
             problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
                             "Försäkringskassan's integration gateway")
-        if not self.fk_insecure:
-            if self.fk_url and urlsplit(self.fk_url).scheme != "https":
-                problems.append("SJUKFALL_FK_URL must be an https:// URL in production "
-                                "(mutual TLS to Försäkringskassan's gateway)")
-            if not (self.fk_tls_cert and self.fk_tls_key):
-                problems.append("mutual TLS to Försäkringskassan is required in production: set "
-                                "SJUKFALL_FK_TLS_CERT and SJUKFALL_FK_TLS_KEY (the care provider's "
-                                "function certificate), with SJUKFALL_FK_TLS_CA for the CA of FK's "
-                                "gateway; SJUKFALL_FK_INSECURE=true only for a test stack's FK "
-                                "simulator")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
         if not has_tls and not self.temporal_insecure:
             problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "
                             "and SJUKFALL_TEMPORAL_TLS_KEY (mTLS, with SJUKFALL_TEMPORAL_TLS_CA for a "
                             "private CA) or SJUKFALL_TEMPORAL_API_KEY; SJUKFALL_TEMPORAL_INSECURE=true "
                             "only where a service mesh encrypts the traffic")
+        return problems
+
+    def fk_client_problems(self) -> list[str]:
+        """What keeps a process that sends to FK (the worker) from doing so in production.
+
+        Only the worker holds the care provider's function certificate: the API and the
+        migrations never talk to FK's gateway, so they need not (and should not) have its key.
+        """
+        if self.env != "production" or self.fk_insecure:
+            return []
+        problems = []
+        if self.fk_url and urlsplit(self.fk_url).scheme != "https":
+            problems.append("SJUKFALL_FK_URL must be an https:// URL in production "
+                            "(mutual TLS to Försäkringskassan's gateway)")
+        if not (self.fk_tls_cert and self.fk_tls_key):
+            problems.append("mutual TLS to Försäkringskassan is required in production: set "
+                            "SJUKFALL_FK_TLS_CERT and SJUKFALL_FK_TLS_KEY (the care provider's "
+                            "function certificate), with SJUKFALL_FK_TLS_CA for the CA of FK's "
+                            "gateway; SJUKFALL_FK_INSECURE=true only for a test stack's FK "
+                            "simulator")
         return problems
 
     def temporal_connect_options(self) -> dict[str, Any]:

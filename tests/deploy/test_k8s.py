@@ -138,11 +138,11 @@ def test_the_secrets_the_pods_read_are_the_ones_the_runbook_creates() -> None:
         for volume in spec.get("volumes", []):
             if "secret" in volume:
                 wanted.add((volume["secret"]["secretName"], ""))
-    config = by_kind("ConfigMap")["sjukfall-config"]["data"]
-    for peer in ("TEMPORAL", "FK"):
+    for peer, settings in (("temporal", by_kind("ConfigMap")["sjukfall-config"]["data"]),
+                           ("fk", worker_env())):
         for file in ("CERT", "KEY", "CA"):
-            path = Path(config[f"SJUKFALL_{peer}_TLS_{file}"])
-            wanted.add((f"sjukfall-{peer.lower()}-tls", path.name))
+            path = Path(settings[f"SJUKFALL_{peer.upper()}_TLS_{file}"])
+            wanted.add((f"sjukfall-{peer}-tls", path.name))
     for secret, key in wanted:
         create = re.search(rf"kubectl[^\n]*create secret generic {re.escape(secret)}\b(.*?)(?:\n\n|```)",
                            runbook, re.DOTALL)
@@ -152,19 +152,35 @@ def test_the_secrets_the_pods_read_are_the_ones_the_runbook_creates() -> None:
                 f"docs/operations.md: {secret} is created without the key {key}"
 
 
-@pytest.mark.parametrize("workload", [name for name, _ in k8s_workloads()])
-def test_the_tls_files_the_configmap_names_are_mounted_from_their_secret(workload: str) -> None:
-    """Every process loads the production settings, which check that these files exist."""
+def worker_env() -> dict[str, str]:
+    spec = dict(k8s_workloads())["Deployment/sjukfall-worker"]
+    return {v["name"]: v["value"] for c in containers(spec) for v in c["env"] if "value" in v}
+
+
+def mounts(workload: str) -> dict[str, str | None]:
+    """Mount path -> the Secret mounted there, over the workload's containers."""
     spec = dict(k8s_workloads())[workload]
     secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    return {m["mountPath"]: secrets.get(m["name"]) for c in containers(spec)
+            for m in c["volumeMounts"]}
+
+
+@pytest.mark.parametrize("workload", [name for name, _ in k8s_workloads()])
+def test_the_tls_files_the_settings_name_are_mounted_from_their_secret(workload: str) -> None:
+    """The settings check that these files exist. Temporal's are every process's (ConfigMap);
+    FK's function certificate is the worker's alone: no other process talks to FK."""
     config = by_kind("ConfigMap")["sjukfall-config"]["data"]
-    for c in containers(spec):
-        mounted = {m["mountPath"]: secrets.get(m["name"]) for m in c["volumeMounts"]}
-        for peer in ("TEMPORAL", "FK"):
-            for file in ("CERT", "KEY", "CA"):
-                path = Path(config[f"SJUKFALL_{peer}_TLS_{file}"])
-                assert mounted.get(str(path.parent)) == f"sjukfall-{peer.lower()}-tls", \
-                    f"{workload} container {c['name']}: {path} is not mounted"
+    mounted = mounts(workload)
+    for file in ("CERT", "KEY", "CA"):
+        path = Path(config[f"SJUKFALL_TEMPORAL_TLS_{file}"])
+        assert mounted.get(str(path.parent)) == "sjukfall-temporal-tls", f"{workload}: {path}"
+    assert not any(k.startswith("SJUKFALL_FK_TLS_") for k in config)
+    if workload == "Deployment/sjukfall-worker":
+        for file in ("CERT", "KEY", "CA"):
+            path = Path(worker_env()[f"SJUKFALL_FK_TLS_{file}"])
+            assert mounted.get(str(path.parent)) == "sjukfall-fk-tls", f"{workload}: {path}"
+    else:
+        assert "sjukfall-fk-tls" not in mounted.values(), f"{workload} holds FK's key"
 
 
 def test_the_production_settings_accept_the_configmap(

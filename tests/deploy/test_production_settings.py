@@ -164,29 +164,58 @@ def test_a_certificate_without_its_key_or_a_missing_file_is_named(
     assert f"SJUKFALL_TEMPORAL_TLS_KEY: no file at {missing}" in message
 
 
-def test_production_refuses_plaintext_to_fk(
+async def worker_refusal(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> str:
+    """What `sjukfall worker` says when it refuses to start (before it connects anywhere)."""
+    from sjukfall.settings import get_settings
+    from worker import main
+
+    for name, value in changes.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as caught:
+            await main()
+    finally:
+        get_settings.cache_clear()
+    return str(caught.value)
+
+
+async def test_the_worker_refuses_plaintext_to_fk_in_production(
     production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    message = refusal(monkeypatch, SJUKFALL_FK_URL="http://fk-gateway.example.org")
+    message = await worker_refusal(monkeypatch, SJUKFALL_FK_URL="http://fk-gateway.example.org")
     assert "SJUKFALL_FK_URL must be an https:// URL in production" in message
     monkeypatch.setenv("SJUKFALL_FK_URL", "HTTPS://fk-gateway.example.org")
-    assert Settings().fk_url  # the scheme is case-insensitive
+    assert Settings().fk_client_problems() == []  # the scheme is case-insensitive
 
 
-def test_production_requires_care_s_function_certificate_for_fk(
+async def test_the_worker_requires_care_s_function_certificate_for_fk(
     production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    message = refusal(monkeypatch, SJUKFALL_FK_TLS_CERT=None, SJUKFALL_FK_TLS_KEY=None)
+    message = await worker_refusal(monkeypatch, SJUKFALL_FK_TLS_CERT=None, SJUKFALL_FK_TLS_KEY=None)
     assert "mutual TLS to Försäkringskassan is required in production" in message
     for variable in ("SJUKFALL_FK_TLS_CERT", "SJUKFALL_FK_TLS_KEY", "SJUKFALL_FK_TLS_CA"):
         assert variable in message
     # a CA alone authenticates FK, not us
-    assert "mutual TLS to Försäkringskassan is required" in refusal(monkeypatch)
+    assert "mutual TLS to Försäkringskassan is required" in await worker_refusal(monkeypatch)
     # the system roots are enough for FK's server certificate
     monkeypatch.delenv("SJUKFALL_FK_TLS_CA")
     monkeypatch.setenv("SJUKFALL_FK_TLS_CERT", production["SJUKFALL_FK_TLS_CERT"])
     monkeypatch.setenv("SJUKFALL_FK_TLS_KEY", production["SJUKFALL_FK_TLS_KEY"])
-    assert Settings().fk_tls_ca is None
+    assert Settings().fk_client_problems() == []
+
+
+def test_only_the_worker_needs_fk_s_certificate(
+    production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API and the migrations never talk to FK's gateway: they load without its key."""
+    for name in ("SJUKFALL_FK_TLS_CERT", "SJUKFALL_FK_TLS_KEY", "SJUKFALL_FK_TLS_CA"):
+        monkeypatch.delenv(name)
+    settings = Settings()
+    assert settings.env == "production" and settings.fk_client_problems()
 
 
 def test_fk_files_are_checked_like_temporal_s(
@@ -219,8 +248,7 @@ def test_plaintext_fk_must_be_said_out_loud(
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = refusal(monkeypatch, SJUKFALL_ENV="production")
     for variable in ("SJUKFALL_DATABASE_URL", "SJUKFALL_TEMPORAL_ADDRESS", "SJUKFALL_JWT_SECRET",
-                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_FK_URL",
-                     "SJUKFALL_FK_TLS_CERT"):
+                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_FK_URL"):
         assert variable in message
 
 
