@@ -228,8 +228,7 @@ class CaseSummaryProjection(CaseFold):
     load_sql = _LOAD
 
     async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
-        with gc_paused():
-            by_case = self.by_case(events)
+        by_case = self.by_case(events)
         if not by_case:
             return
         ids = list(by_case)
@@ -493,8 +492,7 @@ class CaseMeasureFactsProjection(CaseFold):
     load_sql = _FACT_LOAD
 
     async def handle(self, conn: Conn, events: list[RecordedEvent]) -> None:
-        with gc_paused():
-            by_case = self.by_case(events)
+        by_case = self.by_case(events)
         if not by_case:
             return
         stored = await self.load(conn, list(by_case))
