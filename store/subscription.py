@@ -278,10 +278,9 @@ async def _replay_by_stream(
                 raise
             total += len(page)
             page = await ahead
-        async with conn.transaction():
+        async with conn.transaction():  # no other runner moved it: they wait for the replay
             await _lock(conn, projection.name)
-            position = max(head, await get_checkpoint(conn, projection.name))
-            await _save_checkpoint(conn, projection.name, position)
+            await _save_checkpoint(conn, projection.name, head)
     return total
 
 

@@ -56,12 +56,17 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
     return env
 
 
-def refusal(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> str:
+def change_env(monkeypatch: pytest.MonkeyPatch, changes: dict[str, str | None]) -> None:
+    """Set each variable, or unset it where the value is None."""
     for name, value in changes.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
+
+
+def refusal(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> str:
+    change_env(monkeypatch, changes)
     with pytest.raises(ValidationError) as caught:
         Settings()
     return str(caught.value)
@@ -169,11 +174,7 @@ async def worker_refusal(monkeypatch: pytest.MonkeyPatch, **changes: str | None)
     from sjukfall.settings import get_settings
     from worker import main
 
-    for name, value in changes.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    change_env(monkeypatch, changes)
     get_settings.cache_clear()
     try:
         with pytest.raises(SystemExit) as caught:
