@@ -80,7 +80,9 @@ async def case_worker(
             max_cached_workflows=settings.max_cached_workflows,
             max_concurrent_activities=settings.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-            graceful_shutdown_timeout=timedelta(seconds=10),
+            # Activities still running at shutdown are cancelled after this; Temporal retries
+            # them on the next worker, and appends and deliveries are idempotent.
+            graceful_shutdown_timeout=timedelta(seconds=5),
         )
         async with worker:
             yield worker

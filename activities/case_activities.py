@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -21,9 +23,9 @@ from temporalio.exceptions import ApplicationError
 from domain import Event, consent_check, event_from_record, event_to_record, fold
 from domain.events import NotificationRequested
 from sjukfall.logs import get_logger
-from sjukfall.metrics import observe_append
+from sjukfall.metrics import APPENDS_REFUSED, observe_append, observe_attempt
 from sjukfall.signing import signed_headers
-from store.eventstore import EventStore, NewEvent, WrongExpectedVersion
+from store.eventstore import EventStore, NewEvent, WrongExpectedVersion, is_transient
 
 if TYPE_CHECKING:
     from fk.port import FkPort
@@ -49,6 +51,29 @@ class DeliveryOutcome(BaseModel):
     receipt: str | None = None
 
 
+R = TypeVar("R")
+CaseRequest = TypeVar("CaseRequest", AppendEvents, Delivery)
+
+
+def tracked(
+    run: Callable[[Any, CaseRequest], Awaitable[R]],
+) -> Callable[[Any, CaseRequest], Awaitable[R]]:
+    """Count the case as stuck while this activity keeps failing (sjukfall_cases_stuck)."""
+
+    @functools.wraps(run)
+    async def attempt(self: Any, request: CaseRequest) -> R:
+        number = activity.info().attempt
+        try:
+            result = await run(self, request)
+        except BaseException:
+            observe_attempt(run.__name__, request.case_id, number, ok=False)
+            raise
+        observe_attempt(run.__name__, request.case_id, number, ok=True)
+        return result
+
+    return attempt
+
+
 class CaseActivities:
     def __init__(
         self,
@@ -65,6 +90,7 @@ class CaseActivities:
         self.fk_port = fk_port  # certificates and messages to FK (activities/fk_delivery.py)
 
     @activity.defn
+    @tracked
     async def append_events(self, request: AppendEvents) -> int:
         new = []
         for event in request.events:
@@ -76,12 +102,20 @@ class CaseActivities:
         except WrongExpectedVersion as err:
             # One writer per case: a stale version is a bug, retrying cannot fix it.
             raise ApplicationError(str(err), type="WrongExpectedVersion", non_retryable=True)
+        except Exception as err:
+            if is_transient(err):
+                raise  # the database is away for a moment: retried with backoff
+            APPENDS_REFUSED.inc()
+            log.warning("append_refused", case_id=request.case_id, error=type(err).__name__)
+            raise ApplicationError(f"the event store refused the events ({type(err).__name__})",
+                                   type="StoreRejected", non_retryable=True) from None
         await observe_append(self.store, request.events, time.perf_counter() - started)
         log.info("events_appended", case_id=request.case_id, version=version,
                  types=[e.type for e in request.events])
         return version
 
     @activity.defn
+    @tracked
     async def deliver_notification(self, request: Delivery) -> DeliveryOutcome:
         note = request.notification
         records = await self.store.read_stream(request.case_id)

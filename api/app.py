@@ -19,7 +19,8 @@ from temporalio.client import Client
 
 from api import bodies, fk_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
-from api.commands import domain_problem, open_case, send_command
+from api.commands import domain_problem, open_case, send_command, update_id
+from api.limits import BodyLimit
 from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.summary = CaseSummaryProjection()
     app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     app.include_router(fk_routes.router)
     instrument_app(app)  # server spans, when tracing is on
@@ -102,8 +104,9 @@ async def case_row(request: Request, principal: Principal, case_id: str,
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
-    result = await send_command(request.app.state.temporal, case_id,
-                                build(actor_of(principal, row["unit_id"])), key)
+    cmd = build(actor_of(principal, row["unit_id"]))
+    result = await send_command(request.app.state.temporal, case_id, cmd,
+                                update_id(request, principal.sub, case_id, key, cmd))
     await catch_up(request)
     return result
 
@@ -215,7 +218,8 @@ def _routes(app: FastAPI) -> None:
             if err.rule != "case_already_opened":
                 raise domain_problem(err) from None
         result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
-                                 open_command, key)
+                                 open_command,
+                                 update_id(request, principal.sub, case_id, key, open_command))
         await catch_up(request)
         return CaseCreated(case_id=result.case_id, version=result.version)
 
@@ -311,7 +315,8 @@ def _routes(app: FastAPI) -> None:
         actor = actor_of(principal, row["unit_id"])
         cmd = (c.RevisePlan(actor=actor, plan=body.plan, reason=body.reason) if has_plan
                else c.EstablishPlan(actor=actor, plan=body.plan))
-        result = await send_command(request.app.state.temporal, case_id, cmd, key)
+        result = await send_command(request.app.state.temporal, case_id, cmd,
+                                    update_id(request, principal.sub, case_id, key, cmd))
         await catch_up(request)
         return result
 

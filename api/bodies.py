@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from api.problems import Problem, validation_errors
 from domain import commands as c
+from domain.bounds import TEXT_MAX
 from domain.plan import Plan
 
 
@@ -28,7 +29,7 @@ def body_model(command: type[BaseModel], name: str | None = None,
     fields.update(extra)
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         name or f"{command.__name__}Body",
-        __config__=ConfigDict(extra="forbid"),
+        __config__=ConfigDict(extra="forbid", str_max_length=TEXT_MAX),
         __doc__=command.__doc__,
         **fields,
     )
@@ -66,7 +67,7 @@ EmployerReturnPlanBody = body_model(c.RecordEmployerReturnPlan)
 class PlanBody(BaseModel):
     """Establish the plan the first time, revise it every later time (all versions are kept)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_max_length=TEXT_MAX)
     plan: Plan
     reason: str = ""
 

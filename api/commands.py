@@ -6,9 +6,11 @@ key is answered with the first request's result and records nothing new.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import Request
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
@@ -17,10 +19,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem
-from sjukfall.logs import get_logger
 from domain import Command, DomainError, decide, fold, initial_state
 from domain.commands import OpenCase
-from workflows.case import CaseIndex, CaseInput, CaseWorkflow, CommandResult
+from sjukfall.logs import get_logger
+from workflows.case import KEY_PREFIX, CaseIndex, CaseInput, CaseWorkflow, CommandResult
 
 log = get_logger(__name__)
 
@@ -28,6 +30,28 @@ log = get_logger(__name__)
 CONFLICT_RULES = {"case_closed", "case_already_opened", "already_answered", "certificate_duplicate",
                   "sick_period_not_ended"}
 FORBIDDEN_RULES = {"role_not_allowed"}
+
+
+def update_id(request: Request, subject: str, case_id: str, key: str | None,
+              command: Command) -> str | None:
+    """The Temporal update id for a client's Idempotency-Key (workflows/case.py, KEY_PREFIX).
+
+    The key is scoped to who sent it, the method, the route template and the case, so two
+    callers, two routes or two cases never share one; the fingerprint is the command itself
+    less who sent it, so the same key with another body is told apart and refused. Nothing a
+    client sends can produce an id outside this namespace (FK's own are `fk-<message id>`).
+    """
+    if key is None:
+        return None
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    scope = _hash(f"{subject}\n{request.method}\n{template}\n{case_id}\n{key}")
+    fingerprint = _hash(command.model_dump_json(exclude={"actor"}))
+    return f"{KEY_PREFIX}{scope}:{fingerprint}"
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def workflow_id(case_id: str) -> str:

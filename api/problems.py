@@ -75,6 +75,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return problem_response(413, str(exc.detail), [{
+                "field": "body", "rule": "body_too_large", "message": str(exc.detail)}],
+                {"Connection": "close"})
         return problem_response(exc.status_code, str(exc.detail), None,
                                 getattr(exc, "headers", None))
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from .bounds import LIST_MAX, SHORT_MAX, TEXT_MAX
 from .calendar import DateRange, local_date
 from .icd import IcdCode, chapter
 
@@ -52,7 +53,7 @@ Grade = Annotated[int, AfterValidator(_grade)]
 class Value(BaseModel):
     """Immutable value object: unknown fields are refused so typos do not pass silently."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=TEXT_MAX)
 
 
 class SickLeavePeriod(Value):
@@ -86,7 +87,7 @@ class CertificateRelation(Value):
     """Extension (FRLANG), completion (KOMPLT) or replacement (ERSATT) of an earlier certificate."""
 
     kind: Relation
-    certificate_id: str = Field(min_length=1)
+    certificate_id: str = Field(min_length=1, max_length=SHORT_MAX)
 
 
 class Prognosis(Value):
@@ -103,17 +104,18 @@ class Prognosis(Value):
 class Certificate(Value):
     """A sick-leave certificate; the first diagnosis is the main one."""
 
-    certificate_id: str = Field(min_length=1)
+    certificate_id: str = Field(min_length=1, max_length=SHORT_MAX)
     issued_at: AwareDatetime
-    issued_by: str = Field(min_length=1)
+    issued_by: str = Field(min_length=1, max_length=SHORT_MAX)
     relation: CertificateRelation | None = None
-    diagnoses: list[Diagnosis] = Field(min_length=1)
+    diagnoses: list[Diagnosis] = Field(min_length=1, max_length=LIST_MAX)
     function_impairment: str = ""
     activity_limitation: str = ""
-    periods: list[SickLeavePeriod] = Field(min_length=1)
-    occupations: list[Occupation] = Field(default_factory=lambda: list(_CURRENT_JOB), min_length=1)
+    periods: list[SickLeavePeriod] = Field(min_length=1, max_length=LIST_MAX)
+    occupations: list[Occupation] = Field(default_factory=lambda: list(_CURRENT_JOB),
+                                          min_length=1, max_length=LIST_MAX)
     prognosis: Prognosis | None = None
-    work_measures: list[WorkMeasure] = Field(default_factory=list)
+    work_measures: list[WorkMeasure] = Field(default_factory=list, max_length=LIST_MAX)
     contact_with_fk_desired: bool = False
     diagnosis_to_employer: bool = False
     motivation_early_start: str | None = None

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bounds import LIST_MAX, SHORT_MAX, TEXT_MAX
 from .calendar import DEFAULT_GAP_DAYS, MAX_GAP_DAYS
 from .certificate import Certificate
 from .consent import Purpose, Recipient
@@ -30,7 +31,7 @@ from .vocabulary import (
 class Actor(BaseModel):
     """Who issues a command; `id` is what events record as `recorded_by`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=SHORT_MAX)
 
     id: str = Field(min_length=1)
     role: Role
@@ -41,7 +42,7 @@ SYSTEM = Actor(id="system", role="system")
 
 
 class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=TEXT_MAX)
 
     actor: Actor
 
@@ -50,9 +51,9 @@ class OpenCase(_Command):
     """Open the case for one patient and sick period; optionally with its first certificate."""
 
     type: Literal["OpenCase"] = "OpenCase"
-    case_id: str = Field(min_length=1)
+    case_id: str = Field(min_length=1, max_length=SHORT_MAX)
     patient_id: Pnr
-    unit_id: str = Field(min_length=1)
+    unit_id: str = Field(min_length=1, max_length=SHORT_MAX)
     sick_period_start: date
     employer_name: str | None = None
     protected_identity: bool = False
@@ -153,8 +154,8 @@ class RecordMappingConversation(_Command):
 class RecordMultimodalTeamMeeting(_Command):
     type: Literal["RecordMultimodalTeamMeeting"] = "RecordMultimodalTeamMeeting"
     held_on: date
-    participants: list[str] = Field(min_length=1)
-    decisions: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(min_length=1, max_length=LIST_MAX)
+    decisions: list[str] = Field(default_factory=list, max_length=LIST_MAX)
 
 
 class RecordReconciliationMeeting(_Command):
@@ -162,7 +163,7 @@ class RecordReconciliationMeeting(_Command):
 
     type: Literal["RecordReconciliationMeeting"] = "RecordReconciliationMeeting"
     held_on: date
-    participants: list[str] = Field(min_length=1)
+    participants: list[str] = Field(min_length=1, max_length=LIST_MAX)
     outcome: str = ""
 
 
@@ -171,7 +172,7 @@ class RecordJointIndividualPlan(_Command):
 
     type: Literal["RecordJointIndividualPlan"] = "RecordJointIndividualPlan"
     agreed_on: date
-    participants: list[str] = Field(min_length=1)
+    participants: list[str] = Field(min_length=1, max_length=LIST_MAX)
     note: str = ""
 
 
@@ -231,7 +232,7 @@ class SendCertificateToFk(_Command):
     """The physician sends a certificate (FK7804) to FK now, rather than waiting for day 14."""
 
     type: Literal["SendCertificateToFk"] = "SendCertificateToFk"
-    certificate_id: str = Field(min_length=1)
+    certificate_id: str = Field(min_length=1, max_length=SHORT_MAX)
 
 
 class CloseCase(_Command):

@@ -29,6 +29,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import fk
+from .bounds import check_bounds, compact_text, same
 from .calendar import MILESTONE_DAYS, day_start, local_date, merge_ranges, start_of
 from .certificate import Certificate
 from .commands import (
@@ -179,6 +180,7 @@ def decide(command: Command, state: CaseState, now: datetime) -> list[Event]:
     """The events `command` produces against `state` at `now`, or a DomainError."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    check_bounds(command)
     if command.actor.role not in ALLOWED_ROLES[command.type]:
         raise DomainError(
             "actor.role",
@@ -271,7 +273,7 @@ def _record_certificate(c: RecordCertificate, state: CaseState, out: Emitter) ->
 def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter) -> None:
     existing = state.certificates.get(cert.certificate_id)
     if existing is not None:
-        if existing.certificate == cert:
+        if same(existing.certificate, cert):
             return
         raise DomainError(
             "certificate.certificate_id",
@@ -349,7 +351,7 @@ def _establish_plan(c: EstablishPlan, state: CaseState, out: Emitter) -> None:
 def _revise_plan(c: RevisePlan, state: CaseState, out: Emitter) -> None:
     if not state.plans:
         raise DomainError("plan", "plan_missing", "the case has no plan to revise; establish one")
-    if c.plan != state.plan:
+    if not same(c.plan, state.plan):
         out.add(
             PlanRevised(
                 **out.envelope(), plan=c.plan, plan_version=len(state.plans) + 1, reason=c.reason
@@ -430,7 +432,7 @@ def _perform_coordination(c: PerformCoordination, state: CaseState, out: Emitter
 
 def _set_coordination_status(c: SetCoordinationStatus, state: CaseState, out: Emitter) -> None:
     current = state.coordination_status
-    if current is None or current.status != c.status or current.note != c.note:
+    if current is None or current.status != c.status or compact_text(current.note) != compact_text(c.note):
         out.add(CoordinationStatusSet(**out.envelope(), status=c.status, note=c.note))
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from .bounds import LIST_MAX, SHORT_MAX
 from .certificate import Value
 from .errors import DomainError
 from .identity import Pnr
@@ -44,23 +45,23 @@ _Fail = Callable[[str, str, str], DomainError]
 class CompletionItem(Value):
     """One question FK wants completed (komplettering), per question id and instance."""
 
-    question_id: str = Field(min_length=1)
+    question_id: str = Field(min_length=1, max_length=SHORT_MAX)
     instance: int | None = None
     text: str
 
 
 class AnswerTo(Value):
-    message_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1, max_length=SHORT_MAX)
     reference_id: str | None = None
 
 
 class FkMessage(Value):
     """A message as exchanged with FK (both directions)."""
 
-    message_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1, max_length=SHORT_MAX)
     reference_id: str | None = None
     sent_at: AwareDatetime
-    certificate_id: str = Field(min_length=1)
+    certificate_id: str = Field(min_length=1, max_length=SHORT_MAX)
     patient_id: Pnr
     topic: Topic
     heading: str = ""
@@ -69,16 +70,16 @@ class FkMessage(Value):
     answer_to: AnswerTo | None = None
     sender: str = ""
     contact_info: str | None = None
-    completion_items: list[CompletionItem] = Field(default_factory=list)
+    completion_items: list[CompletionItem] = Field(default_factory=list, max_length=LIST_MAX)
     last_answer_date: date | None = None
 
 
 class OutboundFkMessage(Value):
     """What care writes to FK; identity, sender and time are filled in from the case."""
 
-    message_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1, max_length=SHORT_MAX)
     reference_id: str | None = None
-    certificate_id: str = Field(min_length=1)
+    certificate_id: str = Field(min_length=1, max_length=SHORT_MAX)
     topic: Topic
     heading: str = ""
     text: str = ""

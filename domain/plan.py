@@ -13,6 +13,7 @@ from datetime import date
 
 from pydantic import Field, field_validator
 
+from .bounds import LIST_MAX
 from .certificate import Value
 
 
@@ -25,8 +26,8 @@ class PlannedMeasure(Value):
 
 class Plan(Value):
     assessment: str
-    goals: list[str] = Field(min_length=1)
-    measures: list[PlannedMeasure] = Field(default_factory=list)
+    goals: list[str] = Field(min_length=1, max_length=LIST_MAX)
+    measures: list[PlannedMeasure] = Field(default_factory=list, max_length=LIST_MAX)
     sick_leave: str
     coordination_measures: str = ""
     work_adjustments: str = ""

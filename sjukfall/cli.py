@@ -151,6 +151,28 @@ def cases_list(
     typer.echo(f"{len(rows)} of {total} case(s)")
 
 
+@cases_app.command("stuck")
+def cases_stuck(
+    min_attempts: int = typer.Option(3, help="an activity counts as stuck from this attempt"),
+    limit: int = typer.Option(10_000, help="look at most at this many running cases"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cases whose workflow task or activities keep failing, or that report a problem."""
+    from sjukfall.stuck import stuck_cases
+    from worker import connect_client
+
+    async def go() -> list[Any]:
+        client = await connect_client(get_settings(), service_name="sjukfall-cli")
+        return await stuck_cases(client, min_attempts=min_attempts, limit=limit)
+
+    found = asyncio.run(go())
+    if as_json:
+        _echo_json([s.as_json() for s in found])
+        return
+    _table([s.as_json() for s in found], ["case_id", "what", "since", "attempts"])
+    typer.echo(f"{len(found)} stuck case(s)")
+
+
 def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str) -> Any:
     found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), action, purpose))
     if found is None:

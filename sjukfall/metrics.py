@@ -118,6 +118,28 @@ PROJECTION_LAG_SECONDS = Gauge(
     "Age of the oldest event not yet applied by the projection (0 when caught up)",
     ["projection"],
 )
+CASES_STUCK = Gauge(
+    "sjukfall_cases_stuck",
+    "Cases whose activity failed STUCK_AFTER_ATTEMPTS times or more in a row on this worker "
+    "(`sjukfall cases stuck` lists them)",
+    ["activity"],
+)
+APPENDS_REFUSED = Counter(
+    "sjukfall_appends_refused", "Appends the event store refused for good (not retried)"
+)
+STUCK_AFTER_ATTEMPTS = 3
+_failing: dict[str, set[str]] = {}
+
+
+def observe_attempt(activity_name: str, case_id: str, attempt: int, ok: bool) -> None:
+    """Track cases whose activity keeps failing; a success clears the case."""
+    failing = _failing.setdefault(activity_name, set())
+    if ok:
+        failing.discard(case_id)
+    elif attempt >= STUCK_AFTER_ATTEMPTS:
+        failing.add(case_id)
+    CASES_STUCK.labels(activity_name).set(len(failing))
+
 
 _NOTIFICATION_OUTCOMES = {
     "NotificationRequested": "requested",

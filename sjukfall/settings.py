@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Request bodies over this size are refused (413) before they are read, parsed or
+    # authenticated. The largest real command (a plan at every text's limit) is far below it.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     fk_simulator_port: int = 8070
     inbox_port: int = 8071  # `sjukfall run`'s development inbox when no webhook URLs are set
 

@@ -33,7 +33,7 @@ def signed_headers(secret: str, body: bytes, idempotency_key: str) -> dict[str, 
 def verify(secret: str, headers: dict[str, str] | object, body: bytes, max_age: int = 300) -> bool:
     get = headers.get
     signature, ts = get(SIGNATURE_HEADER), get(TIMESTAMP_HEADER)
-    if not signature or not ts or not ts.isdigit():
+    if not signature or not ts or not (signature + ts).isascii() or not ts.isdigit():
         return False
     if abs(time.time() - int(ts)) > max_age:
         return False

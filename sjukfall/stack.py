@@ -32,6 +32,8 @@ from sjukfall.settings import Settings
 
 log = get_logger(__name__)
 
+SHUTDOWN_GRACE = 3  # seconds for in-flight requests, activities and connections at Ctrl-C
+
 
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the stack owns SIGINT/SIGTERM."""
@@ -111,8 +113,11 @@ async def _serve_until(stop: asyncio.Event, settings: Settings, database_url: st
                                   "sjukfall" if with_worker else "sjukfall-api")
     store = await EventStore.connect(database_url)
     app = create_app(settings, client=client, store=store)
+    # Requests still open at Ctrl-C get SHUTDOWN_GRACE to finish; a command cut short is
+    # retried by its client with the same Idempotency-Key, and the case resumes it.
     server = _QuietServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                                         log_config=None, access_log=False))
+                                         log_config=None, access_log=False,
+                                         timeout_graceful_shutdown=SHUTDOWN_GRACE))
     worker = case_worker(client, store, settings) if with_worker else contextlib.nullcontext()
     try:
         async with worker:

@@ -61,6 +61,7 @@ whom a REVOKE would not bind.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import decimal
 import enum
@@ -105,6 +106,21 @@ class RecordedEvent(NamedTuple):
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: _dt.datetime
+
+
+# SQLSTATE classes that say "not now" rather than "never": connection exceptions,
+# transaction rollbacks (serialization failures, deadlocks), insufficient resources, operator
+# intervention (shutdown, starting up) and system errors (I/O).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether trying the same write again later can succeed. Anything else (a value
+    PostgreSQL refuses, a constraint, a bug) fails the same way every time: never retry it."""
+    if isinstance(err, (OSError, TimeoutError, asyncpg.InterfaceError)):
+        return True
+    state = getattr(err, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in TRANSIENT_SQLSTATE_CLASSES
 
 
 class WrongExpectedVersion(Exception):
@@ -435,7 +451,10 @@ class EventStore:
         idle, self._idle = self._idle, []
         for conn in idle:
             await self.pool.release(conn)
-        await self.pool.close()
+        try:  # a connection held by work that never returns must not keep the process alive
+            await asyncio.wait_for(self.pool.close(), timeout=5)
+        except TimeoutError:
+            self.pool.terminate()
 
     async def __aenter__(self) -> EventStore:  # noqa: PYI034
         return self

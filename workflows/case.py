@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from typing import Any
-
 from temporalio.common import (
     RetryPolicy,
     SearchAttributeKey,
@@ -45,10 +44,11 @@ with workflow.unsafe.imports_passed_through():
         initial_state,
         next_timer,
     )
-    from domain.timers import due_timers
+    from domain.bounds import clean_text, compact
     from domain.calendar import MILESTONE_DAYS, day_start
     from domain.commands import Actor, RecordNotificationOutcome
     from domain.events import NotificationRequested
+    from domain.timers import due_timers
 
 SYSTEM = Actor(id="system", role="system")
 
@@ -58,6 +58,22 @@ PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
 # and outcomes that arrive together recorded in one append, NextMilestoneAt moved by
 # milestones only (not by every follow-up or closing timer).
 PATCH_LEAN = "lean-commands-v1"
+# The state carried across continue-as-new is compacted (long texts as digests), so it stays
+# far below Temporal's payload limit whatever the case holds; the texts stay in the record.
+PATCH_BOUNDED = "bounded-carried-state-v1"
+
+# Idempotency keys (README, "Idempotency"): the API turns a client's key into the update id
+# `key:<scope>:<fingerprint>`: the scope is a hash of who sent it, the route, the case and the
+# key; the fingerprint a hash of the command. Temporal answers a repeated update id within a
+# run; the case keeps what each scope was answered for KEY_WINDOW and carries it across
+# continue-as-new, so a repeat is answered the same way later too, and the same key with
+# another body is refused.
+KEY_PREFIX = "key:"
+KEY_WINDOW = timedelta(hours=48)
+KEYS_KEPT = 500
+# A decision made by a timer that the store refused for good is tried again after this long
+# (or at the next change); meanwhile the case answers commands and shows up as stuck.
+TIMER_RETRY = timedelta(hours=1)
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -113,17 +129,35 @@ class CaseIndex(BaseModel):
         ])
 
 
+class CommandResult(BaseModel):
+    case_id: str
+    version: int
+    events: list[str]  # types of the events the command recorded, [] if it changed nothing
+
+
+class AnsweredKey(BaseModel):
+    """What a client's idempotency key (its scope) was answered with, and for which command."""
+
+    fingerprint: str
+    result: CommandResult
+    at: datetime
+
+
+class CaseProblem(BaseModel):
+    """Why the case cannot do what is due (shown by `sjukfall cases stuck`)."""
+
+    what: str
+    since: datetime
+    attempts: int
+    retry_at: datetime
+
+
 class CaseInput(BaseModel):
     case_id: str
     state: CaseState | None = None  # carried across continue-as-new
     max_history_events: int = 10_000  # continue as new past this many events (or when suggested)
     indexed: CaseIndex | None = None  # search attributes the run starts with (set at start)
-
-
-class CommandResult(BaseModel):
-    case_id: str
-    version: int
-    events: list[str]  # types of the events the command recorded, [] if it changed nothing
+    keys: dict[str, AnsweredKey] = {}  # idempotency keys answered within KEY_WINDOW
 
 
 class CaseOutcome(BaseModel):
@@ -137,6 +171,20 @@ def next_milestone_at(state: CaseState) -> datetime | None:
         return None
     day = next((d for d in MILESTONE_DAYS if d not in state.milestones_reached), None)
     return day_start(state.sick_period_start, day) if day else None
+
+
+def parse_key(update_id: str | None) -> tuple[str, str] | None:
+    """(scope, fingerprint) of an update id made from a client's idempotency key."""
+    if not update_id or not update_id.startswith(KEY_PREFIX):
+        return None
+    scope, _, fingerprint = update_id.removeprefix(KEY_PREFIX).partition(":")
+    return (scope, fingerprint) if scope and fingerprint else None
+
+
+def key_reused() -> DomainError:
+    return DomainError("Idempotency-Key", "idempotency_key_reused",
+                       "this Idempotency-Key was used before with another request; "
+                       "use a new key for a new request")
 
 
 def rejection(err: DomainError) -> ApplicationError:
@@ -160,6 +208,9 @@ class CaseWorkflow:
         self.alarm: asyncio.Task[None] | None = None  # the durable timer, for alarm_at
         self.alarm_at: datetime | None = None
         self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
+        self.keys: dict[str, AnsweredKey] = dict(input.keys)
+        self.problem: CaseProblem | None = None  # what keeps failing, if anything
+        self.unrecorded: set[str] = set()  # notifications whose outcome could not be recorded
 
     @workflow.run
     async def run(self, input: CaseInput) -> CaseOutcome:
@@ -172,15 +223,27 @@ class CaseWorkflow:
                 await workflow.wait_condition(
                     lambda: not self.in_flight and workflow.all_handlers_finished()
                 )
-                workflow.continue_as_new(  # search attributes carry over to the new run
-                    CaseInput(case_id=self.state.case_id, state=self.state,
-                              max_history_events=self.max_history_events, indexed=self.indexed)
-                )
+                workflow.continue_as_new(self._carried())  # search attributes carry over
             await self._sleep_until_next_timer()
 
         await workflow.wait_condition(lambda: not self.in_flight and workflow.all_handlers_finished())
         return CaseOutcome(case_id=self.state.case_id, version=self.state.version,
                            closed_reason=self.state.closed_reason)
+
+    def _carried(self) -> CaseInput:
+        """What the next run starts from: bounded whatever the case holds."""
+        if not workflow.patched(PATCH_BOUNDED):
+            return CaseInput(case_id=self.state.case_id, state=self.state,
+                             max_history_events=self.max_history_events, indexed=self.indexed)
+        return CaseInput(case_id=self.state.case_id, state=compact(self.state),
+                         max_history_events=self.max_history_events, indexed=self.indexed,
+                         keys=self._recent_keys())
+
+    def _recent_keys(self) -> dict[str, AnsweredKey]:
+        cutoff = workflow.now() - KEY_WINDOW
+        recent = sorted(((s, k) for s, k in self.keys.items() if k.at >= cutoff),
+                        key=lambda item: item[1].at)
+        return dict(recent[-KEYS_KEPT:])
 
     async def _sleep_until_next_timer(self) -> None:
         timer = next_timer(self.state)
@@ -189,10 +252,11 @@ class CaseWorkflow:
             self._set_alarm(None)
             await workflow.wait_condition(lambda: self.changed)
             return
-        delay = (timer.at - workflow.now()).total_seconds()
+        wake_at = max(timer.at, self.problem.retry_at) if self.problem else timer.at
+        delay = (wake_at - workflow.now()).total_seconds()
         if delay > 0:
             if self.lean:
-                alarm = self._set_alarm(timer.at)
+                alarm = self._set_alarm(wake_at)
                 await workflow.wait_condition(lambda: self.changed or alarm.done())
                 if not alarm.done():
                     return  # the state changed: re-plan (the alarm stays if still right)
@@ -230,7 +294,18 @@ class CaseWorkflow:
                 break  # cannot happen (each timer decision moves next_timer on); never spin
             scratch = fold(decided, scratch)
             events += decided
-        await self._record(events, "timer")
+        try:
+            await self._record(events, "timer")
+            self.problem = None
+        except ActivityError as err:  # refused for good by the store: try again later
+            attempts = self.problem.attempts + 1 if self.problem else 1
+            since = self.problem.since if self.problem else now
+            self.problem = CaseProblem(what=f"timer: {clean_text(str(err.cause or err))}",
+                                       since=since, attempts=attempts,
+                                       retry_at=now + TIMER_RETRY * min(2 ** (attempts - 1), 24))
+            self._count_problem("timer")
+            workflow.logger.warning("timer decision not recorded", extra={
+                "case_id": self.state.case_id, "attempts": attempts})
 
     def _index(self) -> None:
         """Keep the case findable in the Temporal UI and `list_workflows` (phase, unit, dates)."""
@@ -255,24 +330,55 @@ class CaseWorkflow:
 
     @workflow.update
     async def execute(self, command: Command) -> CommandResult:
+        key = parse_key(workflow.current_update_info().id)
         async with self.lock:
             try:
+                if key is not None and (answered := self._answered(*key)) is not None:
+                    return answered
                 events = await self._decide_and_record(command)
             except DomainError as err:  # the state moved between validation and now
                 raise rejection(err) from None
-        return CommandResult(case_id=self.state.case_id, version=self.state.version,
-                             events=[e.type for e in events])
+            except ActivityError as err:  # the store refused the events for good
+                raise rejection(DomainError(
+                    "body", "not_storable",
+                    f"the command could not be stored and was not recorded: "
+                    f"{clean_text(str(err.cause or err))}")) from None
+            result = CommandResult(case_id=self.state.case_id, version=self.state.version,
+                                   events=[e.type for e in events])
+            if key is not None:
+                self.keys[key[0]] = AnsweredKey(fingerprint=key[1], result=result,
+                                                at=workflow.now())
+                if len(self.keys) > 2 * KEYS_KEPT:
+                    self.keys = self._recent_keys()
+        return result
 
     @execute.validator
     def validate(self, command: Command) -> None:
         try:
+            key = parse_key(workflow.current_update_info().id)
+            if key is not None and self._answered(*key) is not None:
+                return  # a repeat: answered as the first time, decided nothing
             decide(command, self.state, workflow.now())
         except DomainError as err:
             raise rejection(err) from None
 
+    def _answered(self, scope: str, fingerprint: str) -> CommandResult | None:
+        """The first answer to a repeated key; DomainError if the key came with another body."""
+        answered = self.keys.get(scope)
+        if answered is None:
+            return None
+        if answered.fingerprint != fingerprint:
+            raise key_reused()
+        return answered.result
+
     @workflow.query
     def current_state(self) -> CaseState:
         return self.state
+
+    @workflow.query
+    def problem(self) -> CaseProblem | None:
+        """What keeps failing in this case, if anything (`sjukfall cases stuck`)."""
+        return self.problem
 
     @workflow.query
     def upcoming(self) -> list[Timer]:
@@ -313,10 +419,36 @@ class CaseWorkflow:
 
     def _start_deliveries(self) -> None:
         for note in self.state.pending_notifications:
-            if note.notification_id not in self.in_flight:
+            if note.notification_id not in self.in_flight.keys() | self.unrecorded:
                 self.in_flight[note.notification_id] = asyncio.create_task(self._deliver(note))
 
     async def _deliver(self, note: NotificationRequested) -> None:
+        try:
+            await self._deliver_and_record(note)
+        except (ActivityError, DomainError) as err:
+            self._not_recorded(note.notification_id, err)
+        finally:
+            del self.in_flight[note.notification_id]
+
+    def _not_recorded(self, notification_id: str, err: Exception) -> None:
+        """An outcome the case could not record: not sent again in this run (the next run tries
+        once more), and nothing waits for it."""
+        self.unrecorded.add(notification_id)
+        self.problem = self.problem or CaseProblem(
+            what=f"notification {notification_id}: {clean_text(str(err))}",
+            since=workflow.now(), attempts=1, retry_at=workflow.now())
+        self._count_problem("notification_outcome")
+        workflow.logger.warning("notification outcome not recorded", extra={
+            "case_id": self.state.case_id, "notification_id": notification_id})
+
+    @staticmethod
+    def _count_problem(what: str) -> None:
+        """sjukfall_case_problems{what}: among the SDK's metrics (not emitted on replay)."""
+        workflow.metric_meter().create_counter(
+            "sjukfall_case_problems", "Case decisions or outcomes that could not be recorded",
+        ).add(1, {"what": what})
+
+    async def _deliver_and_record(self, note: NotificationRequested) -> None:
         try:
             result: DeliveryOutcome = await workflow.execute_activity_method(
                 CaseActivities.deliver_notification,
@@ -327,21 +459,31 @@ class CaseWorkflow:
             )
             outcome = RecordNotificationOutcome(
                 actor=SYSTEM, notification_id=note.notification_id, outcome=result.outcome,
-                reason=result.reason, receipt=result.receipt,
+                reason=result.reason and clean_text(result.reason),
+                receipt=result.receipt and clean_text(result.receipt),
             )
         except ActivityError as err:
             cause = err.cause
             outcome = RecordNotificationOutcome(
                 actor=SYSTEM, notification_id=note.notification_id, outcome="failed",
-                reason=str(cause.message if isinstance(cause, ApplicationError) else cause),
+                reason=clean_text(str(cause.message if isinstance(cause, ApplicationError)
+                                      else cause)),
             )
         if self.lean:  # outcomes that arrive while an append runs share the next one
             self.outcomes.append(outcome)
             async with self.lock:
                 batch, self.outcomes = self.outcomes, []
-                if batch:
-                    await self._decide_and_record(*batch)
+                try:
+                    if batch:
+                        await self._decide_and_record(*batch)
+                except (ActivityError, DomainError):
+                    if len(batch) == 1:
+                        raise
+                    for one in batch:  # record those that can be, one by one
+                        try:
+                            await self._decide_and_record(one)
+                        except (ActivityError, DomainError) as err:
+                            self._not_recorded(one.notification_id, err)
         else:
             async with self.lock:
                 await self._decide_and_record(outcome)
-        del self.in_flight[note.notification_id]

@@ -119,3 +119,30 @@ def test_run_names_the_port_that_is_taken(stack_env: dict[str, str]) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert f"port {stack_env['SJUKFALL_API_PORT']} (API) is already in use" in err
+
+
+def test_ctrl_c_stops_the_stack_within_seconds_whatever_is_in_flight(
+        stack_env: dict[str, str]) -> None:
+    """A request that never finishes (a client sending half a body) and a case at work must
+    not keep `make run` alive after Ctrl-C."""
+    proc = start(stack_env)
+    try:
+        wait_for_lines(proc, "Ctrl-C")
+        children = children_of(proc.pid)
+        stalled = socket.create_connection(("127.0.0.1", int(stack_env["SJUKFALL_API_PORT"])))
+        stalled.sendall(b"POST /cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100\r\n\r\n{\"patient_id\":")
+        time.sleep(0.5)
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        took = time.monotonic() - stopped_at
+        stalled.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert took < 12, f"took {took:.1f} s to stop"
+    assert proc.returncode == 0
+    time.sleep(0.5)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in children)

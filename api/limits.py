@@ -1,0 +1,54 @@
+"""The request size limit, enforced before a body is parsed and before the token is checked.
+
+A declared Content-Length over the limit is refused at once; a body sent without one (chunked)
+is counted as it arrives and refused as soon as it passes the limit. Either way the answer is
+413 problem+json and the rest of the body is never read into memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem_response
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Any = problem_response(413, str(BodyTooLarge(self.max_bytes).detail), [{
+            "field": "body", "rule": "body_too_large",
+            "message": f"at most {self.max_bytes} bytes are accepted"}],
+            headers={"Connection": "close"})
+        await response(scope, receive, send)
