@@ -3,7 +3,7 @@ notices.
 
 A case is stuck when
 - its workflow task keeps failing (a bug or a payload the code cannot read: attempt >= 2),
-- one of its activities keeps failing (an append or a delivery retried `min_attempts` times
+- one of its activities keeps failing (an append or a delivery failed `min_attempts` times
   or more: the database, a recipient or FK is away), or
 - the case itself reports a problem (the `problem` query: a timer's decision the store
   refused, an outcome it could not record).
@@ -28,7 +28,7 @@ class StuckCase:
     case_id: str
     what: str
     since: datetime | None
-    attempts: int
+    attempts: int  # failed so far
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "since": self.since.isoformat() if self.since else None}
@@ -49,15 +49,17 @@ async def _problems_of(client: Client, workflow_id: str, min_attempts: int) -> l
                                          execution=WorkflowExecution(workflow_id=workflow_id)))
     found = []
     task = description.pending_workflow_task
+    # Temporal counts the attempt under way; what failed is one fewer.
     if description.HasField("pending_workflow_task") and task.attempt >= 2:
         found.append(StuckCase(case_id, "workflow task failing",
-                               task.original_scheduled_time.ToDatetime(tzinfo=UTC), task.attempt))
+                               task.original_scheduled_time.ToDatetime(tzinfo=UTC),
+                               task.attempt - 1))
     for activity in description.pending_activities:
-        if activity.attempt >= min_attempts:
+        if activity.attempt - 1 >= min_attempts:
             reason = activity.last_failure.message or "retrying"
             found.append(StuckCase(case_id, f"{activity.activity_type.name}: {reason[:200]}",
                                    activity.scheduled_time.ToDatetime(tzinfo=UTC),
-                                   activity.attempt))
+                                   activity.attempt - 1))
     if not found:  # a failing workflow task cannot answer queries either
         try:
             problem = await client.get_workflow_handle(workflow_id).query("problem")

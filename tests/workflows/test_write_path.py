@@ -12,7 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -209,3 +209,48 @@ async def test_the_carried_state_is_bounded_and_keys_outlive_continue_as_new(
                   if e.type == "PlanRevised"]
         assert all(len(a) == TEXT_MAX - 2 + len(str(i + 1)) for i, a in enumerate(stored))
         await current.terminate("test over")
+
+
+async def test_a_case_whose_append_keeps_failing_shows_as_stuck_then_recovers(
+        dev_server_env, store, receiver, fk, refusals) -> None:  # type: ignore[no-untyped-def]
+    """A database that says "not now" (a serialization failure) is retried, the case shows up
+    in `sjukfall cases stuck` and in the metric meanwhile, and the command lands once it
+    clears."""
+    from api.commands import open_case, send_command
+    from sjukfall.metrics import CASES_STUCK
+    from sjukfall.stuck import stuck_cases
+
+    settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET,
+                        fk_url=fk.url, fk_secret=SECRET)
+    queue = f"stuck-{uuid.uuid4().hex[:6]}"
+    client = dev_server_env.client
+    case_id = uuid.uuid4().hex[:12]
+    stuck_gauge = CASES_STUCK.labels("append_events")
+    async with case_worker(client, store, settings, task_queue=queue):
+        await open_case(client, queue, OpenCase(
+            actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
+            sick_period_start=date.today()), None)
+        trigger = await refusals.refuse(case_id, "ConsentGiven", errcode="40001")
+        pending = asyncio.create_task(send_command(client, case_id, GiveConsent(
+            actor=PATIENT, recipient="employer", purpose="share_information"), None))
+
+        async def listed() -> list[object]:
+            while not (found := [s for s in await stuck_cases(client) if s.case_id == case_id]):
+                await asyncio.sleep(0.5)
+            return found  # type: ignore[return-value]
+
+        [stuck] = await asyncio.wait_for(listed(), timeout=60)
+        assert "append_events" in stuck.what and stuck.attempts >= 3  # type: ignore[attr-defined]
+        assert stuck_gauge._value.get() >= 1
+        assert not pending.done()
+
+        await refusals.allow(trigger)
+        result = await asyncio.wait_for(pending, timeout=60)
+        assert result.events == ["ConsentGiven"]
+        assert (await event_types_of(store, case_id)).count("ConsentGiven") == 1
+        assert [s for s in await stuck_cases(client) if s.case_id == case_id] == []
+        await client.get_workflow_handle(workflow_id(case_id)).terminate("test over")
+
+
+async def event_types_of(store: EventStore, case_id: str) -> list[str]:
+    return [e.type for e in await store.read_stream(case_id)]
