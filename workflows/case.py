@@ -58,6 +58,8 @@ PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
 # and outcomes that arrive together recorded in one append, NextMilestoneAt moved by
 # milestones only (not by every follow-up or closing timer).
 PATCH_LEAN = "lean-commands-v1"
+# A revoked certificate that FK already has is revoked at FK too (RevokeCertificate).
+PATCH_REVOKE_AT_FK = "revoke-certificate-at-fk-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -283,7 +285,7 @@ class CaseWorkflow:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = decide(command, scratch, now)
+            decided = _revocations_gated(decide(command, scratch, now))
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()
@@ -345,3 +347,16 @@ class CaseWorkflow:
             async with self.lock:
                 await self._decide_and_record(outcome)
         del self.in_flight[note.notification_id]
+
+
+def _revocations_gated(events: list[Event]) -> list[Event]:
+    """Histories from before PATCH_REVOKE_AT_FK replay without the revocation to FK (always a
+    command's last event, so dropping it leaves no gap in the versions)."""
+    last = events[-1] if events else None
+    if (
+        isinstance(last, NotificationRequested)
+        and last.kind == "certificate_revoked_to_fk"
+        and not workflow.patched(PATCH_REVOKE_AT_FK)
+    ):
+        return events[:-1]
+    return events
