@@ -124,6 +124,7 @@ class SimulatedFk:
     revocations: dict[str, RevokeCertificate] = field(default_factory=dict)  # certificate id ->
     receipts: dict[str, Receipt] = field(default_factory=dict)
     schema_refusals: list[str] = field(default_factory=list)  # RIV-TA requests FK refused
+    soap_requests: list[tuple[str, bytes]] = field(default_factory=list)  # (contract, envelope)
     accepted: Counter[str] = field(default_factory=Counter)  # id -> acceptances, repeats counted
     attempts: int = 0
     bad_signatures: int = 0
@@ -234,8 +235,10 @@ class SimulatedFk:
             soap.SEND_MESSAGE_TO_RECIPIENT.name: mapping.read_send_message_to_recipient,
             soap.REVOKE_CERTIFICATE.name: mapping.read_revoke_certificate,
         }
+        raw = await request.body()
+        self.soap_requests.append((contract.name, raw))
         try:
-            opened = soap.open_envelope(await request.body())
+            opened = soap.open_envelope(raw)
             if opened.body is None:
                 raise soap.RivtaError("a SOAP Fault is not a request")
             if opened.logical_address != self.fk_address:
