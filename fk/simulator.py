@@ -35,9 +35,9 @@ import contextlib
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from collections.abc import Callable
 from typing import Any, Literal, Self, get_args
 
 import httpx

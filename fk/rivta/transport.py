@@ -93,8 +93,8 @@ class RivtaTransport:
         try:
             validate(contract, body)
         except RivtaError as err:
-            result = Result.error("VALIDATION_ERROR", str(err))
-            raise FkRejected(f"{what}: our request breaks the schema: {err}", result) from None
+            refusal = Result.error("VALIDATION_ERROR", str(err))
+            raise FkRejected(f"{what}: our request breaks the schema: {err}", refusal) from None
         if self._http is None:
             self._http = httpx.AsyncClient()
         try:
