@@ -165,9 +165,11 @@ def open_envelope(data: bytes) -> Envelope:
 
 def result_element(contract: Contract, result: Result) -> etree._Element:
     """The contract's response element holding `result`."""
-    response = etree.Element(contract.q(f"{contract.name}Response"), nsmap={None: contract.namespace})
+    response = etree.Element(
+        contract.q(f"{contract.name}Response"), nsmap={None: contract.namespace, "core": CORE}
+    )
     holder = etree.SubElement(response, contract.q("result"))
-    etree.SubElement(holder, f"{{{CORE}}}resultCode", nsmap={"core": CORE}).text = (
+    etree.SubElement(holder, f"{{{CORE}}}resultCode").text = (
         result.result_code
     )
     if result.error_id is not None:
