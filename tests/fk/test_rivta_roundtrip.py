@@ -213,7 +213,7 @@ async def test_a_lisjp_leaves_as_register_certificate_with_its_periods_and_grade
     assert [(d.findtext("types:code", namespaces=NS), d.findtext("types:codeSystem",
              namespaces=NS)) for d in diagnoses] == [("F43.8A", "1.2.752.116.1.1.1.1.3"),
                                                      ("M54.5", "1.2.752.116.1.1.1.1.3")]
-    sent = (await notifications(stack, case_id, "certificate_to_fk"))["sent"]
+    sent = await eventually(lambda: _sent(stack, case_id, "certificate_to_fk"))
     assert [s["receipt"] for s in sent] == [f"RegisterCertificate:{cid}"]
 
 
