@@ -258,3 +258,32 @@ async def _holds(stack: FkStack, cid: str) -> bool:
 
 async def _sent(stack: FkStack, case_id: str, kind: str) -> list[dict[str, Any]]:
     return (await notifications(stack, case_id, kind))["sent"]
+
+
+async def test_a_request_for_another_operation_is_refused(rivta_stack: FkStack) -> None:
+    stack = rivta_stack
+    case_id, cid, _ = await case_with_certificate(stack)
+    raw = stack.fk.soap_request(stack.fk.compose("KONTKT", cid, PNR))
+    response = await stack.http.post(
+        soap.SEND_MESSAGE_TO_CARE.path,
+        content=raw,
+        headers={
+            "SOAPAction": f'"{soap.REGISTER_CERTIFICATE.soap_action}"',
+            "ssl-client-verify": "SUCCESS",
+            "ssl-client-subject-dn": stack.fk.platform_dn or "",
+        },
+    )
+    opened = soap.open_envelope(response.content)
+    assert opened.body is not None
+    result = soap.read_result(soap.SEND_MESSAGE_TO_CARE, opened.body)
+    assert (response.status_code, result.error_id) == (200, "VALIDATION_ERROR")
+    assert "SOAPAction" in result.result_text
+    assert await received(stack, case_id) == []
+
+
+async def test_the_soap_endpoint_is_closed_while_fk_speaks_json(stack: FkStack) -> None:
+    case_id, cid, _ = await case_with_certificate(stack)
+    raw = stack.fk.soap_request(stack.fk.compose("KONTKT", cid, PNR))
+    response = await stack.http.post(soap.SEND_MESSAGE_TO_CARE.path, content=raw)
+    assert response.status_code == 404 and "SJUKFALL_FK_TRANSPORT" in response.text
+    assert await received(stack, case_id) == []
