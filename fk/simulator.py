@@ -72,9 +72,16 @@ JSON_MODELS: dict[str, type[Item]] = {
     "revocation": RevokeCertificate,
 }
 Malformed = Literal[
-    "not_json", "missing_fields", "unknown_topic", "bad_date", "bad_signature", "no_token",
+    "not_json",
+    "missing_fields",
+    "unknown_topic",
+    "bad_date",
+    "bad_signature",
+    "no_token",
     # RIV-TA only: a DOCTYPE with an entity (XXE / billion laughs), care's wrong logical address
-    "not_xml", "doctype", "wrong_logical_address",
+    "not_xml",
+    "doctype",
+    "wrong_logical_address",
 ]
 #: The care API's SOAP endpoint for FK's messages (api/rivta_routes.py).
 CARE_SOAP_PATH = soap.SEND_MESSAGE_TO_CARE.path
@@ -85,6 +92,8 @@ def _key(kind: Kind, item: Item) -> str:
     if isinstance(item, RevokeCertificate):
         return f"revoked-{item.certificate_id}"
     return item.certificate_id if isinstance(item, RegisterCertificate) else item.message_id
+
+
 HEADINGS = {
     "KOMPLT": "Komplettering",
     "AVSTMN": "Avstämningsmöte",
@@ -118,7 +127,7 @@ class SimulatedFk:
     protocol: Protocol = "json"  # json: fk/port.py's signed JSON; rivta: the SOAP contracts
     care_address: str = "SE0000000000-SJUKFALL"  # RIV-TA: care's logical address
     fk_address: str = FK_LOGICAL_ADDRESS  # RIV-TA: FK's logical address
-    platform_dn: str | None = None  # RIV-TA: the platform's certificate DN, as care's proxy sends it
+    platform_dn: str | None = None  # RIV-TA: the platform certificate DN care's proxy forwards
     certificates: dict[str, RegisterCertificate] = field(default_factory=dict)
     messages_from_care: dict[str, SendMessageToRecipient] = field(default_factory=dict)
     revocations: dict[str, RevokeCertificate] = field(default_factory=dict)  # certificate id ->
@@ -267,9 +276,13 @@ class SimulatedFk:
         if isinstance(item, RevokeCertificate):
             held = self.certificates.get(item.certificate_id)
             if held is None:
-                return Result.error("VALIDATION_ERROR", f"FK has no certificate {item.certificate_id}")
+                return Result.error(
+                    "VALIDATION_ERROR", f"FK has no certificate {item.certificate_id}"
+                )
             if held.patient_id != item.patient_id:
-                return Result.error("VALIDATION_ERROR", "the patient does not match the certificate")
+                return Result.error(
+                    "VALIDATION_ERROR", "the patient does not match the certificate"
+                )
             return None
         if isinstance(item, RegisterCertificate) and item.certificate_id in self.revocations:
             return Result.error("REVOKED", f"certificate {item.certificate_id} is revoked")
@@ -463,9 +476,9 @@ class SimulatedFk:
             return await self.send_soap(
                 b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                 b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-                + self.soap_request(body).split(b"?>", 1)[1].replace(
-                    b"<meddelande>", b"<meddelande>&lol2;"
-                )
+                + self.soap_request(body)
+                .split(b"?>", 1)[1]
+                .replace(b"<meddelande>", b"<meddelande>&lol2;")
             )
         if kind == "no_token":
             return await self.send_soap(body, authenticated=False)

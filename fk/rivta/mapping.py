@@ -262,8 +262,9 @@ def register_certificate_xml(
     _person(patient, c + "person-id", cert.patient_id)
     for tag in ("fornamn", "efternamn", "postadress", "postnummer", "postort"):
         _sub(patient, c + tag, "")  # FK reads the population register by identity number
-    hos_personal(intyg, c + "skapadAv", cert.issued_by, cert.care_unit_id, provider_id,
-                 provider_name)
+    hos_personal(
+        intyg, c + "skapadAv", cert.issued_by, cert.care_unit_id, provider_id, provider_name
+    )
     if cert.relation is not None:
         relation = _sub(intyg, c + "relation")
         _cv(relation, c + "typ", cert.relation.kind, KV_RELATION)
@@ -290,8 +291,9 @@ def register_certificate_xml(
         delsvar = _svar(intyg, "39")
         _cv(delsvar("39.1"), f"{{{TYPES}}}cv", cert.prognosis.kind, KV_PROGNOS)
         if cert.prognosis.days is not None:
-            _cv(delsvar("39.3"), f"{{{TYPES}}}cv", DAYS_CODES[cert.prognosis.days],
-                KV_PROGNOS_DAGAR)
+            _cv(
+                delsvar("39.3"), f"{{{TYPES}}}cv", DAYS_CODES[cert.prognosis.days], KV_PROGNOS_DAGAR
+            )
     for i, measure in enumerate(cert.work_measures, 1):
         _cv(_svar(intyg, "40", i)("40.1"), f"{{{TYPES}}}cv", measure, KV_ATGARDER)
     _svar(intyg, "26")("26.1", "true" if cert.contact_with_fk_desired else "false")
@@ -308,8 +310,14 @@ def revoke_certificate_xml(
     _ii(root, q("intygs-id"), revocation.care_unit_id, revocation.certificate_id)
     _sub(root, q("skickatTidpunkt"), _time(revocation.revoked_at))
     _person(root, q("patientPerson-id"), revocation.patient_id)
-    hos_personal(root, q("skickatAv"), revocation.revoked_by, revocation.care_unit_id,
-                 provider_id, provider_name)
+    hos_personal(
+        root,
+        q("skickatAv"),
+        revocation.revoked_by,
+        revocation.care_unit_id,
+        provider_id,
+        provider_name,
+    )
     if revocation.reason:
         _sub(root, q("meddelande"), revocation.reason)
     return root
@@ -465,7 +473,9 @@ def read_register_certificate(root: etree._Element) -> RegisterCertificate:
         periods.append(
             {
                 "grade": grade if grade is not None else code(parts.get("32.1")),
-                "start": _text(span, "types:datePeriod/types:start", ns) if span is not None else None,
+                "start": _text(span, "types:datePeriod/types:start", ns)
+                if span is not None
+                else None,
                 "end": _text(span, "types:datePeriod/types:end", ns) if span is not None else None,
             }
         )

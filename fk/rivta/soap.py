@@ -158,9 +158,7 @@ def open_envelope(data: bytes) -> Envelope:
     if children[0].tag == f"{{{SOAP_ENV}}}Fault":
         text = children[0].findtext("faultstring") or "SOAP Fault"
         return Envelope(address.text if address is not None else None, None, text)
-    return Envelope(
-        (address.text or "").strip() if address is not None else None, children[0]
-    )
+    return Envelope((address.text or "").strip() if address is not None else None, children[0])
 
 
 def result_element(contract: Contract, result: Result) -> etree._Element:
@@ -169,9 +167,7 @@ def result_element(contract: Contract, result: Result) -> etree._Element:
         contract.q(f"{contract.name}Response"), nsmap={None: contract.namespace, "core": CORE}
     )
     holder = etree.SubElement(response, contract.q("result"))
-    etree.SubElement(holder, f"{{{CORE}}}resultCode").text = (
-        result.result_code
-    )
+    etree.SubElement(holder, f"{{{CORE}}}resultCode").text = result.result_code
     if result.error_id is not None:
         etree.SubElement(holder, f"{{{CORE}}}errorId").text = result.error_id
     if result.result_text:

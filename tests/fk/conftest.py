@@ -141,9 +141,7 @@ async def fk_stack(
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{api_port}", timeout=30
             ) as http:
-                yield FkStack(
-                    env.client, env, store, receiver, fk, app, http, settings.task_queue
-                )
+                yield FkStack(env.client, env, store, receiver, fk, app, http, settings.task_queue)
             server.should_exit = True
             await task
 

@@ -51,7 +51,10 @@ def question(**fields: Any) -> SendMessageToRecipient:
 
 def transport(url: str, **options: Any) -> RivtaTransport:
     return RivtaTransport(
-        url, care_provider_id="SE2321000016-VG", care_provider_name="Region Test", timeout=1,
+        url,
+        care_provider_id="SE2321000016-VG",
+        care_provider_name="Region Test",
+        timeout=1,
         **options,
     )
 

@@ -103,8 +103,16 @@ async def test_the_domain_rules_answer_with_the_contracts_error_ids(rivta_stack:
     stack = rivta_stack
     case_id, cid, start = await case_with_certificate(stack)
     unknown = await stack.fk.ask("KONTKT", "intyg-finns-inte", PNR)
-    await do(stack, case_id, RecordCertificate(actor=PHYSICIAN, certificate=certificate(  # type: ignore[arg-type]
-        start, 1, 30, cid=f"{cid}-b")))
+    await do(
+        stack,
+        case_id,
+        RecordCertificate(
+            actor=PHYSICIAN,
+            certificate=certificate(  # type: ignore[arg-type]
+                start, 1, 30, cid=f"{cid}-b"
+            ),
+        ),
+    )
     await do(stack, case_id, RevokeCertificate(actor=PHYSICIAN, certificate_id=f"{cid}-b"))  # type: ignore[arg-type]
     revoked = await stack.fk.ask("KONTKT", f"{cid}-b", PNR)
     await do(stack, case_id, CloseCase(actor=PHYSICIAN, reason="return_to_work_full"))  # type: ignore[arg-type]
@@ -174,8 +182,11 @@ async def test_a_lisjp_leaves_as_register_certificate_with_its_periods_and_grade
         cid=cid,
         periods=[
             {"grade": 100, "start": start, "end": start.fromordinal(start.toordinal() + 13)},
-            {"grade": 50, "start": start.fromordinal(start.toordinal() + 14),
-             "end": start.fromordinal(start.toordinal() + 41)},
+            {
+                "grade": 50,
+                "start": start.fromordinal(start.toordinal() + 14),
+                "end": start.fromordinal(start.toordinal() + 41),
+            },
         ],
         diagnoses=[{"code": "F43.8A", "description": "Utmattning"}, {"code": "M54.5"}],
         function_impairment="Nedsatt koncentration.",
@@ -198,7 +209,9 @@ async def test_a_lisjp_leaves_as_register_certificate_with_its_periods_and_grade
     ]
     assert (held.patient_id, held.care_unit_id, held.prognosis) == (PNR, "vc-norr", cert.prognosis)
     # the wire itself: one svar 32 per period, 32.1 grade codes, 32.2 date periods
-    [raw] = [r for c, r in stack.fk.soap_requests if c == "RegisterCertificate" and cid.encode() in r]
+    [raw] = [
+        r for c, r in stack.fk.soap_requests if c == "RegisterCertificate" and cid.encode() in r
+    ]
     intyg = etree.fromstring(raw).find(".//{*}intyg")
     periods = intyg.findall("core:svar[@id='32']", NS)  # type: ignore[union-attr]
     assert [p.findtext("core:instans", namespaces=NS) for p in periods] == ["1", "2"]
@@ -210,9 +223,10 @@ async def test_a_lisjp_leaves_as_register_certificate_with_its_periods_and_grade
         for p in periods
     ] == [p.end.isoformat() for p in cert.periods]
     diagnoses = intyg.findall("core:svar[@id='6']/core:delsvar[@id='6.2']/types:cv", NS)  # type: ignore[union-attr]
-    assert [(d.findtext("types:code", namespaces=NS), d.findtext("types:codeSystem",
-             namespaces=NS)) for d in diagnoses] == [("F43.8A", "1.2.752.116.1.1.1.1.3"),
-                                                     ("M54.5", "1.2.752.116.1.1.1.1.3")]
+    assert [
+        (d.findtext("types:code", namespaces=NS), d.findtext("types:codeSystem", namespaces=NS))
+        for d in diagnoses
+    ] == [("F43.8A", "1.2.752.116.1.1.1.1.3"), ("M54.5", "1.2.752.116.1.1.1.1.3")]
     sent = await eventually(lambda: _sent(stack, case_id, "certificate_to_fk"))
     assert [s["receipt"] for s in sent] == [f"RegisterCertificate:{cid}"]
 
@@ -224,9 +238,7 @@ async def test_a_lost_answer_does_not_register_the_certificate_twice(rivta_stack
     await stack.http.post(
         f"/cases/{case_id}/fk/certificates", json={"certificate_id": cid}, headers=stack.headers()
     )
-    sent = await eventually(
-        lambda: _sent(stack, case_id, "certificate_to_fk"), timeout=30.0
-    )
+    sent = await eventually(lambda: _sent(stack, case_id, "certificate_to_fk"), timeout=30.0)
     assert [s["receipt"] for s in sent] == [f"RegisterCertificate:{cid}"]
     assert stack.fk.accepted[cid] == 2 and cid in stack.fk.certificates  # the retry got INFO
 
@@ -238,8 +250,15 @@ async def test_a_revoked_certificate_leaves_as_revoke_certificate(rivta_stack: F
         f"/cases/{case_id}/fk/certificates", json={"certificate_id": cid}, headers=stack.headers()
     )
     await eventually(lambda: _sent(stack, case_id, "certificate_to_fk"))
-    await do(stack, case_id, RevokeCertificate(actor=PHYSICIAN, certificate_id=cid,  # type: ignore[arg-type]
-                                               reason="Fel patient."))
+    await do(
+        stack,
+        case_id,
+        RevokeCertificate(
+            actor=PHYSICIAN,
+            certificate_id=cid,  # type: ignore[arg-type]
+            reason="Fel patient.",
+        ),
+    )
 
     sent = await eventually(lambda: _sent(stack, case_id, "certificate_revoked_to_fk"))
     assert [s["receipt"] for s in sent] == [f"RevokeCertificate:{cid}"]

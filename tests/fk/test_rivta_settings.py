@@ -15,7 +15,8 @@ from tests.deploy.test_production_settings import (  # noqa: F401 (fixtures)
 
 
 def test_rivta_in_production_needs_our_logical_address_and_the_platforms_certificate(
-    production: dict[str, str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    production: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message = refusal(monkeypatch, SJUKFALL_FK_TRANSPORT="rivta", SJUKFALL_FK_SECRET=None)
     assert "SJUKFALL_RIVTA_LOGICAL_ADDRESS is the dev address" in message
@@ -24,7 +25,8 @@ def test_rivta_in_production_needs_our_logical_address_and_the_platforms_certifi
 
 
 def test_rivta_in_production_loads_with_both(
-    production: dict[str, str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    production: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SJUKFALL_FK_TRANSPORT", "rivta")
     monkeypatch.delenv("SJUKFALL_FK_SECRET")
