@@ -4,8 +4,9 @@ Inera's services name them: RegisterCertificate (the certificate FK7804 to FK),
 SendMessageToCare (FK -> care, ärendekommunikation), SendMessageToRecipient (care -> FK),
 RevokeCertificate (care revoked a certificate FK has), each
 answered with a result (ResultType: resultCode OK / INFO / ERROR, and for ERROR an ErrorIdType:
-VALIDATION_ERROR, REVOKED, APPLICATION_ERROR, TECHNICAL_ERROR). Here they travel as JSON with
-snake_case names.
+VALIDATION_ERROR, REVOKED, APPLICATION_ERROR, TECHNICAL_ERROR). The JSON transport sends them
+as JSON with snake_case names; the RIV-TA transport maps the same models to the contracts' XML
+(fk/rivta/mapping.py).
 
 The domain's types are the contract's types: a certificate is the domain `Certificate` plus the
 patient and care unit it is for, a message is the domain `FkMessage`. So the rules the domain
