@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
-from fk.port import FkPort, HttpTransport, gateway_client
+from fk.port import FkPort, gateway_client, transport_for
 from sjukfall.logs import configure, get_logger
 from sjukfall.metrics import start_worker_metrics, temporal_runtime
 from sjukfall.settings import Settings, get_settings
@@ -62,13 +62,13 @@ async def case_worker(
     fk_port: FkPort | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker for the case workflow; stopped gracefully on exit. FK is reached over
-    mutual TLS when the settings name a client certificate (SJUKFALL_FK_TLS_*)."""
+    mutual TLS when the settings name a client certificate (SJUKFALL_FK_TLS_*), as JSON or
+    RIV-TA as SJUKFALL_FK_TRANSPORT says."""
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http,
         gateway_client(settings) as fk_http,
     ):
-        fk_port = fk_port or HttpTransport(settings.resolved_fk_url, settings.fk_secret,
-                                           timeout=settings.fk_timeout_seconds, http=fk_http)
+        fk_port = fk_port or transport_for(settings, fk_http)  # SJUKFALL_FK_TRANSPORT
         activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret,
                                     fk_port=fk_port)
         worker = Worker(

@@ -7,7 +7,11 @@ the moment of sending has passed. Two kinds go through the port (`FK_PORT_KINDS`
   request). A certificate revoked or replaced since the request is not sent: suppressed, with
   the reason, because FK must never get a certificate that no longer counts.
 - `fk_message`: care's question or answer waiting in the case's outbox goes to FK as
-  SendMessageToRecipient; the workflow then records `FkMessageSent` with FK's receipt.
+  SendMessageToRecipient, sent by the care professional who wrote it (the notification's
+  `recorded_by`); the workflow then records `FkMessageSent` with FK's receipt.
+- `certificate_revoked_to_fk`: a certificate FK has was revoked (makulerat): RevokeCertificate,
+  by whoever revoked it (the issuing physician when the system noticed the race: revoked while
+  the certificate was on its way). The reason is not sent: it may hold health text.
 
 No double sends: the certificate id / message id is the idempotency key, so when a worker dies
 after FK accepted but before the outcome was recorded, the retried activity is acknowledged by
@@ -26,13 +30,13 @@ from activities.case_activities import DeliveryOutcome
 from domain.events import NotificationRequested
 from domain.state import CaseState
 from fk.port import FkPort, FkRejected, FkUnavailable
-from fk.schemas import Receipt, RegisterCertificate, SendMessageToRecipient
+from fk.schemas import Receipt, RegisterCertificate, RevokeCertificate, SendMessageToRecipient
 from sjukfall.logs import get_logger
 
 log = get_logger(__name__)
 
 #: Notification kinds FK receives through the port; other `fk` kinds use the webhook.
-FK_PORT_KINDS = frozenset({"certificate_to_fk", "fk_message"})
+FK_PORT_KINDS = frozenset({"certificate_to_fk", "fk_message", "certificate_revoked_to_fk"})
 
 
 def handled_by_fk_port(note: NotificationRequested) -> bool:
@@ -69,7 +73,28 @@ async def deliver_to_fk(
                 type="FkNothingToSend",
                 non_retryable=True,
             )
-        receipt = await _call(port.send_message(SendMessageToRecipient.from_domain(message)))
+        receipt = await _call(
+            port.send_message(SendMessageToRecipient.from_domain(message, note.recorded_by))
+        )
+    elif note.kind == "certificate_revoked_to_fk":
+        certificate_id = note.parameters.get("certificate_id", "")
+        record = state.certificates.get(certificate_id)
+        if record is None or not record.revoked or record.revoked_at is None:
+            raise ApplicationError(
+                f"certificate {certificate_id} is not revoked in the case",
+                type="FkNothingToSend",
+                non_retryable=True,
+            )
+        assert state.patient_id is not None and state.unit_id is not None, "case not opened"
+        by = note.recorded_by if note.recorded_by != "system" else record.certificate.issued_by
+        revocation = RevokeCertificate(
+            certificate_id=certificate_id,
+            patient_id=state.patient_id,
+            care_unit_id=state.unit_id,
+            revoked_by=by,
+            revoked_at=record.revoked_at,
+        )
+        receipt = await _call(port.revoke_certificate(revocation))
     else:
         raise ApplicationError(
             f"FK port does not carry notifications of kind {note.kind}",

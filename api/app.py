@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import bodies, fk_routes
+from api import bodies, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     app.include_router(fk_routes.router)
+    app.include_router(rivta_routes.router)  # FK over RIV-TA SOAP (SJUKFALL_FK_TRANSPORT=rivta)
     instrument_app(app)  # server spans, when tracing is on
     return app
 

@@ -129,6 +129,16 @@ async def receive_fk_message(
 ) -> Response:
     """A message from Försäkringskassan (question, reminder or answer) to the case of its
     certificate. A repeated message id is acknowledged again (INFO) and stored once."""
+    status, result = await record_fk_message(request, message, principal.sub)
+    return contract_answer(request, status, result, message.message_id)
+
+
+async def record_fk_message(
+    request: Request, message: SendMessageToCare, gateway: str
+) -> tuple[int, Result]:
+    """FK's message onto the case of its certificate, whatever wire it came on (JSON here,
+    RIV-TA SOAP in api/rivta_routes.py): the HTTP status and the contract's result. `gateway`
+    is the authenticated sender, recorded as the actor."""
     mid = message.message_id
     pool = request.app.state.store.pool
     case_id = await case_for_certificate(pool, message.certificate_id)
@@ -140,14 +150,12 @@ async def receive_fk_message(
             reason="certificate_unknown",
         )
         text = f"certificate {message.certificate_id} is not known to this care provider"
-        return contract_answer(request, 422, Result.error("VALIDATION_ERROR", text), mid)
+        return 422, Result.error("VALIDATION_ERROR", text)
     if await message_received(pool, case_id, mid):
         log.info("fk_message_repeated", message_id=mid, case_id=case_id)
-        return contract_answer(
-            request, 200, Result.info(f"message {mid} was already received"), mid
-        )
+        return 200, Result.info(f"message {mid} was already received")
     command = ReceiveFkMessage(
-        actor=Actor(id=principal.sub, role="fk_gateway"), message=message.to_domain()
+        actor=Actor(id=gateway, role="fk_gateway"), message=message.to_domain()
     )
     try:
         result = await send_command(request.app.state.temporal, case_id, command, f"fk-{mid}")
@@ -160,13 +168,11 @@ async def receive_fk_message(
             error_id=refusal.error_id,
             rule=(problem.errors or [{}])[0].get("rule"),
         )
-        return contract_answer(request, status, refusal, mid)
+        return status, refusal
     if not result.events:
-        return contract_answer(
-            request, 200, Result.info(f"message {mid} was already received"), mid
-        )
+        return 200, Result.info(f"message {mid} was already received")
     log.info("fk_message_received", message_id=mid, case_id=case_id, topic=message.topic)
-    return contract_answer(request, 200, Result.ok(f"message {mid} received"), mid)
+    return 200, Result.ok(f"message {mid} received")
 
 
 class FkSendAccepted(BaseModel):

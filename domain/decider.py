@@ -338,6 +338,16 @@ def _revoke_certificate(c: RevokeCertificate, state: CaseState, out: Emitter) ->
         out.add(
             CertificateRevoked(**out.envelope(), certificate_id=c.certificate_id, reason=c.reason)
         )
+        if c.certificate_id in state.certificates_sent_to_fk:
+            _revocation_to_fk(c.certificate_id, out)
+
+
+def _revocation_to_fk(certificate_id: str, out: Emitter) -> None:
+    """FK has the certificate and must stop relying on it (RevokeCertificate). Always the
+    command's last event: a worker that predates it drops it whole (workflows/case.py)."""
+    out.notify(
+        "fk", "share_information", "certificate_revoked_to_fk", certificate_id=certificate_id
+    )
 
 
 def _establish_plan(c: EstablishPlan, state: CaseState, out: Emitter) -> None:
@@ -564,6 +574,10 @@ def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: E
         out.add(NotificationSent(**envelope, receipt=c.receipt))
         if pending.kind == "fk_message":
             _fk_message_delivered(pending, c.receipt, state, out)
+        certificate_id = pending.parameters.get("certificate_id", "")
+        record = state.certificates.get(certificate_id)
+        if pending.kind == "certificate_to_fk" and record is not None and record.revoked:
+            _revocation_to_fk(certificate_id, out)  # revoked while it was on its way
     elif c.outcome == "failed":
         out.add(NotificationFailed(**envelope, reason=c.reason or ""))
     else:

@@ -47,6 +47,7 @@ NotificationKind = Literal[
     "employer_report_to_fk_by_day_21",
     "apply_for_sickness_benefit",
     "certificate_to_fk",
+    "certificate_revoked_to_fk",
     "employer_return_plan_due",
     "offer_coordination",
     "multimodal_team_referral",

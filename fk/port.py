@@ -6,6 +6,10 @@ integration gateway (or the simulator in fk/simulator.py):
 
     POST {base_url}/certificates   RegisterCertificate     -> Receipt
     POST {base_url}/messages       SendMessageToRecipient  -> Receipt
+    POST {base_url}/revocations    RevokeCertificate       -> Receipt
+
+The other transport, RIV-TA SOAP through the national platform, is fk/rivta/transport.py;
+SJUKFALL_FK_TRANSPORT (json | rivta) chooses (`transport_for(settings, http)`).
 
 Rules, and why:
 - Every request is signed with HMAC-SHA256 over `<timestamp>.<body>` (sjukfall/signing.py) and
@@ -38,6 +42,7 @@ from fk.schemas import (
     Receipt,
     RegisterCertificate,
     Result,
+    RevokeCertificate,
     SendMessageToRecipient,
 )
 from sjukfall.signing import signed_headers, verify
@@ -67,6 +72,8 @@ class FkPort(Protocol):
 
     async def send_message(self, message: SendMessageToRecipient) -> Receipt: ...
 
+    async def revoke_certificate(self, revocation: RevokeCertificate) -> Receipt: ...
+
 
 def gateway_client(settings: Settings) -> httpx.AsyncClient:
     """An HTTP client for FK's gateway: presents SJUKFALL_FK_TLS_CERT + _KEY when set, and
@@ -75,6 +82,24 @@ def gateway_client(settings: Settings) -> httpx.AsyncClient:
     if settings.fk_tls_cert is not None:
         context.load_cert_chain(settings.fk_tls_cert, settings.fk_tls_key)
     return httpx.AsyncClient(verify=context)
+
+
+def transport_for(settings: Settings, http: httpx.AsyncClient) -> FkPort:
+    """The transport SJUKFALL_FK_TRANSPORT names, over `http` (mutual TLS: `gateway_client`)."""
+    if settings.fk_transport == "rivta":
+        from fk.rivta.transport import RivtaTransport  # lxml only where RIV-TA is used
+
+        return RivtaTransport(
+            settings.resolved_fk_url,
+            fk_logical_address=settings.rivta_fk_logical_address,
+            care_provider_id=settings.rivta_logical_address,
+            care_provider_name=settings.rivta_care_provider_name,
+            timeout=settings.fk_timeout_seconds,
+            http=http,
+        )
+    return HttpTransport(
+        settings.resolved_fk_url, settings.fk_secret, timeout=settings.fk_timeout_seconds, http=http
+    )
 
 
 class HttpTransport:
@@ -102,6 +127,9 @@ class HttpTransport:
 
     async def send_message(self, message: SendMessageToRecipient) -> Receipt:
         return await self._post("/messages", message, message.message_id)
+
+    async def revoke_certificate(self, revocation: RevokeCertificate) -> Receipt:
+        return await self._post("/revocations", revocation, revocation.certificate_id)
 
     async def aclose(self) -> None:
         if self._owns_http and self._http is not None:

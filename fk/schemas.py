@@ -1,10 +1,12 @@
 """The messages exchanged with Försäkringskassan, shaped after the national contracts.
 
 Inera's services name them: RegisterCertificate (the certificate FK7804 to FK),
-SendMessageToCare (FK -> care, ärendekommunikation), SendMessageToRecipient (care -> FK), each
+SendMessageToCare (FK -> care, ärendekommunikation), SendMessageToRecipient (care -> FK),
+RevokeCertificate (care revoked a certificate FK has), each
 answered with a result (ResultType: resultCode OK / INFO / ERROR, and for ERROR an ErrorIdType:
-VALIDATION_ERROR, REVOKED, APPLICATION_ERROR, TECHNICAL_ERROR). Here they travel as JSON with
-snake_case names.
+VALIDATION_ERROR, REVOKED, APPLICATION_ERROR, TECHNICAL_ERROR). The JSON transport sends them
+as JSON with snake_case names; the RIV-TA transport maps the same models to the contracts' XML
+(fk/rivta/mapping.py).
 
 The domain's types are the contract's types: a certificate is the domain `Certificate` plus the
 patient and care unit it is for, a message is the domain `FkMessage`. So the rules the domain
@@ -116,10 +118,27 @@ class SendMessageToCare(FkMessage):
 
 
 class SendMessageToRecipient(FkMessage):
-    """A message from care to FK (meddelande till mottagare): a question or an answer."""
+    """A message from care to FK (meddelande till mottagare): a question or an answer.
+
+    `sender` is the care unit; `sent_by` the care professional who wrote it (HoS-personal,
+    the id the command was recorded by), when known."""
 
     recipient: Literal["FKASSA"] = FK_RECIPIENT
+    sent_by: str | None = None
 
     @classmethod
-    def from_domain(cls, message: FkMessage) -> SendMessageToRecipient:
-        return cls.model_validate(message.model_dump())
+    def from_domain(cls, message: FkMessage, sent_by: str | None = None) -> SendMessageToRecipient:
+        return cls.model_validate({**message.model_dump(), "sent_by": sent_by})
+
+
+class RevokeCertificate(BaseModel):
+    """Care revoked (makulerade) a certificate FK already has: FK must stop relying on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    certificate_id: str = Field(min_length=1)
+    patient_id: Pnr
+    care_unit_id: str = Field(min_length=1)
+    revoked_by: str = Field(min_length=1)
+    revoked_at: AwareDatetime
+    reason: str = ""

@@ -1,7 +1,11 @@
 """A Försäkringskassan simulator: a real HTTP service that plays FK's integration gateway.
 
-It does what FK does for a care system, over HTTP with the same signed JSON as the real
-transport (fk/port.py):
+It does what FK does for a care system, over HTTP with the same signed JSON as the JSON
+transport (fk/port.py), and, in RIV-TA mode (`protocol="rivta"`, SJUKFALL_FK_TRANSPORT=rivta),
+as the national platform: it receives RegisterCertificate v3, SendMessageToRecipient v2 and
+RevokeCertificate v2 as SOAP on the contracts' paths (validated against fk/rivta/schemas/,
+answered with ResultType) and sends SendMessageToCare v2 to care's SOAP endpoint. It receives
+on both wires whatever the mode; the mode chooses how it sends. In JSON mode it:
 - accepts certificates (`POST /certificates`) and messages from care (`POST /messages`):
   verifies the signature, validates against the contract, stores each id once and answers a
   repeat with the same receipt again (result INFO), counting every acceptance;
@@ -31,6 +35,7 @@ import contextlib
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Self, get_args
@@ -43,19 +48,52 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fk.rivta import mapping, soap
+from fk.rivta.soap import Contract
+from fk.rivta.transport import FK_LOGICAL_ADDRESS
 from fk.schemas import (
     Receipt,
     RegisterCertificate,
     Result,
+    RevokeCertificate,
+    SendMessageToCare,
     SendMessageToRecipient,
 )
 from sjukfall.embedded import free_port
 from sjukfall.signing import signed_headers, verify
 
 Mode = Literal["normal", "fail", "timeout", "accept_then_fail", "accept_then_timeout", "reject"]
+Protocol = Literal["json", "rivta"]
+Kind = Literal["certificate", "message", "revocation"]
+Item = RegisterCertificate | SendMessageToRecipient | RevokeCertificate
+JSON_MODELS: dict[str, type[Item]] = {
+    "certificate": RegisterCertificate,
+    "message": SendMessageToRecipient,
+    "revocation": RevokeCertificate,
+}
 Malformed = Literal[
-    "not_json", "missing_fields", "unknown_topic", "bad_date", "bad_signature", "no_token"
+    "not_json",
+    "missing_fields",
+    "unknown_topic",
+    "bad_date",
+    "bad_signature",
+    "no_token",
+    # RIV-TA only: a DOCTYPE with an entity (XXE / billion laughs), care's wrong logical address
+    "not_xml",
+    "doctype",
+    "wrong_logical_address",
 ]
+#: The care API's SOAP endpoint for FK's messages (api/rivta_routes.py).
+CARE_SOAP_PATH = soap.SEND_MESSAGE_TO_CARE.path
+
+
+def _key(kind: Kind, item: Item) -> str:
+    """The id FK stores a request under (a revocation apart from its certificate)."""
+    if isinstance(item, RevokeCertificate):
+        return f"revoked-{item.certificate_id}"
+    return item.certificate_id if isinstance(item, RegisterCertificate) else item.message_id
+
+
 HEADINGS = {
     "KOMPLT": "Komplettering",
     "AVSTMN": "Avstämningsmöte",
@@ -86,9 +124,16 @@ class SimulatedFk:
     care_url: str = ""  # care's API base URL: messages go to {care_url}/fk/messages
     care_token: str = ""  # bearer token with role fk_gateway
     hang_seconds: float = 30.0  # how long `timeout` modes hang before answering
+    protocol: Protocol = "json"  # json: fk/port.py's signed JSON; rivta: the SOAP contracts
+    care_address: str = "SE0000000000-SJUKFALL"  # RIV-TA: care's logical address
+    fk_address: str = FK_LOGICAL_ADDRESS  # RIV-TA: FK's logical address
+    platform_dn: str | None = None  # RIV-TA: the platform certificate DN care's proxy forwards
     certificates: dict[str, RegisterCertificate] = field(default_factory=dict)
     messages_from_care: dict[str, SendMessageToRecipient] = field(default_factory=dict)
+    revocations: dict[str, RevokeCertificate] = field(default_factory=dict)  # certificate id ->
     receipts: dict[str, Receipt] = field(default_factory=dict)
+    schema_refusals: list[str] = field(default_factory=list)  # RIV-TA requests FK refused
+    soap_requests: list[tuple[str, bytes]] = field(default_factory=list)  # (contract, envelope)
     accepted: Counter[str] = field(default_factory=Counter)  # id -> acceptances, repeats counted
     attempts: int = 0
     bad_signatures: int = 0
@@ -117,7 +162,8 @@ class SimulatedFk:
         body = payload.model_dump_json().encode()
         return Response(body, status_code=status, headers=signed_headers(self.secret, body, key))
 
-    async def receive(self, request: Request, kind: Literal["certificate", "message"]) -> Response:
+    async def receive(self, request: Request, kind: Kind) -> Response:
+        """A signed JSON request from care (the JSON transport)."""
         self.attempts += 1
         body = await request.body()
         key = request.headers.get("Idempotency-Key", "")
@@ -134,22 +180,26 @@ class SimulatedFk:
         if mode == "reject":
             return self._answer(422, Result.error("VALIDATION_ERROR", "refused (simulated)"), key)
         try:
-            item: RegisterCertificate | SendMessageToRecipient = (
-                RegisterCertificate.model_validate_json(body)
-                if kind == "certificate"
-                else SendMessageToRecipient.model_validate_json(body)
-            )
+            item = JSON_MODELS[kind].model_validate_json(body)
         except ValidationError as err:
             text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
             return self._answer(422, Result.error("VALIDATION_ERROR", text), key)
+        status, answer = await self._accept(kind, item, mode)
+        return self._answer(status, answer, key)
+
+    async def _accept(self, kind: Kind, item: Item, mode: Mode) -> tuple[int, Receipt | Result]:
+        """FK's handling of a well-formed request, whatever the wire: refuse, or store once
+        and acknowledge (a repeat: INFO, same receipt), then misbehave as the mode says."""
         refusal = self._refusal(item)
         if refusal is not None:
-            return self._answer(422, refusal, key)
-        item_id = item.certificate_id if isinstance(item, RegisterCertificate) else item.message_id
+            return 422, refusal
+        item_id = _key(kind, item)
         first = item_id not in self.receipts
         if first:
             if isinstance(item, RegisterCertificate):
                 self.certificates[item_id] = item
+            elif isinstance(item, RevokeCertificate):
+                self.revocations[item.certificate_id] = item
             else:
                 self.messages_from_care[item_id] = item
             self.receipts[item_id] = Receipt(
@@ -164,13 +214,78 @@ class SimulatedFk:
                 update={"result": Result.info(f"{kind} {item_id} was already received")}
             )
         if mode == "accept_then_fail":
-            return self._answer(503, Result.error("TECHNICAL_ERROR", "lost the answer"), key)
+            return 503, Result.error("TECHNICAL_ERROR", "lost the answer")
         if mode == "accept_then_timeout":
             await asyncio.sleep(self.hang_seconds)
-        return self._answer(200, receipt, key)
+        return 200, receipt
 
-    def _refusal(self, item: RegisterCertificate | SendMessageToRecipient) -> Result | None:
-        """FK's own checks: an answer must answer a message FK sent, of the same topic."""
+    async def receive_soap(self, request: Request, contract: Contract) -> Response:
+        """A RIV-TA request from care: SOAP, validated against the contract's schema, to FK's
+        logical address; answered with the contract's ResultType (HTTP 200), or a SOAP Fault
+        with HTTP 503 while FK is down."""
+        self.attempts += 1
+
+        def answer(result: Result, status: int = 200) -> Response:
+            body = soap.envelope(None, soap.result_element(contract, result))
+            return Response(body, status_code=status, media_type="text/xml; charset=UTF-8")
+
+        def fault(text: str) -> Response:
+            return Response(soap.fault(text), status_code=503, media_type="text/xml")
+
+        mode = self._take_mode()
+        if mode in ("timeout", "fail"):
+            if mode == "timeout":
+                await asyncio.sleep(self.hang_seconds)
+            return fault("FK is unavailable (simulated)")
+        if mode == "reject":
+            return answer(Result.error("VALIDATION_ERROR", "refused (simulated)"))
+        readers: dict[str, Callable[[Any], Item]] = {
+            soap.REGISTER_CERTIFICATE.name: mapping.read_register_certificate,
+            soap.SEND_MESSAGE_TO_RECIPIENT.name: mapping.read_send_message_to_recipient,
+            soap.REVOKE_CERTIFICATE.name: mapping.read_revoke_certificate,
+        }
+        raw = await request.body()
+        self.soap_requests.append((contract.name, raw))
+        try:
+            opened = soap.open_envelope(raw)
+            if opened.body is None:
+                raise soap.RivtaError("a SOAP Fault is not a request")
+            if opened.logical_address != self.fk_address:
+                raise soap.RivtaError(
+                    f"LogicalAddress {opened.logical_address!r} is not FK ({self.fk_address})"
+                )
+            item = readers[contract.name](opened.body)
+        except soap.RivtaError as err:
+            self.schema_refusals.append(f"{contract.name}: {err}")
+            return answer(Result.error("VALIDATION_ERROR", str(err)))
+        kind: Kind = (
+            "certificate"
+            if isinstance(item, RegisterCertificate)
+            else "revocation"
+            if isinstance(item, RevokeCertificate)
+            else "message"
+        )
+        status, result = await self._accept(kind, item, mode)
+        if status == 503:
+            return fault("FK lost the answer (simulated)")
+        return answer(result.result if isinstance(result, Receipt) else result)
+
+    def _refusal(self, item: Item) -> Result | None:
+        """FK's own checks: an answer must answer a message FK sent, of the same topic; a
+        revocation must name a certificate FK has; a revoked certificate stays revoked."""
+        if isinstance(item, RevokeCertificate):
+            held = self.certificates.get(item.certificate_id)
+            if held is None:
+                return Result.error(
+                    "VALIDATION_ERROR", f"FK has no certificate {item.certificate_id}"
+                )
+            if held.patient_id != item.patient_id:
+                return Result.error(
+                    "VALIDATION_ERROR", "the patient does not match the certificate"
+                )
+            return None
+        if isinstance(item, RegisterCertificate) and item.certificate_id in self.revocations:
+            return Result.error("REVOKED", f"certificate {item.certificate_id} is revoked")
         if isinstance(item, SendMessageToRecipient) and item.answer_to is not None:
             question = self.sent_to_care.get(item.answer_to.message_id)
             if question is None:
@@ -215,7 +330,10 @@ class SimulatedFk:
         secret: str | None = None,
         token: str | None = None,
     ) -> CareAnswer:
-        """Deliver one message to care, signed (with `secret`, default FK's) and authorised."""
+        """Deliver one message to care, signed (with `secret`, default FK's) and authorised; in
+        RIV-TA mode as SendMessageToCare through the platform (`soap_request` for the XML)."""
+        if self.protocol == "rivta":
+            return await self.send_soap(message, authenticated=token != "")
         raw = message if isinstance(message, bytes) else json.dumps(message).encode()
         key = message.get("message_id", "") if isinstance(message, dict) else ""
         headers = signed_headers(secret or self.secret, raw, str(key) or uuid.uuid4().hex)
@@ -238,6 +356,48 @@ class SimulatedFk:
             body=response.text,
             signed=verify(self.secret, response.headers, response.content),
         )
+        self.care_answers.append(answer)
+        return answer
+
+    def soap_request(
+        self,
+        message: dict[str, Any],
+        mutate: Callable[[Any], None] | None = None,
+        address: str | None = None,
+    ) -> bytes:
+        """The SOAP request for a composed message; `mutate(element)` may break it first."""
+        body = mapping.send_message_to_care_xml(
+            SendMessageToCare.model_validate(message), self.care_address
+        )
+        if mutate is not None:
+            mutate(body)
+        return soap.envelope(address or self.care_address, body)
+
+    async def send_soap(
+        self, message: dict[str, Any] | bytes, authenticated: bool = True
+    ) -> CareAnswer:
+        """POST a SendMessageToCare to care; the answer's ResultType as the result. With a
+        platform DN the request carries the headers care's TLS-terminating proxy would add."""
+        if isinstance(message, dict):
+            raw = self.soap_request(message)
+            self.sent_to_care[str(message["message_id"])] = message
+        else:
+            raw = message
+        headers = soap.soap_headers(soap.SEND_MESSAGE_TO_CARE)
+        if self.platform_dn and authenticated:
+            headers |= {"ssl-client-verify": "SUCCESS", "ssl-client-subject-dn": self.platform_dn}
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            response = await http.post(
+                f"{self.care_url.rstrip('/')}{CARE_SOAP_PATH}", content=raw, headers=headers
+            )
+        result: Result | None = None
+        try:
+            opened = soap.open_envelope(response.content)
+            if opened.body is not None:
+                result = soap.read_result(soap.SEND_MESSAGE_TO_CARE, opened.body)
+        except soap.RivtaError:
+            pass
+        answer = CareAnswer(status=response.status_code, result=result, body=response.text)
         self.care_answers.append(answer)
         return answer
 
@@ -285,6 +445,8 @@ class SimulatedFk:
     ) -> CareAnswer:
         """A message care must refuse without storing anything."""
         body = self.compose("KONTKT", certificate_id, patient_id)
+        if self.protocol == "rivta":
+            return await self._malformed_soap(kind, body)
         if kind == "not_json":
             return await self.send(b'{"message_id": "broken", ')
         if kind == "missing_fields":
@@ -298,6 +460,38 @@ class SimulatedFk:
         elif kind == "no_token":
             return await self.send(body, token="")
         return await self.send(body)
+
+    async def _malformed_soap(self, kind: Malformed, body: dict[str, Any]) -> CareAnswer:
+        ns = {"m": soap.SEND_MESSAGE_TO_CARE.namespace, "types": soap.TYPES}
+
+        def set_text(path: str, value: str) -> Callable[[Any], None]:
+            return lambda root: setattr(root.find(path, ns), "text", value)
+
+        def drop(path: str) -> Callable[[Any], None]:
+            return lambda root: root.remove(root.find(path, ns))
+
+        if kind in ("not_json", "not_xml"):
+            return await self.send_soap(b"<soapenv:Envelope xmlns:soapenv='x'><Body>")
+        if kind == "doctype":  # an entity bomb: must be refused unread, never expanded
+            return await self.send_soap(
+                b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+                + self.soap_request(body)
+                .split(b"?>", 1)[1]
+                .replace(b"<meddelande>", b"<meddelande>&lol2;")
+            )
+        if kind == "no_token":
+            return await self.send_soap(body, authenticated=False)
+        mutations: dict[str, Callable[[Any], None]] = {
+            "missing_fields": drop("m:meddelande-id"),
+            "unknown_topic": set_text("m:amne/types:code", "HEJHEJ"),
+            "bad_date": set_text("m:skickatTidpunkt", "yesterday"),
+        }
+        if kind == "wrong_logical_address":
+            return await self.send_soap(self.soap_request(body, address="SE-NOT-THIS-CARE"))
+        if kind not in mutations:
+            raise ValueError(f"{kind} is not a RIV-TA malformation")
+        return await self.send_soap(self.soap_request(body, mutations[kind]))
 
     async def control_send(self, spec: dict[str, Any]) -> list[CareAnswer]:
         """The `POST /control/send` request: one kind of message, `times` deliveries."""
@@ -333,27 +527,43 @@ class SimulatedFk:
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "protocol": self.protocol,
             "mode": self.mode,
             "attempts": self.attempts,
             "bad_signatures": self.bad_signatures,
             "certificates": sorted(self.certificates),
             "messages_from_care": sorted(self.messages_from_care),
+            "revoked": sorted(self.revocations),
             "accepted": dict(self.accepted),
             "sent_to_care": sorted(self.sent_to_care),
         }
 
 
 def create_app(
-    care_url: str, care_token: str, secret: str, fk: SimulatedFk | None = None
+    care_url: str,
+    care_token: str,
+    secret: str,
+    fk: SimulatedFk | None = None,
+    **options: Any,
 ) -> Starlette:
-    """The simulator as an ASGI app; `app.state.fk` is its SimulatedFk."""
-    sim = fk or SimulatedFk(secret=secret, care_url=care_url, care_token=care_token)
+    """The simulator as an ASGI app; `app.state.fk` is its SimulatedFk. It receives on both
+    wires; `options` (protocol="rivta", care_address, ...) choose how it sends to care."""
+    sim = fk or SimulatedFk(secret=secret, care_url=care_url, care_token=care_token, **options)
 
     async def certificates(request: Request) -> Response:
         return await sim.receive(request, "certificate")
 
     async def messages(request: Request) -> Response:
         return await sim.receive(request, "message")
+
+    async def revocations(request: Request) -> Response:
+        return await sim.receive(request, "revocation")
+
+    def soap_route(contract: Contract) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await sim.receive_soap(request, contract)
+
+        return Route(contract.path, endpoint, methods=["POST"])
 
     async def control_send(request: Request) -> JSONResponse:
         try:
@@ -379,6 +589,15 @@ def create_app(
         routes=[
             Route("/certificates", certificates, methods=["POST"]),
             Route("/messages", messages, methods=["POST"]),
+            Route("/revocations", revocations, methods=["POST"]),
+            *(
+                soap_route(c)
+                for c in (
+                    soap.REGISTER_CERTIFICATE,
+                    soap.SEND_MESSAGE_TO_RECIPIENT,
+                    soap.REVOKE_CERTIFICATE,
+                )
+            ),
             Route("/control/send", control_send, methods=["POST"]),
             Route("/control/mode", control_mode, methods=["POST"]),
             Route("/control/state", control_state, methods=["GET"]),
@@ -399,9 +618,14 @@ class Simulator(SimulatedFk):
         care_token: str = "",
         port: int | None = None,
         hang_seconds: float = 30.0,
+        **options: Any,  # protocol, care_address, fk_address, platform_dn
     ) -> None:
         super().__init__(
-            secret=secret, care_url=care_url, care_token=care_token, hang_seconds=hang_seconds
+            secret=secret,
+            care_url=care_url,
+            care_token=care_token,
+            hang_seconds=hang_seconds,
+            **options,
         )
         self.port = port or free_port()
 

@@ -307,7 +307,8 @@ def fk_simulator(
     care_url: Optional[str] = typer.Option(None, help="the care API FK messages go to "
                                            "(default: http://127.0.0.1:SJUKFALL_API_PORT)"),
 ) -> None:
-    """Serve the Försäkringskassan simulator (test and staging environments only)."""
+    """Serve the Försäkringskassan simulator (test and staging environments only); it sends to
+    care as SJUKFALL_FK_TRANSPORT says (json, or rivta: SOAP as the national platform)."""
     import uvicorn
 
     from api.auth import issue_token
@@ -319,7 +320,10 @@ def fk_simulator(
     token = issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
                         ttl_seconds=365 * 86400)
     simulator = create_app(care_url or f"http://127.0.0.1:{settings.api_port}", token,
-                           settings.fk_secret)
+                           settings.fk_secret, protocol=settings.fk_transport,
+                           care_address=settings.rivta_logical_address,
+                           fk_address=settings.rivta_fk_logical_address,
+                           platform_dn=settings.rivta_platform_dn)
     uvicorn.run(simulator, host=host, port=port or settings.fk_simulator_port, log_config=None)
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 DEV_FK_SECRET = "dev-fk-secret"
+DEV_RIVTA_ADDRESS = "SE0000000000-SJUKFALL"
 MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
 
 
@@ -78,6 +79,17 @@ class Settings(BaseSettings):
     # Production only: FK without https and a client certificate, acknowledged (the compose
     # stack's FK simulator). Without it production refuses to start without FK's mTLS settings.
     fk_insecure: bool = False
+    # How care talks to FK: `json` (signed JSON to an integration gateway, fk/port.py) or
+    # `rivta` (the national contracts over SOAP through Inera's platform, fk/rivta/). The worker,
+    # the API's SOAP endpoint, the simulator and `sjukfall run`'s banner all follow it.
+    fk_transport: Literal["json", "rivta"] = "json"
+    # RIV-TA: our logical address (the care provider's HSA-id; also the vårdgivare-id we send),
+    # its name, FK's logical address (its organisation number), and the subject DN of the
+    # platform's client certificate as the TLS-terminating proxy forwards it (checked if set).
+    rivta_logical_address: str = DEV_RIVTA_ADDRESS
+    rivta_care_provider_name: str = "Sjukfall (utveckling)"
+    rivta_fk_logical_address: str = "2021005521"
+    rivta_platform_dn: str | None = None
 
     data_dir: Path = Path(".data")
     log_format: Literal["json", "console"] | None = None  # default: console in dev, json in production
@@ -151,7 +163,14 @@ class Settings(BaseSettings):
         if not self.fk_url:
             problems.append("SJUKFALL_FK_URL is required in production "
                             "(the FK simulator is for development only)")
-        if self.fk_secret == DEV_FK_SECRET:
+        if self.fk_transport == "rivta":
+            if self.rivta_logical_address == DEV_RIVTA_ADDRESS:
+                problems.append("SJUKFALL_RIVTA_LOGICAL_ADDRESS is the dev address: set the care "
+                                "provider's HSA-id registered on the national platform")
+            if not self.rivta_platform_dn:
+                problems.append("SJUKFALL_RIVTA_PLATFORM_DN is required with the RIV-TA transport "
+                                "in production: only the national platform may post to care")
+        elif self.fk_secret == DEV_FK_SECRET:
             problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
                             "Försäkringskassan's integration gateway")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)

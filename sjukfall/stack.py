@@ -158,11 +158,26 @@ async def _serve(settings: Settings, database_url: str, address: str,
                 settings.fk_secret, f"http://127.0.0.1:{settings.api_port}",
                 issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
                             ttl_seconds=365 * 86400),
-                port=settings.fk_simulator_port))
+                port=settings.fk_simulator_port, protocol=settings.fk_transport,
+                care_address=settings.rivta_logical_address,
+                fk_address=settings.rivta_fk_logical_address,
+                platform_dn=settings.rivta_platform_dn))
             extra.append(f"FK        {fk.url}  (simulator; control: /control/state)")
+        extra.append(f"FK wire   {fk_wire(settings)}")
         await _serve_until(stop, settings, database_url, address, with_worker=True,
                            on_started=lambda: _print_endpoints(settings, database_url, temporal,
                                                                extra))
+
+
+def fk_wire(settings: Settings) -> str:
+    """How care talks to FK, for the banner (SJUKFALL_FK_TRANSPORT)."""
+    if settings.fk_transport == "rivta":
+        from fk.rivta.soap import SEND_MESSAGE_TO_CARE
+
+        return (f"RIV-TA SOAP (national contracts), as {settings.rivta_logical_address}; "
+                f"FK posts to http://{settings.api_host}:{settings.api_port}"
+                f"{SEND_MESSAGE_TO_CARE.path}")
+    return "signed JSON (SJUKFALL_FK_TRANSPORT=rivta for the national contracts)"
 
 
 async def serve_api(settings: Settings) -> None:

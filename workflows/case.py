@@ -74,6 +74,8 @@ KEYS_KEPT = 500
 # A decision made by a timer that the store refused for good is tried again after this long
 # (or at the next change); meanwhile the case answers commands and shows up as stuck.
 TIMER_RETRY = timedelta(hours=1)
+# A revoked certificate that FK already has is revoked at FK too (RevokeCertificate).
+PATCH_REVOKE_AT_FK = "revoke-certificate-at-fk-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -389,7 +391,7 @@ class CaseWorkflow:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = decide(command, scratch, now)
+            decided = _revocations_gated(decide(command, scratch, now))
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()
@@ -487,3 +489,16 @@ class CaseWorkflow:
         else:
             async with self.lock:
                 await self._decide_and_record(outcome)
+
+
+def _revocations_gated(events: list[Event]) -> list[Event]:
+    """Histories from before PATCH_REVOKE_AT_FK replay without the revocation to FK (always a
+    command's last event, so dropping it leaves no gap in the versions)."""
+    last = events[-1] if events else None
+    if (
+        isinstance(last, NotificationRequested)
+        and last.kind == "certificate_revoked_to_fk"
+        and not workflow.patched(PATCH_REVOKE_AT_FK)
+    ):
+        return events[:-1]
+    return events

@@ -140,3 +140,33 @@ def _outcome(notification_id: str, outcome: str, **extra: Any) -> RecordNotifica
     return RecordNotificationOutcome(
         actor=SYSTEM, notification_id=notification_id, outcome=outcome, **extra
     )
+
+
+def test_revoking_a_certificate_fk_has_revokes_it_at_fk_too(case: Case) -> None:
+    sent = case.do(SendCertificateToFk(actor=PHYSICIAN, certificate_id="c1"), at(3))
+    case.do(_outcome(sent[0].notification_id, "sent", receipt="fk-r-c1"))
+    events = case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c1", reason="Fel."))
+    assert [(e.type, getattr(e, "kind", None)) for e in events] == [
+        ("CertificateRevoked", None),
+        ("NotificationRequested", "certificate_revoked_to_fk"),  # last: see workflows/case.py
+    ]
+    assert events[-1].parameters == {"certificate_id": "c1"}  # the reason stays in the case
+
+
+def test_a_certificate_fk_never_got_is_revoked_here_only(case: Case) -> None:
+    events = case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c1"), at(3))
+    assert [e.type for e in events] == ["CertificateRevoked"]
+
+
+def test_a_certificate_revoked_while_on_its_way_to_fk_is_revoked_there_when_fk_has_it(
+    case: Case,
+) -> None:
+    sent = case.do(SendCertificateToFk(actor=PHYSICIAN, certificate_id="c1"), at(3))
+    assert [e.type for e in case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c1"))] == [
+        "CertificateRevoked"
+    ]
+    events = case.do(_outcome(sent[0].notification_id, "sent", receipt="fk-r-c1"))
+    assert [(e.type, getattr(e, "kind", None)) for e in events] == [
+        ("NotificationSent", None),
+        ("NotificationRequested", "certificate_revoked_to_fk"),
+    ]

@@ -1,5 +1,5 @@
 """The FK integration end to end, all real: the FK simulator (HTTP), the API (uvicorn, with the
-FK routes), a case worker wired to the simulator through the HTTP transport, the Temporal
+FK routes), a case worker wired to the simulator through the JSON or the RIV-TA transport, the Temporal
 time-skipping server, PostgreSQL, and a webhook receiver for everyone else (physician,
 coordinator, patient, employer)."""
 
@@ -23,7 +23,7 @@ from api.app import create_app
 from api.auth import issue_token
 from api.fk_routes import router as fk_router
 from domain import CaseState, event_from_record, fold
-from fk.port import HttpTransport
+from fk.port import transport_for
 from fk.simulator import Simulator
 from sjukfall.embedded import free_port
 from sjukfall.settings import Settings
@@ -36,6 +36,8 @@ from worker import case_worker
 
 JWT_SECRET = "fk-test-jwt-secret-at-least-32-bytes-long"
 FK_SECRET = "fk-gateway-shared-secret"
+CARE_ADDRESS = "SE2321000016-TEST"  # care's logical address on the national platform (RIV-TA)
+PLATFORM_DN = "CN=ntjp.test,O=Inera AB,C=SE"  # the platform's certificate, as the ingress says
 
 
 @dataclass
@@ -83,10 +85,11 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0)
         await asyncio.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-async def stack_once(
-    time_skipping_env: WorkflowEnvironment, database_url: str
+@contextlib.asynccontextmanager
+async def fk_stack(
+    env: WorkflowEnvironment, database_url: str, transport: str = "json"
 ) -> AsyncIterator[FkStack]:
+    """The whole stack with FK speaking `transport`: json (signed JSON) or rivta (SOAP)."""
     api_port = free_port()
     gateway_token = issue_token(JWT_SECRET, "fk-gateway", "fk_gateway", [])
     settings = Settings(
@@ -94,23 +97,43 @@ async def stack_once(
         task_queue=f"fk-{uuid.uuid4().hex[:6]}",
         webhook_secret=SECRET,
         fk_secret=FK_SECRET,
+        fk_transport=transport,  # type: ignore[arg-type]
+        rivta_logical_address=CARE_ADDRESS,
+        rivta_platform_dn=PLATFORM_DN if transport == "rivta" else None,
     )
     async with (
         Receiver(SECRET) as receiver,
         await EventStore.connect(database_url) as store,
-        Simulator(FK_SECRET, f"http://127.0.0.1:{api_port}", gateway_token, hang_seconds=3.0) as fk,
+        Simulator(
+            FK_SECRET,
+            f"http://127.0.0.1:{api_port}",
+            gateway_token,
+            hang_seconds=3.0,
+            protocol=transport,
+            care_address=CARE_ADDRESS,
+            platform_dn=settings.rivta_platform_dn,
+        ) as fk,
     ):
         settings.webhook_urls = {r: receiver.url for r in RECIPIENTS}
-        app = create_app(settings, client=time_skipping_env.client, store=store)
+        settings.fk_url = fk.url
+        app = create_app(settings, client=env.client, store=store)
         if not any(getattr(r, "path", None) == "/fk/messages" for r in app.routes):
             app.include_router(fk_router)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=api_port, log_config=None, access_log=False)
         )
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-        port = HttpTransport(fk.url, FK_SECRET, timeout=2.0)
-        async with case_worker(
-            time_skipping_env.client, store, settings, task_queue=settings.task_queue, fk_port=port
+        async with (
+            httpx.AsyncClient() as fk_http,
+            case_worker(
+                env.client,
+                store,
+                settings.model_copy(update={"fk_timeout_seconds": 2.0}),
+                task_queue=settings.task_queue,
+                fk_port=transport_for(
+                    settings.model_copy(update={"fk_timeout_seconds": 2.0}), fk_http
+                ),
+            ),
         ):
             task = asyncio.create_task(server.serve())
             while not server.started:
@@ -118,19 +141,25 @@ async def stack_once(
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{api_port}", timeout=30
             ) as http:
-                yield FkStack(
-                    time_skipping_env.client,
-                    time_skipping_env,
-                    store,
-                    receiver,
-                    fk,
-                    app,
-                    http,
-                    settings.task_queue,
-                )
+                yield FkStack(env.client, env, store, receiver, fk, app, http, settings.task_queue)
             server.should_exit = True
             await task
-        await port.aclose()
+
+
+@pytest.fixture(scope="module")
+async def stack_once(
+    time_skipping_env: WorkflowEnvironment, database_url: str
+) -> AsyncIterator[FkStack]:
+    async with fk_stack(time_skipping_env, database_url, "json") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def rivta_stack_once(
+    time_skipping_env: WorkflowEnvironment, database_url: str
+) -> AsyncIterator[FkStack]:
+    async with fk_stack(time_skipping_env, database_url, "rivta") as stack:
+        yield stack
 
 
 @pytest.fixture
@@ -141,3 +170,12 @@ async def stack(stack_once: FkStack) -> AsyncIterator[FkStack]:
     yield stack_once
     stack_once.fk.set_mode("normal", None)
     await stack_once.terminate_open_cases()
+
+
+@pytest.fixture
+async def rivta_stack(rivta_stack_once: FkStack) -> AsyncIterator[FkStack]:
+    """The stack with FK on the national contracts (SJUKFALL_FK_TRANSPORT=rivta)."""
+    rivta_stack_once.fk.set_mode("normal", None)
+    yield rivta_stack_once
+    rivta_stack_once.fk.set_mode("normal", None)
+    await rivta_stack_once.terminate_open_cases()

@@ -99,3 +99,25 @@ async def test_fk_refuses_an_answer_to_a_message_it_never_sent() -> None:
     assert refused.value.result is not None
     assert refused.value.result.error_id == "VALIDATION_ERROR"
     assert fk.messages_from_care == {}
+
+
+async def test_a_revocation_reaches_fk_once_and_only_for_a_certificate_fk_has() -> None:
+    from fk.schemas import RevokeCertificate
+
+    revocation = RevokeCertificate(
+        certificate_id="t-1",
+        patient_id="191212121212",
+        care_unit_id="vc-norr",
+        revoked_by="dr-anna",
+        revoked_at=datetime(2024, 3, 5, 8, tzinfo=UTC),
+    )
+    async with Simulator(SECRET) as fk:
+        port = HttpTransport(fk.url, SECRET, timeout=2)
+        with pytest.raises(FkRejected, match="VALIDATION_ERROR"):
+            await port.revoke_certificate(revocation)
+        await port.register_certificate(fk7804())
+        first = await port.revoke_certificate(revocation)
+        again = await port.revoke_certificate(revocation)
+        await port.aclose()
+    assert (first.result.result_code, again.result.result_code) == ("OK", "INFO")
+    assert list(fk.revocations) == ["t-1"] and fk.accepted["revoked-t-1"] == 2
