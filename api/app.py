@@ -20,7 +20,7 @@ from temporalio.client import Client
 from api import bodies, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
-from api.limits import BodyLimit
+from api.limits import BodyLimit, clean_query
 from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         version="0.1.0",
         description="Sick-leave cases (sjukfall): commands, projections, event history.",
         responses=ERRORS,
+        dependencies=[Depends(clean_query)],
     )
     app.state.settings = settings
     app.state.temporal = client

@@ -1,5 +1,6 @@
-"""The request size limit, enforced before a body is parsed and before the token is checked.
+"""Limits at the HTTP edge: the request size, and no control characters in query parameters.
 
+The size limit is enforced before a body is parsed and before the token is checked.
 A declared Content-Length over the limit is refused at once; a body sent without one (chunked)
 is counted as it arrives and refused as soon as it passes the limit. Either way the answer is
 413 problem+json and the rest of the body is never read into memory.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.problems import Problem, problem_response
+from domain.bounds import CONTROL
 
 
 class BodyTooLarge(HTTPException):
@@ -52,3 +54,13 @@ class BodyLimit:
             "message": f"at most {self.max_bytes} bytes are accepted"}],
             headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+def clean_query(request: Request) -> None:
+    """Query parameters are text like any other: no control characters (PostgreSQL could not
+    even compare a NUL)."""
+    for name, value in request.query_params.multi_items():
+        if CONTROL.search(value) or CONTROL.search(name):
+            raise Problem(422, f"{name} holds a control character", [{
+                "field": name, "rule": "control_character",
+                "message": "only tab and newline are allowed"}])

@@ -211,7 +211,7 @@ class CaseWorkflow:
         self.alarm_at: datetime | None = None
         self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
         self.keys: dict[str, AnsweredKey] = dict(input.keys)
-        self.problem: CaseProblem | None = None  # what keeps failing, if anything
+        self.failing: CaseProblem | None = None  # what keeps failing, if anything
         self.unrecorded: set[str] = set()  # notifications whose outcome could not be recorded
 
     @workflow.run
@@ -254,7 +254,7 @@ class CaseWorkflow:
             self._set_alarm(None)
             await workflow.wait_condition(lambda: self.changed)
             return
-        wake_at = max(timer.at, self.problem.retry_at) if self.problem else timer.at
+        wake_at = max(timer.at, self.failing.retry_at) if self.failing else timer.at
         delay = (wake_at - workflow.now()).total_seconds()
         if delay > 0:
             if self.lean:
@@ -298,11 +298,11 @@ class CaseWorkflow:
             events += decided
         try:
             await self._record(events, "timer")
-            self.problem = None
+            self.failing = None
         except ActivityError as err:  # refused for good by the store: try again later
-            attempts = self.problem.attempts + 1 if self.problem else 1
-            since = self.problem.since if self.problem else now
-            self.problem = CaseProblem(what=f"timer: {clean_text(str(err.cause or err))}",
+            attempts = self.failing.attempts + 1 if self.failing else 1
+            since = self.failing.since if self.failing else now
+            self.failing = CaseProblem(what=f"timer: {clean_text(str(err.cause or err))}",
                                        since=since, attempts=attempts,
                                        retry_at=now + TIMER_RETRY * min(2 ** (attempts - 1), 24))
             self._count_problem("timer")
@@ -380,7 +380,7 @@ class CaseWorkflow:
     @workflow.query
     def problem(self) -> CaseProblem | None:
         """What keeps failing in this case, if anything (`sjukfall cases stuck`)."""
-        return self.problem
+        return self.failing
 
     @workflow.query
     def upcoming(self) -> list[Timer]:
@@ -436,7 +436,7 @@ class CaseWorkflow:
         """An outcome the case could not record: not sent again in this run (the next run tries
         once more), and nothing waits for it."""
         self.unrecorded.add(notification_id)
-        self.problem = self.problem or CaseProblem(
+        self.failing = self.failing or CaseProblem(
             what=f"notification {notification_id}: {clean_text(str(err))}",
             since=workflow.now(), attempts=1, retry_at=workflow.now())
         self._count_problem("notification_outcome")

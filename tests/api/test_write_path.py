@@ -197,3 +197,10 @@ async def test_a_repeated_open_with_another_body_is_refused(api: Api) -> None:
     other = await api.http.post("/cases", headers=api.headers(**key),
                                 json={**body, "employer_name": "Annan AB"})
     the_rule(other, 422, "Idempotency-Key", "idempotency_key_reused")
+
+
+@pytest.mark.parametrize("param", ["q", "unit", "diagnosis_chapter", "age_band", "sort"])
+async def test_a_nul_in_a_list_filter_is_refused_not_a_server_error(api: Api, param: str) -> None:
+    response = await api.http.get("/cases", params={param: "a\u0000b"},
+                                  headers=api.headers("coordinator"))
+    the_rule(response, 422, param, "control_character")
