@@ -46,8 +46,14 @@ from bench import common
 from domain import decide, fold, initial_state
 from domain.bounds import LIST_MAX, TEXT_MAX, compact
 from domain.calendar import STOCKHOLM
-from domain.commands import Actor, EstablishPlan, OpenCase, ReceiveFkMessage, RecordCertificate
-from domain.commands import RevisePlan
+from domain.commands import (
+    Actor,
+    EstablishPlan,
+    OpenCase,
+    ReceiveFkMessage,
+    RecordCertificate,
+    RevisePlan,
+)
 from sjukfall.embedded import free_port
 from sjukfall.settings import Settings
 from store.eventstore import EventStore, NewEvent
