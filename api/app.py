@@ -20,6 +20,7 @@ from temporalio.client import Client
 from api import bodies, fk_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command
+from api.observability import observe_requests
 from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     install(app)
     _routes(app)
     app.include_router(fk_routes.router)
+    observe_requests(app)  # access log + request metrics (api/observability.py)
     instrument_app(app)  # server spans, when tracing is on
     return app
 
