@@ -231,18 +231,62 @@ async def _rebuild_with_progress(url: str, names: list[str], quiet: bool) -> dic
         await conn.close()
 
 
-def _progress_line(done: dict[str, int], total: int, seconds: float, tty: bool,
+def _progress_line(done: dict[str, int], total: int, seconds: float | None, tty: bool,
                    final: bool = False) -> None:
     parts = []
     for name, count in done.items():
         share = min(count / total, 1.0) if total else 1.0
         bar = "#" * int(share * 20)
         parts.append(f"{name} [{bar:<20}] {min(count, total)}/{total}")
-    line = f"{'  '.join(parts)}  {seconds:.0f}s"
+    line = "  ".join(parts) + ("" if seconds is None else f"  {seconds:.0f}s")
     if tty:
         typer.echo("\r" + line, err=True, nl=final)
     else:
         typer.echo(line, err=True)
+
+
+@app.command()
+def retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what is due; change nothing"),
+    apply: bool = typer.Option(False, "--apply", help="purge what is due"),
+    yes: bool = typer.Option(False, "--yes", help="with --apply: do not ask"),
+    who: Optional[str] = typer.Option(None, "--as", help="your user id, recorded with the run "
+                                      "(default: SJUKFALL_OPERATOR or the login name)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Retention (gallring): closed cases past SJUKFALL_RETENTION_YEARS after their last entry."""
+    from store.retention import due_cases, purge
+
+    if dry_run == apply:
+        raise typer.BadParameter("give one of --dry-run and --apply", param_hint="--dry-run")
+    years = get_settings().retention_years
+    if apply and not yes:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter("purging cannot be undone: confirm with --yes",
+                                     param_hint="--yes")
+        typer.confirm(f"Purge closed cases whose last entry is more than {years} years old?",
+                      abort=True)
+    if dry_run:
+        due = _with_pool(lambda pool: due_cases(pool, years))
+        if as_json:
+            _echo_json({"policy_years": years, "cases": [vars(d) for d in due]})
+            return
+        _table([vars(d) for d in due], ["case_id", "last_entry_at", "events", "access_entries"])
+        typer.echo(f"{len(due)} closed case(s) past {years} years after their last entry "
+                   "(dry run: nothing purged)")
+        return
+
+    def show(done: int, total: int) -> None:
+        if not as_json:
+            _progress_line({"purged": done}, total, None, sys.stderr.isatty(), final=done == total)
+
+    run = _with_pool(lambda pool: purge(pool, years, who or _operator(), progress=show))
+    if as_json:
+        _echo_json(vars(run))
+        return
+    typer.echo(f"run {run.run_id}: purged {run.cases} case(s), {run.events} event(s), "
+               f"{run.access_entries} access-log entr(ies); policy {years} years, "
+               f"cutoff {_cell(run.cutoff)}")
 
 
 def _operator() -> str:
