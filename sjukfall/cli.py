@@ -165,6 +165,33 @@ def db_status(as_json: bool = typer.Option(False, "--json", help="machine-readab
         raise typer.Exit(EXIT_FAILED)
 
 
+@db_app.command("wait")
+def db_wait(timeout: float = typer.Option(600, help="seconds to wait at most"),
+            every: float = typer.Option(2, help="seconds between checks")) -> None:
+    """Wait until every migration this code knows is applied (a pod's initContainer: the new
+    code starts only on its schema). Exit 1 on timeout; never applies anything itself."""
+    from store.migrate import migration_status
+
+    url = _database_url()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _database_errors(url):
+                rows = asyncio.run(migration_status(url))
+            missing = [f"{r['version']}_{r['name']}" for r in rows
+                       if r["state"] in ("pending", "changed")]
+            reason = f"waiting for migration(s) {', '.join(missing)}"
+        except CliError as err:  # the database may come up after the pod
+            missing, reason = ["?"], str(err)
+        if not missing:
+            typer.echo(f"schema is current ({_where(url)})")
+            return
+        if time.monotonic() >= deadline:
+            raise CliError(f"gave up after {timeout:.0f}s: {reason}", EXIT_FAILED)
+        typer.echo(reason, err=True)
+        time.sleep(every)
+
+
 # The table holding one row per case for each projection: how far a rebuild has come.
 _REBUILD_PROGRESS_TABLES = {"case_summary": "case_state", "case_measure_facts": "case_measure_state"}
 
