@@ -542,7 +542,12 @@ async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from workflows.case import CaseWorkflow
 
     if workflow_ids:
-        client = await connect_client(get_settings())
+        settings = get_settings()
+        try:
+            client = await connect_client(settings)
+        except RuntimeError as err:  # the SDK's "Failed client connect: ..."
+            where = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+            raise CliError(f"Temporal {where}: {err}", EXIT_TEMPORAL) from None
         loaded = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
     else:
         loaded = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))]

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from store.databases import create_database, drop_database
 from store.eventstore import EventStore
 from store.projections import rebuild_all
 from store.sample_cases import sample_cases, to_new_events
@@ -190,10 +192,19 @@ def test_measures_are_tables(database_url: str, seeded: list[str]) -> None:
     assert "{" not in result.stdout  # no raw JSON
 
 
+@pytest.fixture
+async def fresh_database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """An empty database of this test's own (the module's empty one is shared)."""
+    url = await create_database(pg_admin_url)
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
 async def test_db_status_lists_applied_and_pending(database_url: str,
-                                                   empty_database_url: str) -> None:
+                                                   fresh_database_url: str) -> None:
     from store.migrate import available_migrations
 
+    empty_database_url = fresh_database_url
     known = available_migrations()
     current = cli(database_url, "db", "status", "--json")
     assert current.returncode == 0, current.stderr
@@ -227,3 +238,24 @@ def test_rebuild_one_projection_with_progress(database_url: str, seeded: list[st
     assert counts["case_summary"] == counts["case_measure_facts"] > 0
     listed = json.loads(cli(database_url, "cases", "list", "--json").stdout)
     assert listed["total"] == 12
+
+
+def test_an_unreachable_temporal_is_one_line_and_exit_4() -> None:
+    from sjukfall.embedded import free_port
+
+    env = dict(os.environ, SJUKFALL_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}")
+    result = subprocess.run([str(SJUKFALL), "replay", "--workflow-id", "case-x"], env=env,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 4
+    assert one_line(result).startswith("sjukfall: Temporal 127.0.0.1:")
+
+
+def test_db_wait_returns_at_once_on_a_current_schema_and_gives_up_on_a_pending_one(
+    database_url: str, fresh_database_url: str,
+) -> None:
+    empty_database_url = fresh_database_url
+    current = cli(database_url, "db", "wait", "--timeout", "5")
+    assert current.returncode == 0 and "schema is current" in current.stdout
+    fresh = cli(empty_database_url, "db", "wait", "--timeout", "1", "--every", "0.2")
+    assert fresh.returncode == 1
+    assert "gave up after 1s: waiting for migration(s) 0001_events" in fresh.stderr
