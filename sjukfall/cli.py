@@ -316,6 +316,48 @@ def retention(
                f"cutoff {_cell(run.cutoff)}")
 
 
+@app.command()
+def reconcile(
+    repair: bool = typer.Option(False, "--repair", help="start or restart from the record the "
+                                "workflows that are missing or behind it"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Cases whose Temporal workflow and event record disagree, and what to do (exit 1 while
+    one needs a person)."""
+    from sjukfall.reconcile import reconcile as find
+
+    settings = get_settings()
+
+    async def go(pool: Any) -> Any:
+        from worker import connect_client
+
+        try:
+            client = await connect_client(settings, service_name="sjukfall-cli")
+        except RuntimeError as err:
+            where = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+            raise CliError(f"Temporal {where}: {err}", EXIT_TEMPORAL) from None
+
+        def show(done: int, total: int) -> None:
+            if not as_json:
+                _progress_line({"checked": done}, total, None, sys.stderr.isatty(),
+                               final=done == total)
+
+        return await find(pool, client, settings.task_queue, repair=repair, progress=show)
+
+    findings = _with_pool(go)
+    wrong = [f for f in findings if f.kind != "ok"]
+    if as_json:
+        _echo_json({"checked": len(findings), "findings": [f.as_dict() for f in wrong]})
+    else:
+        if wrong:
+            _table([f.as_dict() for f in wrong], ["case_id", "kind", "record_version",
+                                                  "workflow_version", "repaired", "advice"])
+        typer.echo(f"{len(findings)} case(s) checked, {len(wrong)} disagree, "
+                   f"{sum(f.repaired for f in wrong)} repaired")
+    if any(not f.repaired for f in wrong):
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _operator() -> str:
     return os.environ.get("SJUKFALL_OPERATOR") or getpass.getuser()
 
