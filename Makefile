@@ -21,7 +21,8 @@ $(UV):
 
 # --locked: refuse (and say so) when pyproject.toml changed without `make lock`
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --quiet --python $(VENV)/bin/python --extra dev --extra embedded
+	$(UV) sync --locked --quiet --python $(VENV)/bin/python --extra dev --extra embedded \
+		|| { echo "make: could not install from uv.lock (out of date with pyproject.toml? run: make lock)" >&2; exit 1; }
 	touch $(STAMP)
 
 run: $(STAMP)
