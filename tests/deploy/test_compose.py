@@ -11,6 +11,7 @@ import pytest
 from sjukfall.embedded import SEARCH_ATTRIBUTES
 from sjukfall.settings import Settings
 from tests.deploy.support import (
+    DEPLOY,
     as_list,
     compose,
     environment,
@@ -20,7 +21,6 @@ from tests.deploy.support import (
     settings_env_names,
     sjukfall_services,
 )
-from tests.deploy.support import DEPLOY
 
 
 def compose_file(name: str) -> dict[str, Any]:

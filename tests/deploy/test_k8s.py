@@ -23,7 +23,6 @@ from tests.deploy.support import (
     settings_env_names,
 )
 
-
 KUBERNETES_VERSION = "1.33"  # the oldest Kubernetes these manifests are meant for
 
 

@@ -122,13 +122,14 @@ def test_a_refused_setting_is_one_line_naming_the_variable_and_exit_2(database_u
     result = subprocess.run([str(SJUKFALL), "cases", "list"], capture_output=True, text=True,
                             env=dict(env, SJUKFALL_ENV="production",
                                      SJUKFALL_WEBHOOK_SECRET="short-secret-value"),
-                            cwd=ROOT, timeout=60)
+                            cwd=ROOT, timeout=60, check=False)
     assert result.returncode == 2
     line = one_line(result)
     assert line.startswith("sjukfall: settings: ") and "SJUKFALL_DATABASE_URL" in line
     assert "short-secret-value" not in line
     port = subprocess.run([str(SJUKFALL), "cases", "list"], capture_output=True, text=True,
-                          env=dict(env, SJUKFALL_API_PORT="eighty"), cwd=ROOT, timeout=60)
+                          env=dict(env, SJUKFALL_API_PORT="eighty"), cwd=ROOT, timeout=60,
+                          check=False)
     assert port.returncode == 2 and "SJUKFALL_API_PORT" in one_line(port)
 
 
@@ -245,7 +246,7 @@ def test_an_unreachable_temporal_is_one_line_and_exit_4() -> None:
 
     env = dict(os.environ, SJUKFALL_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}")
     result = subprocess.run([str(SJUKFALL), "replay", "--workflow-id", "case-x"], env=env,
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+                            capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert result.returncode == 4
     assert one_line(result).startswith("sjukfall: Temporal 127.0.0.1:")
 

@@ -5,6 +5,7 @@ originals. The append-only guards come back with it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -38,9 +39,10 @@ async def rows(url: str, sql: str) -> list[dict]:
         await conn.close()
 
 
-def tool(name: str, *args: str) -> None:
-    done = subprocess.run([str(postgres_bin_dir() / name), *args], capture_output=True,
-                          text=True, timeout=300, check=False)
+async def tool(name: str, *args: str) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run, [str(postgres_bin_dir() / name), *args], capture_output=True,
+        text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
 
 
@@ -59,25 +61,26 @@ async def test_a_dump_restored_into_a_fresh_database_holds_the_same_record(
     assert len(original["events"]) > 100 and len(original["access_log"]) == 15
 
     dump = tmp_path / "sjukfall.dump"
-    tool("pg_dump", "--format=custom", f"--file={dump}", database_url)
+    await tool("pg_dump", "--format=custom", f"--file={dump}", database_url)
     restored = await create_database(pg_admin_url, "restored")
     try:
-        tool("pg_restore", "--no-owner", "--exit-on-error", f"--dbname={restored}", str(dump))
+        await tool("pg_restore", "--no-owner", "--exit-on-error", f"--dbname={restored}", str(dump))
         assert await rows(restored, EVENTS) == original["events"]
         assert await rows(restored, ACCESS_LOG) == original["access_log"]
 
         # the read models are derived: rebuild them from the restored record, as the runbook says
         env = dict(os.environ, SJUKFALL_DATABASE_URL=restored)
-        rebuilt = subprocess.run([str(SJUKFALL), "projections", "rebuild", "--yes", "--json"],
-                                 capture_output=True, text=True, env=env, timeout=300,
-                                 check=False)
+        rebuilt = await asyncio.to_thread(
+            subprocess.run, [str(SJUKFALL), "projections", "rebuild", "--yes", "--json"],
+            capture_output=True, text=True, env=env, timeout=300, check=False)
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert json.loads(rebuilt.stdout)["events"]["case_summary"] == len(original["events"])
         assert await rows(restored, SUMMARY) == original["summary"]
         assert await rows(restored, FACTS) == original["facts"]
 
-        status = subprocess.run([str(SJUKFALL), "db", "status"], capture_output=True, text=True,
-                                env=env, timeout=60, check=False)
+        status = await asyncio.to_thread(
+            subprocess.run, [str(SJUKFALL), "db", "status"], capture_output=True, text=True,
+            env=env, timeout=60, check=False)
         assert status.returncode == 0 and "0 pending" in status.stdout, status.stdout
 
         async with await EventStore.connect(restored) as store:

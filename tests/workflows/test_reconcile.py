@@ -67,43 +67,43 @@ async def test_reconcile_finds_and_repairs_what_the_record_can_repair(
             subprocess.run, [str(SJUKFALL), "reconcile", *args], env=env, capture_output=True,
             text=True, timeout=120, check=False)
 
-    async with await EventStore.connect(database_url) as store:
-        async with case_worker(client, store, Settings(), task_queue=queue):
-            for name in ("agree", "ahead"):
-                await open_case(client, queue, opening(ids[name]), f"open-{ids[name]}")
-            # a case in the record whose workflow Temporal lost (restored to before it opened)
-            opened = decide(opening(ids["missing"]), initial_state(ids["missing"]),
-                            datetime.now(UTC))
-            await store.append(ids["missing"], 0, new_events(opened))
-            # a command in the record that the workflow forgot
-            events = [e async for e in _record(store, ids["ahead"])]
-            state = fold(events)
-            consent = decide(GiveConsent(actor=PATIENT, recipient="employer",
-                                         purpose="share_information"), state, datetime.now(UTC))
-            await store.append(ids["ahead"], state.version, new_events(consent))
+    async with (await EventStore.connect(database_url) as store,
+                case_worker(client, store, Settings(), task_queue=queue)):
+        for name in ("agree", "ahead"):
+            await open_case(client, queue, opening(ids[name]), f"open-{ids[name]}")
+        # a case in the record whose workflow Temporal lost (restored to before it opened)
+        opened = decide(opening(ids["missing"]), initial_state(ids["missing"]),
+                        datetime.now(UTC))
+        await store.append(ids["missing"], 0, new_events(opened))
+        # a command in the record that the workflow forgot
+        events = [e async for e in _record(store, ids["ahead"])]
+        state = fold(events)
+        consent = decide(GiveConsent(actor=PATIENT, recipient="employer",
+                                     purpose="share_information"), state, datetime.now(UTC))
+        await store.append(ids["ahead"], state.version, new_events(consent))
 
-            found = await cli("--json")
-            assert found.returncode == 1, found.stderr
-            report = json.loads(found.stdout)
-            assert report["checked"] == 3
-            kinds = {f["case_id"]: f["kind"] for f in report["findings"]}
-            assert kinds == {ids["missing"]: "workflow_missing", ids["ahead"]: "record_ahead"}
-            assert all(f["advice"] and not f["repaired"] for f in report["findings"])
+        found = await cli("--json")
+        assert found.returncode == 1, found.stderr
+        report = json.loads(found.stdout)
+        assert report["checked"] == 3
+        kinds = {f["case_id"]: f["kind"] for f in report["findings"]}
+        assert kinds == {ids["missing"]: "workflow_missing", ids["ahead"]: "record_ahead"}
+        assert all(f["advice"] and not f["repaired"] for f in report["findings"])
 
-            repaired = await cli("--repair")
-            assert repaired.returncode == 0, repaired.stdout + repaired.stderr
-            assert "3 case(s) checked, 2 disagree, 2 repaired" in repaired.stdout
+        repaired = await cli("--repair")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert "3 case(s) checked, 2 disagree, 2 repaired" in repaired.stdout
 
-            for name in ("missing", "ahead"):
-                record = await store.pool.fetchval(
-                    "SELECT max(version) FROM events WHERE stream_id = $1", ids[name])
-                handle = client.get_workflow_handle(workflow_id(ids[name]))
-                assert (await handle.query(CaseWorkflow.current_state)).version == record
-            again = await cli()
-            assert again.returncode == 0, again.stdout + again.stderr
-            assert "3 case(s) checked, 0 disagree" in again.stdout
-            for case_id in ids.values():
-                await client.get_workflow_handle(workflow_id(case_id)).terminate("test finished")
+        for name in ("missing", "ahead"):
+            record = await store.pool.fetchval(
+                "SELECT max(version) FROM events WHERE stream_id = $1", ids[name])
+            handle = client.get_workflow_handle(workflow_id(ids[name]))
+            assert (await handle.query(CaseWorkflow.current_state)).version == record
+        again = await cli()
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "3 case(s) checked, 0 disagree" in again.stdout
+        for case_id in ids.values():
+            await client.get_workflow_handle(workflow_id(case_id)).terminate("test finished")
 
 
 async def _record(store: EventStore, case_id: str):  # type: ignore[no-untyped-def]
