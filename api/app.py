@@ -21,6 +21,7 @@ from api import bodies, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
+from api.observability import observe_requests
 from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     _routes(app)
     app.include_router(fk_routes.router)
     app.include_router(rivta_routes.router)  # FK over RIV-TA SOAP (SJUKFALL_FK_TRANSPORT=rivta)
+    observe_requests(app)  # access log + request metrics (api/observability.py)
     instrument_app(app)  # server spans, when tracing is on
     return app
 

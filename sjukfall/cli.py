@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import sys
+import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import typer
+
+try:  # typer carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer
+    from click import ClickException
 
 from domain.calendar import STOCKHOLM
 from sjukfall.settings import get_settings
@@ -24,6 +34,58 @@ app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(cases_app, name="cases")
 app.add_typer(case_app, name="case")
+
+# --- errors: one line on stderr, and an exit code per kind (docs/operations.md, "Exit codes")
+EXIT_FAILED = 1       # the work ran and found a problem (a replay failed, no such case)
+EXIT_USAGE = 2        # bad arguments or settings: nothing was done
+EXIT_DATABASE = 3     # PostgreSQL unreachable, refusing us, or without the schema
+EXIT_TEMPORAL = 4     # Temporal unreachable
+EXIT_INTERNAL = 70    # a bug: SJUKFALL_DEBUG=1 shows the traceback
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A failure the operator can act on: printed as one line, exits with `code`."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _where(url: str) -> str:
+    """host:port/database of a PostgreSQL URL, never its password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+
+
+@contextlib.contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """Connection and schema failures become one line naming the database (no password)."""
+    import asyncpg
+
+    try:
+        yield
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as err:
+        raise CliError(f"database {_where(url)}: {err} (run `sjukfall db migrate`)",
+                       EXIT_DATABASE) from None
+    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError,
+            asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError) as err:
+        raise CliError(f"database {_where(url)}: {err}", EXIT_DATABASE) from None
+    except (OSError, TimeoutError) as err:
+        reason = err.strerror or str(err) if isinstance(err, OSError) else "timed out"
+        raise CliError(f"database {_where(url)} unreachable: {reason}", EXIT_DATABASE) from None
+
+
+def _settings_error(err: Any) -> str:
+    """A refused setting as one line: the variable and the rule, never the value given."""
+    from sjukfall.settings import env_name
+
+    parts = []
+    for e in err.errors():
+        message = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(f"{env_name(str(e['loc'][0]))}: {message}" if e["loc"] else message)
+    return "settings: " + "; ".join(parts)
 
 
 def _database_url() -> str:
@@ -68,22 +130,232 @@ def token(
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
+def db_migrate(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Apply pending migrations (idempotent)."""
-    from store.migrate import migrate
+    from store.migrate import MigrationError, migrate
 
-    applied = asyncio.run(migrate(_database_url()))
+    url = _database_url()
+    with _database_errors(url):
+        try:
+            applied = asyncio.run(migrate(url))
+        except MigrationError as err:
+            raise CliError(f"database {_where(url)}: {err}", EXIT_DATABASE) from None
+    if as_json:
+        _echo_json({"applied": applied})
+        return
     typer.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
 
-@projections_app.command("rebuild")
-def projections_rebuild() -> None:
-    """Rebuild every projection from the first event."""
-    from store.projections import rebuild_all
+@db_app.command("status")
+def db_status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Applied and pending migrations; exit 1 when one is pending or was changed."""
+    from store.migrate import migration_status
 
-    counts = asyncio.run(rebuild_all(_database_url()))
+    url = _database_url()
+    with _database_errors(url):
+        rows = asyncio.run(migration_status(url))
+    pending = [r for r in rows if r["state"] != "applied"]
+    if as_json:
+        _echo_json({"migrations": rows, "pending": len(pending)})
+    else:
+        _table(rows, ["version", "name", "state", "applied_at"])
+        applied = len(rows) - len(pending)
+        typer.echo(f"{applied} applied, {len(pending)} pending or changed ({_where(url)})")
+    if any(r["state"] in ("pending", "changed") for r in rows):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@db_app.command("wait")
+def db_wait(timeout: float = typer.Option(600, help="seconds to wait at most"),
+            every: float = typer.Option(2, help="seconds between checks")) -> None:
+    """Wait until every migration this code knows is applied (a pod's initContainer: the new
+    code starts only on its schema). Exit 1 on timeout; never applies anything itself."""
+    from store.migrate import migration_status
+
+    url = _database_url()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _database_errors(url):
+                rows = asyncio.run(migration_status(url))
+            missing = [f"{r['version']}_{r['name']}" for r in rows
+                       if r["state"] in ("pending", "changed")]
+            reason = f"waiting for migration(s) {', '.join(missing)}"
+        except CliError as err:  # the database may come up after the pod
+            missing, reason = ["?"], str(err)
+        if not missing:
+            typer.echo(f"schema is current ({_where(url)})")
+            return
+        if time.monotonic() >= deadline:
+            raise CliError(f"gave up after {timeout:.0f}s: {reason}", EXIT_FAILED)
+        typer.echo(reason, err=True)
+        time.sleep(every)
+
+
+# The table holding one row per case for each projection: how far a rebuild has come.
+_REBUILD_PROGRESS_TABLES = {"case_summary": "case_state", "case_measure_facts": "case_measure_state"}
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    projection: list[str] = typer.Option([], "--projection",
+                                         help="only this projection; repeat for several "
+                                              "(default: all)"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask (reads are incomplete until done)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Rebuild projections from the first event, showing cases done per projection."""
+    from store.projections import all_projections
+
+    known = [p.name for p in all_projections()]
+    unknown = [n for n in projection if n not in known]
+    if unknown:
+        raise typer.BadParameter(f"no projection {', '.join(unknown)}; one of {', '.join(known)}",
+                                 param_hint="--projection")
+    names = projection or known
+    if not yes:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter("the case list is incomplete until a rebuild ends: "
+                                     "confirm with --yes", param_hint="--yes")
+        typer.confirm(f"Rebuild {', '.join(names)}? Reads are incomplete until it ends",
+                      abort=True)
+    url = _database_url()
+    with _database_errors(url):
+        counts = asyncio.run(_rebuild_with_progress(url, names, quiet=as_json))
+    if as_json:
+        _echo_json({"events": counts})
+        return
     for name, count in counts.items():
         typer.echo(f"{name}: {count} events")
+
+
+async def _rebuild_with_progress(url: str, names: list[str], quiet: bool) -> dict[str, int]:
+    """Run the rebuild, and meanwhile count the cases each projection holds again (its rows
+    commit batch by batch) against the cases in the record: one line, on stderr."""
+    import asyncpg
+
+    from store.projections import rebuild_all
+
+    conn = await asyncpg.connect(url)
+    try:
+        cases = await conn.fetchval("SELECT count(DISTINCT stream_id) FROM events")
+        work = asyncio.ensure_future(rebuild_all(url, names=names))
+        started, last_line = time.monotonic(), 0.0
+        tty = sys.stderr.isatty()
+        while not work.done():
+            await asyncio.wait([work], timeout=0.5)
+            if quiet or work.done() or (not tty and time.monotonic() - last_line < 10):
+                continue
+            done = {n: await conn.fetchval(f"SELECT count(*) FROM {_REBUILD_PROGRESS_TABLES[n]}")
+                    for n in names if n in _REBUILD_PROGRESS_TABLES}
+            _progress_line(done, cases, time.monotonic() - started, tty)
+            last_line = time.monotonic()
+        if not quiet:
+            _progress_line({n: cases for n in names if n in _REBUILD_PROGRESS_TABLES}, cases,
+                           time.monotonic() - started, tty, final=True)
+        return await work
+    finally:
+        await conn.close()
+
+
+def _progress_line(done: dict[str, int], total: int, seconds: float | None, tty: bool,
+                   final: bool = False) -> None:
+    parts = []
+    for name, count in done.items():
+        share = min(count / total, 1.0) if total else 1.0
+        bar = "#" * int(share * 20)
+        parts.append(f"{name} [{bar:<20}] {min(count, total)}/{total}")
+    line = "  ".join(parts) + ("" if seconds is None else f"  {seconds:.0f}s")
+    if tty:
+        typer.echo("\r" + line, err=True, nl=final)
+    else:
+        typer.echo(line, err=True)
+
+
+@app.command()
+def retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what is due; change nothing"),
+    apply: bool = typer.Option(False, "--apply", help="purge what is due"),
+    yes: bool = typer.Option(False, "--yes", help="with --apply: do not ask"),
+    who: Optional[str] = typer.Option(None, "--as", help="your user id, recorded with the run "
+                                      "(default: SJUKFALL_OPERATOR or the login name)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Retention (gallring): closed cases past SJUKFALL_RETENTION_YEARS after their last entry."""
+    from store.retention import due_cases, purge
+
+    if dry_run == apply:
+        raise typer.BadParameter("give one of --dry-run and --apply", param_hint="--dry-run")
+    years = get_settings().retention_years
+    if apply and not yes:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter("purging cannot be undone: confirm with --yes",
+                                     param_hint="--yes")
+        typer.confirm(f"Purge closed cases whose last entry is more than {years} years old?",
+                      abort=True)
+    if dry_run:
+        due = _with_pool(lambda pool: due_cases(pool, years))
+        if as_json:
+            _echo_json({"policy_years": years, "cases": [vars(d) for d in due]})
+            return
+        _table([vars(d) for d in due], ["case_id", "last_entry_at", "events", "access_entries"])
+        typer.echo(f"{len(due)} closed case(s) past {years} years after their last entry "
+                   "(dry run: nothing purged)")
+        return
+
+    def show(done: int, total: int) -> None:
+        if not as_json:
+            _progress_line({"purged": done}, total, None, sys.stderr.isatty(), final=done == total)
+
+    run = _with_pool(lambda pool: purge(pool, years, who or _operator(), progress=show))
+    if as_json:
+        _echo_json(vars(run))
+        return
+    typer.echo(f"run {run.run_id}: purged {run.cases} case(s), {run.events} event(s), "
+               f"{run.access_entries} access-log entr(ies); policy {years} years, "
+               f"cutoff {_cell(run.cutoff)}")
+
+
+@app.command()
+def reconcile(
+    repair: bool = typer.Option(False, "--repair", help="start or restart from the record the "
+                                "workflows that are missing or behind it"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Cases whose Temporal workflow and event record disagree, and what to do (exit 1 while
+    one needs a person)."""
+    from sjukfall.reconcile import reconcile as find
+
+    settings = get_settings()
+
+    async def go(pool: Any) -> Any:
+        from worker import connect_client
+
+        try:
+            client = await connect_client(settings, service_name="sjukfall-cli")
+        except RuntimeError as err:
+            where = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+            raise CliError(f"Temporal {where}: {err}", EXIT_TEMPORAL) from None
+
+        def show(done: int, total: int) -> None:
+            if not as_json:
+                _progress_line({"checked": done}, total, None, sys.stderr.isatty(),
+                               final=done == total)
+
+        return await find(pool, client, settings.task_queue, repair=repair, progress=show)
+
+    findings = _with_pool(go)
+    wrong = [f for f in findings if f.kind != "ok"]
+    if as_json:
+        _echo_json({"checked": len(findings), "findings": [f.as_dict() for f in wrong]})
+    else:
+        if wrong:
+            _table([f.as_dict() for f in wrong], ["case_id", "kind", "record_version",
+                                                  "workflow_version", "repaired", "advice"])
+        typer.echo(f"{len(findings)} case(s) checked, {len(wrong)} disagree, "
+                   f"{sum(f.repaired for f in wrong)} repaired")
+    if any(not f.repaired for f in wrong):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _operator() -> str:
@@ -99,11 +371,14 @@ JsonOpt = typer.Option(False, "--json", help="machine-readable output")
 def _with_pool(work: Any) -> Any:
     from store.eventstore import EventStore
 
+    url = _database_url()
+
     async def go() -> Any:
-        async with await EventStore.connect(_database_url(), max_size=2) as store:
+        async with await EventStore.connect(url, max_size=2) as store:
             return await work(store.pool)
 
-    return asyncio.run(go())
+    with _database_errors(url):
+        return asyncio.run(go())
 
 
 def _echo_json(value: Any) -> None:
@@ -130,25 +405,48 @@ def _cell(value: Any) -> str:
 @cases_app.command("list")
 def cases_list(
     phase: Optional[str] = typer.Option(None, help="assessment | plan | follow_up | closed"),
-    unit: Optional[str] = typer.Option(None, help="care unit id"),
-    min_days: Optional[int] = typer.Option(None), max_days: Optional[int] = typer.Option(None),
+    unit: list[str] = typer.Option([], help="care unit id; repeat for several"),
+    min_days: Optional[int] = typer.Option(None, min=0),
+    max_days: Optional[int] = typer.Option(None, min=0),
+    grade: Optional[int] = typer.Option(None, help="current grade: 25 | 50 | 75 | 100"),
+    diagnosis_chapter: Optional[str] = typer.Option(None, help="ICD-10 chapter, e.g. F"),
+    sex: Optional[str] = typer.Option(None, help="kvinna | man"),
+    age_band: Optional[str] = typer.Option(None, help="e.g. 30-39"),
     overdue: Optional[bool] = typer.Option(None, "--overdue/--not-overdue"),
     unanswered_fk: Optional[bool] = typer.Option(None, "--unanswered-fk/--no-unanswered-fk"),
-    text: Optional[str] = typer.Option(None, "--q", help="free text on case id"),
-    limit: int = typer.Option(50), as_json: bool = JsonOpt,
+    in_coordinator_queue: Optional[bool] = typer.Option(
+        None, "--in-coordinator-queue/--not-in-coordinator-queue"),
+    text: Optional[str] = typer.Option(None, "--q", help="free text on case id, unit, diagnosis"),
+    sort: str = typer.Option("sick_period_start", help="column to sort by"),
+    descending: bool = typer.Option(False, "--descending"),
+    limit: int = typer.Option(50, help="1-1000"), offset: int = typer.Option(0, min=0),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Cases with Rehabstöd-like filters (pseudonymous rows: no identity numbers)."""
-    from store.queries import list_cases
+    """Cases with the API's filters (pseudonymous rows: no identity numbers)."""
+    from store.queries import InvalidQuery, list_cases
 
-    rows, total = _with_pool(lambda pool: list_cases(
-        pool, phase=phase, unit_ids=[unit] if unit else None, min_days=min_days,
-        max_days=max_days, overdue=overdue, unanswered_fk=unanswered_fk, text=text, limit=limit))
+    choices = {"--phase": (phase, ("assessment", "plan", "follow_up", "closed")),
+               "--grade": (grade, (25, 50, 75, 100)), "--sex": (sex, ("kvinna", "man"))}
+    for hint, (value, allowed) in choices.items():
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, allowed))}",
+                                     param_hint=hint)
+    try:
+        rows, total = _with_pool(lambda pool: list_cases(
+            pool, phase=phase, unit_ids=unit or None, min_days=min_days, max_days=max_days,
+            grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex, age_band=age_band,
+            overdue=overdue, unanswered_fk=unanswered_fk,
+            in_coordinator_queue=in_coordinator_queue, text=text, sort=sort,
+            descending=descending, limit=limit, offset=offset))
+    except InvalidQuery as err:
+        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
     if as_json:
-        _echo_json({"total": total, "items": rows})
+        _echo_json({"total": total, "limit": limit, "offset": offset, "items": rows})
         return
     _table(rows, ["case_id", "phase", "unit_id", "sick_period_start", "days", "current_grade",
                   "diagnosis_chapter", "next_milestone_day", "overdue", "unanswered_fk"])
-    typer.echo(f"{len(rows)} of {total} case(s)")
+    shown = f"{offset + 1}-{offset + len(rows)}" if offset and rows else str(len(rows))
+    typer.echo(f"{shown} of {total} case(s)")
 
 
 @cases_app.command("stuck")
@@ -236,23 +534,56 @@ def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str
         _table([_timeline_row(e) for e in events], ["version", "at", "type", "by", "what"])
 
 
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
+                                 param_hint=option) from None
+
+
 @app.command()
 def measures(
     period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
     period_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
     unit: Optional[str] = typer.Option(None), as_json: bool = JsonOpt,
 ) -> None:
-    """Follow-up measures (uppföljningsmått) for a period."""
-    from store.queries import period_measures
+    """Follow-up measures (uppföljningsmått) for a period, as tables (--json: one object)."""
+    from store.queries import InvalidQuery, period_measures
 
-    result = _with_pool(lambda pool: period_measures(
-        pool, date.fromisoformat(period_from), date.fromisoformat(period_to), unit))
+    start, end = _day(period_from, "--from"), _day(period_to, "--to")
+    try:
+        result = _with_pool(lambda pool: period_measures(pool, start, end, unit))
+    except InvalidQuery as err:
+        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
     data = result.model_dump(mode="json")
     if as_json:
         _echo_json(data)
         return
-    for key, value in data.items():
-        typer.echo(f"{key:32} {json.dumps(value, ensure_ascii=False)}")
+    _measures_tables(data)
+
+
+def _measures_tables(data: dict[str, Any]) -> None:
+    typer.echo(f"{data['period_from']} - {data['period_to']}, unit {data['unit_id'] or 'all'}")
+    kinds = ("started", "ongoing", "ended")
+    typer.echo("")
+    _table([{"cases": "total", **{k: data[k]["total"] for k in kinds}}], ["cases", *kinds])
+    for split in ("by_sex", "by_unit", "by_chapter", "by_grade", "by_length"):
+        keys = sorted({key for k in kinds for key in data[k][split]})
+        if keys:
+            typer.echo("")
+            _table([{split: key, **{k: data[k][split].get(key, 0) for k in kinds}}
+                    for key in keys], [split, *kinds])
+    shares = [{"measure": name, "numerator": v["numerator"], "denominator": v["denominator"],
+               "share": "-" if v["share"] is None else f"{v['share'] * 100:.1f} %"}
+              for name, v in data.items() if isinstance(v, dict) and "share" in v]
+    typer.echo("")
+    _table(shares, ["measure", "numerator", "denominator", "share"])
+    answers = data["fk_answer_days"]
+    typer.echo("")
+    _table([{"fk_answers": answers["count"], **{k: answers[k] for k in
+             ("mean_days", "median_days", "max_days")}}],
+           ["fk_answers", "mean_days", "median_days", "max_days"])
 
 
 @app.command()
@@ -275,7 +606,12 @@ async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from workflows.case import CaseWorkflow
 
     if workflow_ids:
-        client = await connect_client(get_settings())
+        settings = get_settings()
+        try:
+            client = await connect_client(settings)
+        except RuntimeError as err:  # the SDK's "Failed client connect: ..."
+            where = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+            raise CliError(f"Temporal {where}: {err}", EXIT_TEMPORAL) from None
         loaded = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
     else:
         loaded = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))]
@@ -327,8 +663,44 @@ def fk_simulator(
     uvicorn.run(simulator, host=host, port=port or settings.fk_simulator_port, log_config=None)
 
 
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run one command; every failure ends as one line on stderr and an exit code."""
+    from pydantic import ValidationError
+
+    try:
+        result = app(args=argv, prog_name="sjukfall", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as err:
+        return err.exit_code
+    except typer.Abort:
+        typer.echo("sjukfall: aborted", err=True)
+        return EXIT_INTERRUPTED
+    except ClickException as err:  # usage: unknown option, bad value, missing argument
+        where = err.ctx.command_path if getattr(err, "ctx", None) else "sjukfall"
+        if err.format_message():  # (no arguments at all: the help was shown instead)
+            typer.echo(f"{where}: {err.format_message()}".replace("\n", " "), err=True)
+        return err.exit_code
+    except ValidationError as err:
+        if err.title != "Settings":
+            raise
+        typer.echo(f"sjukfall: {_settings_error(err)}", err=True)
+        return EXIT_USAGE
+    except CliError as err:
+        typer.echo(f"sjukfall: {err}", err=True)
+        return err.code
+    except KeyboardInterrupt:
+        typer.echo("sjukfall: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # a bug: the traceback only on request
+        if os.environ.get("SJUKFALL_DEBUG"):
+            raise
+        typer.echo(f"sjukfall: internal error: {type(err).__name__}: {err} "
+                   "(SJUKFALL_DEBUG=1 shows the traceback)", err=True)
+        return EXIT_INTERNAL
+
+
 def main() -> None:
-    app()
+    sys.exit(run_cli())
 
 
 if __name__ == "__main__":

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318; unset = no tracing
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
+    # Retention (gallring, store/retention.py): closed cases leave the record this many years
+    # after their last entry; at least 10 (patientdatalagen 3 kap. 17 §), the region decides more.
+    retention_years: int = Field(default=10, ge=10, le=200)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         problems = self.tls_file_problems()

@@ -9,6 +9,7 @@ Wiring (one call per process, before the Temporal client connects):
     plugins = setup_tracing(settings, "sjukfall-worker")   # [] when tracing is off
     client = await Client.connect(..., plugins=plugins)     # workers made from it inherit it
     instrument_app(app)                                     # FastAPI server spans
+    (asyncpg and httpx client spans: set up with the provider, children of those spans only)
     structlog processor `add_trace_ids`                     # trace_id/span_id in the logs
 
 Why the SDK's `OpenTelemetryPlugin` (its v2 `OpenTelemetryInterceptor`) and not the older
@@ -32,6 +33,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -81,9 +83,10 @@ def setup_tracing(
                 "service.namespace": "sjukfall",
                 "deployment.environment": settings.env,
             }),
-            sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+            sampler=ParentBased(_NoTraceOfItsOwn(TraceIdRatioBased(settings.trace_sample_ratio))),
         )
         trace.set_tracer_provider(_provider)
+        _instrument_clients(_provider)
     if processor is not None:
         _provider.add_span_processor(processor)
     return [_plugin()]
@@ -117,6 +120,36 @@ def _plugin() -> SimplePlugin:
 
     return SimplePlugin("sjukfall.tracing", interceptors=[Interceptor(add_temporal_spans=True)],
                         workflow_runner=runner)
+
+
+def _instrument_clients(provider: Any) -> None:
+    """Client spans for every PostgreSQL statement (asyncpg) and outbound HTTP call (httpx:
+    webhooks, FK's gateway). Statements are recorded without their parameters."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+
+
+class _NoTraceOfItsOwn(Sampler):
+    """A sampler for spans without a parent: a client span (a query, an outbound call) is part
+    of a request's or an activity's trace or of none. Otherwise the projection runners' polls
+    (every half second per process) would be most of the traces."""
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                      kind: Any = None, attributes: Any = None, links: Any = None,
+                      trace_state: Any = None) -> SamplingResult:
+        if kind == trace.SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return self._root.should_sample(parent_context, trace_id, name, kind, attributes,
+                                        links, trace_state)
+
+    def get_description(self) -> str:
+        return f"NoTraceOfItsOwn{{{self._root.get_description()}}}"
 
 
 def instrument_app(app: Any) -> bool:

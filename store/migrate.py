@@ -125,3 +125,29 @@ async def applied_migrations(database_url: str) -> list[str]:
         return [f"{r['version']}_{r['name']}" for r in rows]
     finally:
         await conn.close()
+
+
+async def migration_status(database_url: str) -> list[dict[str, object]]:
+    """Every migration this code knows and every one the database has recorded, in version
+    order, each with `state`: `applied`, `pending`, `changed` (applied, but the file differs
+    since) or `unknown` (recorded by newer code: a rolling deploy)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        recorded: dict[str, asyncpg.Record] = {}
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+            rows = await conn.fetch("SELECT version, name, checksum, applied_at "
+                                    "FROM schema_migrations")
+            recorded = {r["version"]: r for r in rows}
+    finally:
+        await conn.close()
+    status: list[dict[str, object]] = []
+    for m in available_migrations():
+        row = recorded.pop(m.version, None)
+        state = "pending" if row is None else (
+            "applied" if row["checksum"] == m.checksum else "changed")
+        status.append({"version": m.version, "name": m.name, "state": state,
+                       "applied_at": row["applied_at"] if row else None})
+    for version, row in recorded.items():
+        status.append({"version": version, "name": row["name"], "state": "unknown",
+                       "applied_at": row["applied_at"]})
+    return sorted(status, key=lambda r: str(r["version"]))

@@ -552,15 +552,18 @@ def all_projections() -> list[Projection]:
     return [CaseSummaryProjection(), CaseMeasureFactsProjection()]
 
 
-async def rebuild_all(database_url: str, batch_size: int = 25_000) -> dict[str, int]:
-    """Rebuild every projection from position 0; returns the events applied by each.
+async def rebuild_all(
+    database_url: str, batch_size: int = 25_000, names: list[str] | None = None
+) -> dict[str, int]:
+    """Rebuild every projection (or those `names`) from position 0; returns the events
+    applied by each.
 
     Each projection is rebuilt in a process of its own when there are CPUs to spare: they
     share nothing but the events table, and folding is Python-bound, so on two cores the two
     rebuilds take about the time of the slower one instead of the sum.
     """
-    names = [p.name for p in all_projections()]
-    if (os.cpu_count() or 1) < 2:
+    names = names or [p.name for p in all_projections()]
+    if (os.cpu_count() or 1) < 2 or len(names) == 1:
         return {name: await _rebuild_named(database_url, name, batch_size) for name in names}
     loop = asyncio.get_running_loop()
     spawn = multiprocessing.get_context("spawn")  # no fork of a process with a running loop

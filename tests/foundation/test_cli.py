@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from store.databases import create_database, drop_database
 from store.eventstore import EventStore
 from store.projections import rebuild_all
 from store.sample_cases import sample_cases, to_new_events
@@ -78,7 +80,7 @@ def test_measures_and_rebuild(database_url: str, seeded: list[str]) -> None:
     # the 12 sample cases all start in 2024: each counts once as started, split by sex
     assert measures["started"]["total"] == 12
     assert sum(measures["started"]["by_sex"].values()) == 12
-    rebuilt = cli(database_url, "projections", "rebuild")
+    rebuilt = cli(database_url, "projections", "rebuild", "--yes")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "case_summary:" in rebuilt.stdout
 
@@ -94,3 +96,167 @@ def test_replay_of_committed_histories() -> None:
 def test_token_refuses_unknown_roles() -> None:
     bad = subprocess.run([str(SJUKFALL), "token", "--role", "king"], capture_output=True, text=True)
     assert bad.returncode != 0 and "role must be one of" in bad.stderr
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_an_unreachable_database_is_one_line_and_exit_3(database_url: str) -> None:
+    from sjukfall.embedded import free_port
+
+    result = cli(f"postgresql://ops:hunter2secret@127.0.0.1:{free_port()}/sjukfall",
+                 "cases", "list")
+    assert result.returncode == 3
+    line = one_line(result)
+    assert line.startswith("sjukfall: database 127.0.0.1:") and "unreachable" in line
+    assert "hunter2secret" not in line
+
+
+def test_a_refused_setting_is_one_line_naming_the_variable_and_exit_2(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SJUKFALL_")}
+    result = subprocess.run([str(SJUKFALL), "cases", "list"], capture_output=True, text=True,
+                            env=dict(env, SJUKFALL_ENV="production",
+                                     SJUKFALL_WEBHOOK_SECRET="short-secret-value"),
+                            cwd=ROOT, timeout=60, check=False)
+    assert result.returncode == 2
+    line = one_line(result)
+    assert line.startswith("sjukfall: settings: ") and "SJUKFALL_DATABASE_URL" in line
+    assert "short-secret-value" not in line
+    port = subprocess.run([str(SJUKFALL), "cases", "list"], capture_output=True, text=True,
+                          env=dict(env, SJUKFALL_API_PORT="eighty"), cwd=ROOT, timeout=60,
+                          check=False)
+    assert port.returncode == 2 and "SJUKFALL_API_PORT" in one_line(port)
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["measures", "--from", "2024-13-01", "--to", "2024-12-31"], "--from"),
+    (["measures", "--to", "2024-12-31"], "--from"),
+    (["measures", "--from", "2024-12-31", "--to", "2024-01-01"], "--to"),
+    (["cases", "list", "--sort", "patient_id"], "--sort"),
+    (["cases", "list", "--grade", "30"], "--grade"),
+    (["cases", "list", "--limit", "5000"], "--limit"),
+    (["cases", "list", "--no-such-option"], "--no-such-option"),
+    (["projections", "rebuild", "--projection", "nope", "--yes"], "--projection"),
+    (["projections", "rebuild"], "--yes"),
+])
+def test_usage_errors_are_one_line_naming_the_option_and_exit_2(
+    database_url: str, seeded: list[str], args: list[str], names: str,
+) -> None:
+    result = cli(database_url, *args)
+    assert result.returncode == 2, result.stderr
+    assert names in one_line(result)
+
+
+def test_cases_list_takes_every_filter_of_the_api(database_url: str, seeded: list[str]) -> None:
+    def listed(*args: str) -> dict:
+        result = cli(database_url, "cases", "list", "--json", "--limit", "100", *args)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    everything = listed()["items"]
+    assert len(everything) == 12
+    for option, column, value in [("--sex", "sex", "kvinna"), ("--grade", "current_grade", None),
+                                  ("--diagnosis-chapter", "diagnosis_chapter", None),
+                                  ("--age-band", "age_band", None)]:
+        value = value or next(r[column] for r in everything if r.get(column) is not None)
+        rows = listed(option, str(value))["items"]
+        assert rows and all(r[column] == value for r in rows), option
+        assert len(rows) == sum(r[column] == value for r in everything), option
+    queued = listed("--in-coordinator-queue")["items"]
+    assert all(r["in_coordinator_queue"] for r in queued)
+    assert len(queued) + len(listed("--not-in-coordinator-queue")["items"]) == 12
+    units = sorted({r["unit_id"] for r in everything})
+    assert len(listed("--unit", units[0], "--unit", units[-1])["items"]) == sum(
+        r["unit_id"] in (units[0], units[-1]) for r in everything)
+    by_days = listed("--sort", "days", "--descending")["items"]
+    assert [r["days"] for r in by_days] == sorted((r["days"] for r in everything), reverse=True)
+    page = listed("--sort", "days", "--descending", "--offset", "10", "--limit", "5")
+    assert page["total"] == 12 and page["items"] == by_days[10:]
+
+
+def test_measures_are_tables(database_url: str, seeded: list[str]) -> None:
+    result = cli(database_url, "measures", "--from", "2024-01-01", "--to", "2024-12-31")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2024-01-01 - 2024-12-31, unit all"
+    header = next(i for i, line in enumerate(lines) if line.split()[:4] ==
+                  ["CASES", "STARTED", "ONGOING", "ENDED"])
+    assert lines[header + 1].split()[:2] == ["total", "12"]
+    assert any(line.split()[:4] == ["BY_SEX", "STARTED", "ONGOING", "ENDED"] for line in lines)
+    assert any(line.split()[:4] == ["MEASURE", "NUMERATOR", "DENOMINATOR", "SHARE"]
+               for line in lines)
+    assert "{" not in result.stdout  # no raw JSON
+
+
+@pytest.fixture
+async def fresh_database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """An empty database of this test's own (the module's empty one is shared)."""
+    url = await create_database(pg_admin_url)
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
+async def test_db_status_lists_applied_and_pending(database_url: str,
+                                                   fresh_database_url: str) -> None:
+    from store.migrate import available_migrations
+
+    empty_database_url = fresh_database_url
+    known = available_migrations()
+    current = cli(database_url, "db", "status", "--json")
+    assert current.returncode == 0, current.stderr
+    status = json.loads(current.stdout)
+    assert status["pending"] == 0
+    assert [(m["version"], m["state"]) for m in status["migrations"]] == \
+        [(m.version, "applied") for m in known]
+    table = cli(database_url, "db", "status")
+    assert table.stdout.splitlines()[0].split() == ["VERSION", "NAME", "STATE", "APPLIED_AT"]
+    assert f"{len(known)} applied, 0 pending" in table.stdout
+
+    fresh = cli(empty_database_url, "db", "status")
+    assert fresh.returncode == 1  # something to do: scripts can wait on it
+    assert f"0 applied, {len(known)} pending" in fresh.stdout
+    assert cli(empty_database_url, "db", "migrate", "--json").returncode == 0
+    assert cli(empty_database_url, "db", "status").returncode == 0
+
+
+def test_rebuild_one_projection_with_progress(database_url: str, seeded: list[str]) -> None:
+    result = cli(database_url, "projections", "rebuild", "--projection", "case_summary", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [line for line in result.stdout.splitlines()
+                                          if line.startswith("case_summary:")]
+    assert "case_measure_facts" not in result.stdout
+    progress = result.stderr.splitlines()[-1]
+    assert progress.startswith("case_summary [####################] 12/12")
+    as_json = cli(database_url, "projections", "rebuild", "--yes", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    counts = json.loads(as_json.stdout)["events"]
+    assert set(counts) == {"case_summary", "case_measure_facts"}
+    assert counts["case_summary"] == counts["case_measure_facts"] > 0
+    listed = json.loads(cli(database_url, "cases", "list", "--json").stdout)
+    assert listed["total"] == 12
+
+
+def test_an_unreachable_temporal_is_one_line_and_exit_4() -> None:
+    from sjukfall.embedded import free_port
+
+    env = dict(os.environ, SJUKFALL_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}")
+    result = subprocess.run([str(SJUKFALL), "replay", "--workflow-id", "case-x"], env=env,
+                            capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert result.returncode == 4
+    assert one_line(result).startswith("sjukfall: Temporal 127.0.0.1:")
+
+
+def test_db_wait_returns_at_once_on_a_current_schema_and_gives_up_on_a_pending_one(
+    database_url: str, fresh_database_url: str,
+) -> None:
+    empty_database_url = fresh_database_url
+    current = cli(database_url, "db", "wait", "--timeout", "5")
+    assert current.returncode == 0 and "schema is current" in current.stdout
+    fresh = cli(empty_database_url, "db", "wait", "--timeout", "1", "--every", "0.2")
+    assert fresh.returncode == 1
+    assert "gave up after 1s: waiting for migration(s) 0001_events" in fresh.stderr

@@ -134,3 +134,57 @@ def test_an_otlp_endpoint_turns_tracing_on_once_per_process(monkeypatch: pytest.
     finally:
         for processor in added:
             processor.shutdown()
+
+
+async def test_database_and_outbound_calls_are_spans_of_the_trace_that_made_them(
+    database_url: str,
+) -> None:
+    """asyncpg statements and httpx requests become client spans under the current span; with
+    no span around them (a projection poll) they start no trace of their own."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import asyncpg
+    from opentelemetry import trace
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    exporter = InMemorySpanExporter()
+    assert tracing.setup_tracing(Settings(), "sjukfall-test", exporter=exporter)
+    server = HTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn = await asyncpg.connect(database_url)
+    try:
+        exporter.clear()
+        await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", "secret-arg")
+        async with httpx.AsyncClient() as http:
+            await http.get(f"http://127.0.0.1:{server.server_port}/untraced")
+        assert exporter.get_finished_spans() == ()  # no trace of their own
+
+        tracer = trace.get_tracer("test")
+        with tracer.start_as_current_span("RunActivity:append_events") as parent:
+            await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", "secret-arg")
+            async with httpx.AsyncClient() as http:
+                response = await http.get(f"http://127.0.0.1:{server.server_port}/hook")
+        assert response.status_code == 204
+    finally:
+        await conn.close()
+        server.shutdown()
+    spans = exporter.get_finished_spans()
+    children = [s for s in spans if s.parent is not None
+                and s.parent.span_id == parent.get_span_context().span_id]
+    kinds = {s.kind for s in children}
+    assert kinds == {trace.SpanKind.CLIENT}
+    database = [s for s in children if s.attributes.get("db.system") == "postgresql"]
+    outbound = [s for s in children if s not in database]
+    assert len(database) == 1 and "SELECT count(*) FROM events" in str(database[0].attributes)
+    assert "secret-arg" not in str(database[0].attributes)  # statements without parameters
+    assert len(outbound) == 1 and outbound[0].name == "GET"
+    tracing.shutdown_tracing()
+    exporter.shutdown()
