@@ -20,6 +20,10 @@ MILESTONE_DAYS: tuple[int, ...] = (8, 14, 30, 60, 90, 180, 365)
 DEFAULT_GAP_DAYS = 5
 MAX_GAP_DAYS = 90
 
+#: A case that closed itself (sick_period_ended) reopens for a merging certificate recorded
+#: within this many days of the closure; later it stays closed (the workflow has ended).
+REOPEN_WINDOW_DAYS = 30
+
 #: Expected absence of at least this many days makes the employer's return-to-work plan due.
 LONG_ABSENCE_DAYS = 60
 

@@ -25,11 +25,18 @@ Rules chosen where DOMAIN.md is silent:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import fk
-from .calendar import MILESTONE_DAYS, day_start, local_date, merge_ranges, start_of
+from .calendar import (
+    MILESTONE_DAYS,
+    REOPEN_WINDOW_DAYS,
+    day_start,
+    local_date,
+    merge_ranges,
+    start_of,
+)
 from .certificate import Certificate
 from .commands import (
     CloseCase,
@@ -75,6 +82,7 @@ from .errors import DomainError
 from .events import (
     CaseClosed,
     CaseOpened,
+    CaseReopened,
     CertificateRecorded,
     CertificateRevoked,
     ConsentGiven,
@@ -94,6 +102,7 @@ from .events import (
     FollowUpDue,
     JointIndividualPlanRecorded,
     MappingConversationHeld,
+    MilestoneDutiesDoneLate,
     MilestoneReached,
     MultimodalTeamMeetingHeld,
     NotificationFailed,
@@ -109,7 +118,8 @@ from .events import (
     SickPeriodStartCorrected,
 )
 from .fk import FkMessageRecord, OutboundFkMessage
-from .milestones import MILESTONE_ACTIONS
+from .milestones import FLAGGED_FINDINGS, catch_up, reach
+from .rules import CURRENT, Rules
 from .state import (
     CaseState,
     CertificateRecord,
@@ -118,6 +128,7 @@ from .state import (
     Meeting,
     MeetingKind,
     PlanVersion,
+    duty_key,
 )
 from .vocabulary import CoordinationKind, NotificationOutcome, Role
 
@@ -175,8 +186,14 @@ def initial_state(case_id: str) -> CaseState:
 # --------------------------------------------------------------------------------- decide
 
 
-def decide(command: Command, state: CaseState, now: datetime) -> list[Event]:
-    """The events `command` produces against `state` at `now`, or a DomainError."""
+def decide(
+    command: Command, state: CaseState, now: datetime, rules: Rules = CURRENT
+) -> list[Event]:
+    """The events `command` produces against `state` at `now`, or a DomainError.
+
+    `rules`: the released or the revised rules (domain/rules.py); the workflow passes the
+    ones its history was made with.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if command.actor.role not in ALLOWED_ROLES[command.type]:
@@ -188,17 +205,51 @@ def decide(command: Command, state: CaseState, now: datetime) -> list[Event]:
     if not state.is_opened and not isinstance(command, OpenCase):
         raise DomainError("case_id", "case_not_opened", f"case {state.case_id} is not opened")
     if state.is_closed and not (
-        isinstance(command, RecordNotificationOutcome)
-        and state.pending_notification(command.notification_id) is not None
+        (
+            isinstance(command, RecordNotificationOutcome)
+            and state.pending_notification(command.notification_id) is not None
+        )
+        or (isinstance(command, RecordCertificate) and _may_reopen(state, now, rules))
     ):
         raise DomainError(
             "case_id",
             "case_closed",
             f"case {state.case_id} is closed ({state.closed_reason}); nothing more can be recorded",
         )
-    out = Emitter(state, now, command.actor.id)
+    out = Emitter(state, now, command.actor.id, rules)
     _HANDLERS[type(command)](command, state, out)
+    reason = _late_fact(command)
+    if rules.late_duties and reason is not None and out.events:
+        after = fold(out.events, state)
+        late = Emitter(after, now, command.actor.id, rules)
+        catch_up(after, late, reason)
+        return out.events + late.events
     return out.events
+
+
+def _late_fact(command: Command) -> str | None:
+    """Why a command may make duties of milestones already reached due (None: it cannot)."""
+    match command:
+        case RecordCertificate():
+            return f"certificate {command.certificate.certificate_id} recorded"
+        case RevokeCertificate():
+            return f"certificate {command.certificate_id} revoked"
+        case CorrectSickPeriodStart():
+            return f"day 1 corrected to {command.sick_period_start.isoformat()}"
+        case GiveConsent():
+            return f"consent given to {command.recipient} ({command.purpose})"
+        case _:
+            return None
+
+
+def _may_reopen(state: CaseState, now: datetime, rules: Rules) -> bool:
+    """A case that closed itself reopens for a merging certificate, within the window."""
+    return (
+        rules.whole_merge_gap
+        and state.closed_reason == "sick_period_ended"
+        and state.closed_at is not None
+        and now < state.closed_at + timedelta(days=REOPEN_WINDOW_DAYS)
+    )
 
 
 def _words(type_name: str) -> str:
@@ -293,7 +344,9 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
                 "relation_unknown_certificate",
                 f"certificate {cert.relation.certificate_id} is not in this case",
             )
-        if cert.relation.kind == "ERSATT":
+        if cert.relation.kind == "ERSATT" or (
+            cert.relation.kind == "KOMPLT" and out.rules.replacements
+        ):
             replaced = cert.relation.certificate_id
     others = [
         p.range
@@ -308,10 +361,21 @@ def _record_certificate_events(cert: Certificate, state: CaseState, out: Emitter
             f"the certificate lies more than {state.merge_gap_days} days from the "
             "other certificates, so it starts a new sick period: open a new case",
         )
-    out.add(CertificateRecorded(**out.envelope(), certificate=cert))
+    if state.is_closed:
+        out.add(
+            CaseReopened(
+                **out.envelope(),
+                certificate_id=cert.certificate_id,
+                reason="a certificate merges with the sick period",
+            )
+        )
+    out.add(CertificateRecorded(**out.envelope(), certificate=cert, replaces=replaced))
     if cert.relation is not None and cert.relation.kind == "KOMPLT":
+        completed = cert.relation.certificate_id
         for record in state.fk_awaiting_care():
-            if record.message.topic == "KOMPLT":
+            if record.message.topic == "KOMPLT" and (
+                not out.rules.replacements or record.message.certificate_id == completed
+            ):
                 out.add(
                     FkMessageClosed(
                         **out.envelope(),
@@ -333,8 +397,16 @@ def _revoke_certificate(c: RevokeCertificate, state: CaseState, out: Emitter) ->
             f"certificate {c.certificate_id} is not in this case",
         )
     if not record.revoked:
+        restores = None
+        if out.rules.replacements and record.replaces is not None and record.counts:
+            restores = record.replaces  # Intygstjänsten: the replaced certificate counts again
         out.add(
-            CertificateRevoked(**out.envelope(), certificate_id=c.certificate_id, reason=c.reason)
+            CertificateRevoked(
+                **out.envelope(),
+                certificate_id=c.certificate_id,
+                reason=c.reason,
+                restores=restores,
+            )
         )
 
 
@@ -502,7 +574,7 @@ def _reach_milestone(c: ReachMilestone, state: CaseState, out: Emitter) -> None:
         return
     if out.now < day_start(state.start, c.day):
         raise DomainError("day", "milestone_not_due", f"day {c.day} has not begun")
-    MILESTONE_ACTIONS[c.day](state, out)
+    reach(c.day, state, out)
 
 
 def _reach_follow_up(c: ReachFollowUpDate, state: CaseState, out: Emitter) -> None:
@@ -678,7 +750,7 @@ def _mark_answered(message: fk.FkMessage, out: Emitter) -> None:
 
 def _close_case(c: CloseCase, state: CaseState, out: Emitter) -> None:
     if c.reason == "sick_period_ended":
-        closes_at = state.closes_at()
+        closes_at = state.closes_at(out.rules.whole_merge_gap)
         if closes_at is None or out.now < closes_at:
             raise DomainError(
                 "reason",
@@ -725,29 +797,29 @@ _HANDLERS: dict[type, _Handler] = {
 
 # --------------------------------------------------------------------------------- evolve
 
-#: Milestone findings that stay on the case as open flags until the fact changes.
-FLAGGED_FINDINGS = frozenset(
-    {
-        "no_certificate_for_day_8",
-        "plan_follow_up_missing",
-        "employer_return_plan_missing",
-    }
-)
-
-
 def evolve(state: CaseState, event: Event) -> CaseState:
     """The state after `event`; the input state is left untouched."""
     new = state.model_copy(deep=True)
-    new.version = event.version
-    _apply(new, event)
+    apply_in_place(new, event)
     return new
 
 
+def apply_in_place(state: CaseState, event: Event) -> None:
+    """`evolve` without the copy, for a state nobody else holds."""
+    state.version = event.version
+    _apply(state, event)
+
+
 def fold(events: Iterable[Event], state: CaseState | None = None) -> CaseState:
-    """Apply events in order, from `state` or from the initial state of the first event's case."""
-    current = state
+    """Apply events in order, from `state` or from the initial state of the first event's case.
+
+    The state is copied once, not once per event; the input state is left untouched.
+    """
+    current = state.model_copy(deep=True) if state is not None else None
     for event in events:
-        current = evolve(current or initial_state(event.case_id), event)
+        if current is None:
+            current = initial_state(event.case_id)
+        apply_in_place(current, event)
     if current is None:
         raise ValueError("fold needs a state or at least one event")
     return current
@@ -784,18 +856,21 @@ def _apply(s: CaseState, e: Event) -> None:
             s.sick_period_start = e.sick_period_start
         case CertificateRecorded():
             cert = e.certificate
+            replaces = e.replaces
+            if replaces is None and cert.relation and cert.relation.kind == "ERSATT":
+                replaces = cert.relation.certificate_id  # records made before `replaces`
             s.certificates[cert.certificate_id] = CertificateRecord(
-                certificate=cert, recorded_at=at
+                certificate=cert, recorded_at=at, replaces=replaces
             )
-            if cert.relation and cert.relation.kind == "ERSATT":
-                replaced = s.certificates.get(cert.relation.certificate_id)
-                if replaced is not None:
-                    replaced.replaced_by = cert.certificate_id
+            if replaces is not None and (replaced := s.certificates.get(replaces)) is not None:
+                replaced.replaced_by = cert.certificate_id
             if s.covers(s.day(8)):
                 _unflag(s, "no_certificate_for_day_8")
         case CertificateRevoked():
             if (record := s.certificates.get(e.certificate_id)) is not None:
                 record.revoked, record.revoked_at = True, at
+            if e.restores is not None and (restored := s.certificates.get(e.restores)):
+                restored.replaced_by = None
         case PlanEstablished() | PlanRevised():
             s.plans.append(
                 PlanVersion(
@@ -876,8 +951,22 @@ def _apply(s: CaseState, e: Event) -> None:
             for finding in e.findings:  # in their recorded order: a set's order varies by process
                 if finding in FLAGGED_FINDINGS:
                     _flag(s, finding)
+        case MilestoneDutiesDoneLate():
+            for finding in e.findings:
+                if finding in FLAGGED_FINDINGS:
+                    _flag(s, finding)
+        case CaseReopened():
+            s.closed_at, s.closed_reason = None, None
+            s.phase = (
+                "follow_up"
+                if s.follow_ups or s.follow_up_dates_reached
+                else "plan" if s.plans else "assessment"
+            )
         case NotificationRequested():
             s.pending_notifications.append(e)
+            s.duties[duty_key(e.kind, e.recipient, e.parameters)] = "done"
+        case NotificationSuppressed() if e.notification_id is None:  # decided, not delivered
+            s.duties.setdefault(duty_key(e.kind, e.recipient, e.parameters), "suppressed")
         case NotificationSent() | NotificationFailed() | NotificationSuppressed():
             if e.notification_id is not None:
                 _notification_settled(s, e)

@@ -345,9 +345,9 @@ def test_sick_period_ended_only_after_the_merge_gap_passed() -> None:
     case = opened(cert=certificate(last=12))
     ended = CloseCase(actor=OPS, reason="sick_period_ended")
     with pytest.raises(DomainError) as info:
-        decide(ended, case.state, at(17, hour=23))  # a certificate from day 18 would still merge
+        decide(ended, case.state, at(18, hour=23))  # a certificate from day 18 would still merge
     assert info.value.rule == "sick_period_not_ended"
-    events = decide(ended, case.state, at(18, hour=0))  # day 12 + 5 days gap have passed
+    events = decide(ended, case.state, at(19, hour=0))  # days 13-17 (the gap) and 18 passed
     assert [e.type for e in events] == ["CaseClosed"]
 
 

@@ -100,7 +100,7 @@ def test_closed_case_summary_has_no_next_milestone() -> None:
     case.advance(at(30))
     s = summarize(case.state)
     assert (s.phase, s.closed_reason, s.next_milestone_day) == ("closed", "sick_period_ended", None)
-    assert s.closed_at == day_start(START, 18)
+    assert s.closed_at == day_start(START, 19)
 
 
 def test_length_buckets() -> None:
