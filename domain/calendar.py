@@ -21,8 +21,11 @@ DEFAULT_GAP_DAYS = 5
 MAX_GAP_DAYS = 90
 
 #: A case that closed itself (sick_period_ended) reopens for a merging certificate recorded
-#: within this many days of the closure; later it stays closed (the workflow has ended).
-REOPEN_WINDOW_DAYS = 30
+#: within this many days after its closing instant (00:00 of E+g+2). A merging certificate
+#: starts by E+g+1, and one issued more than 7 days after its start needs a motivation (FK7804),
+#: so every ordinary backdated certificate arrives within the window. Later the case stays
+#: closed (its workflow has ended).
+REOPEN_WINDOW_DAYS = 7
 
 #: Expected absence of at least this many days makes the employer's return-to-work plan due.
 LONG_ABSENCE_DAYS = 60

@@ -25,13 +25,12 @@ Rules chosen where DOMAIN.md is silent:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from . import fk
 from .calendar import (
     MILESTONE_DAYS,
-    REOPEN_WINDOW_DAYS,
     day_start,
     local_date,
     merge_ranges,
@@ -244,12 +243,8 @@ def _late_fact(command: Command) -> str | None:
 
 def _may_reopen(state: CaseState, now: datetime, rules: Rules) -> bool:
     """A case that closed itself reopens for a merging certificate, within the window."""
-    return (
-        rules.whole_merge_gap
-        and state.closed_reason == "sick_period_ended"
-        and state.closed_at is not None
-        and now < state.closed_at + timedelta(days=REOPEN_WINDOW_DAYS)
-    )
+    until = state.reopens_until()
+    return rules.whole_merge_gap and until is not None and now < until
 
 
 def _words(type_name: str) -> str:

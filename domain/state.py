@@ -11,7 +11,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .calendar import LONG_ABSENCE_DAYS, DateRange, covered_days, day_date, start_of
+from .calendar import (
+    LONG_ABSENCE_DAYS,
+    REOPEN_WINDOW_DAYS,
+    DateRange,
+    covered_days,
+    day_date,
+    start_of,
+)
 from .certificate import Certificate
 from .consent import ConsentRecord
 from .events import NotificationRequested
@@ -198,6 +205,13 @@ class CaseState(BaseModel):
         if end is None:
             return None
         return start_of(end + timedelta(days=self.merge_gap_days + (2 if whole_gap else 1)))
+
+    def reopens_until(self) -> datetime | None:
+        """The instant until which a case that closed itself reopens for a merging certificate."""
+        closes_at = self.closes_at()
+        if self.closed_reason != "sick_period_ended" or closes_at is None:
+            return None
+        return closes_at + timedelta(days=REOPEN_WINDOW_DAYS)
 
     @property
     def is_job_seeker(self) -> bool:

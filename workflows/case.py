@@ -34,6 +34,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
     from domain import (
+        CURRENT,
+        RELEASED,
         CaseState,
         Command,
         DomainError,
@@ -58,6 +60,9 @@ PATCH_SEARCH_ATTRIBUTES = "search-attributes-v1"
 # and outcomes that arrive together recorded in one append, NextMilestoneAt moved by
 # milestones only (not by every follow-up or closing timer).
 PATCH_LEAN = "lean-commands-v1"
+# DOMAIN.md's revised rules (domain/rules.py): late duties, closure after the whole merge gap
+# and reopening (the workflow waits out the reopening window after closing itself), ...
+PATCH_REVISED_RULES = "revised-rules-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -92,7 +97,7 @@ class CaseIndex(BaseModel):
         if lean:
             next_at = next_milestone_at(state)
         else:  # as first released: the next timer of any kind
-            timer = next_timer(state)
+            timer = next_timer(state, RELEASED)
             next_at = timer.at if timer else None
         start = state.sick_period_start
         return cls(phase=state.phase, unit=state.unit_id,
@@ -157,6 +162,7 @@ class CaseWorkflow:
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.indexed = input.indexed or CaseIndex()  # search attributes as last set
         self.lean = workflow.patched(PATCH_LEAN)
+        self.rules = CURRENT if workflow.patched(PATCH_REVISED_RULES) else RELEASED
         self.alarm: asyncio.Task[None] | None = None  # the durable timer, for alarm_at
         self.alarm_at: datetime | None = None
         self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
@@ -167,6 +173,8 @@ class CaseWorkflow:
             self._start_deliveries()
             self._index()
             if self.state.phase == "closed":
+                if await self._reopened_within_window():
+                    continue
                 break
             if self._history_is_long():
                 await workflow.wait_condition(
@@ -182,8 +190,22 @@ class CaseWorkflow:
         return CaseOutcome(case_id=self.state.case_id, version=self.state.version,
                            closed_reason=self.state.closed_reason)
 
+    async def _reopened_within_window(self) -> bool:
+        """Revised rules: a case that closed itself waits for a merging certificate that reopens
+        it, until the domain's reopening window ends (7 days after the sick period ended)."""
+        until = self.state.reopens_until()
+        if not self.rules.whole_merge_gap or until is None:
+            return False
+        delay = (until - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(lambda: not self.state.is_closed, timeout=delay)
+            except TimeoutError:
+                pass
+        return not self.state.is_closed
+
     async def _sleep_until_next_timer(self) -> None:
-        timer = next_timer(self.state)
+        timer = next_timer(self.state, self.rules)
         self.changed = False
         if timer is None:
             self._set_alarm(None)
@@ -206,7 +228,7 @@ class CaseWorkflow:
             if self.lean:
                 await self._fire_due_timers()
             else:
-                due = next_timer(self.state)  # a command may have moved it meanwhile
+                due = next_timer(self.state, self.rules)  # a command may have moved it meanwhile
                 if due is not None and due.at <= workflow.now():
                     await self._decide_and_record(due.command)
 
@@ -224,8 +246,8 @@ class CaseWorkflow:
     async def _fire_due_timers(self) -> None:
         """Decide everything due by now, earliest first, and record it in one append."""
         now, scratch, events = workflow.now(), self.state, []
-        while (due := next_timer(scratch)) is not None and due.at <= now:
-            decided = decide(due.command, scratch, now)
+        while (due := next_timer(scratch, self.rules)) is not None and due.at <= now:
+            decided = decide(due.command, scratch, now, self.rules)
             if not decided:
                 break  # cannot happen (each timer decision moves next_timer on); never spin
             scratch = fold(decided, scratch)
@@ -266,7 +288,7 @@ class CaseWorkflow:
     @execute.validator
     def validate(self, command: Command) -> None:
         try:
-            decide(command, self.state, workflow.now())
+            decide(command, self.state, workflow.now(), self.rules)
         except DomainError as err:
             raise rejection(err) from None
 
@@ -277,13 +299,13 @@ class CaseWorkflow:
     @workflow.query
     def upcoming(self) -> list[Timer]:
         """What the case will do by itself next, earliest first (the case's timeline ahead)."""
-        return sorted(due_timers(self.state), key=lambda t: t.at)
+        return sorted(due_timers(self.state, self.rules), key=lambda t: t.at)
 
     async def _decide_and_record(self, *commands: Command) -> list[Event]:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = decide(command, scratch, now)
+            decided = decide(command, scratch, now, self.rules)
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()

@@ -233,10 +233,14 @@ def test_other_closures_stay_final() -> None:
 
 
 def test_reopening_ends_with_the_window() -> None:
-    case = opened(cert=certificate(last=10))
-    case.advance(at(17 + 30))
+    case = opened(cert=certificate(last=10))  # closes as day 17 begins; reopens until day 24
+    case.advance(at(23, 23))
+    assert case.state.is_closed
+    assert decide(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", first=14, last=30, issued=23, motivation_early_start="efterhand")),
+        case.state, at(23, 23))[0].type == "CaseReopened"
     with pytest.raises(DomainError) as info:
-        record(case, "c2", 14, 30, day=47, motivation_early_start="efterhand")
+        record(case, "c2", 14, 30, day=24, hour=0, motivation_early_start="efterhand")
     assert info.value.rule == "case_closed"
 
 
