@@ -76,16 +76,35 @@ class ConsentRecord(BaseModel):
         return self.given_at <= at < self.ends_at
 
 
+#: The patient's consent to coordination measures (2019:1297): recorded like any other consent,
+#: with the coordinator as recipient (revised rules).
+COORDINATION_CONSENT: tuple[Recipient, Purpose] = ("coordinator", "coordination")
+
+
+def may_be_recorded(recipient: Recipient, purpose: Purpose, coordination_consent: bool) -> bool:
+    """A consent worth recording: to an external actor, or the patient's to coordination."""
+    return needs_consent(recipient) or (
+        coordination_consent and (recipient, purpose) == COORDINATION_CONSENT
+    )
+
+
 def consent_refusal(
     consents: Iterable[ConsentRecord], recipient: Recipient, purpose: Purpose, at: datetime
 ) -> str | None:
     """None if consent allows telling `recipient` for `purpose` at `at`, else why not."""
     if not needs_consent(recipient):
         return None
+    return held_refusal(consents, recipient, purpose, at)
+
+
+def held_refusal(
+    consents: Iterable[ConsentRecord], recipient: Recipient, purpose: Purpose, at: datetime
+) -> str | None:
+    """None if a consent for `recipient` and `purpose` holds at `at`, else why not."""
     relevant = [c for c in consents if c.recipient == recipient and c.purpose == purpose]
     if any(c.valid_at(at) for c in relevant):
         return None
-    what = f"{recipient} ({purpose})"
+    what = "coordination" if (recipient, purpose) == COORDINATION_CONSENT else f"{recipient} ({purpose})"
     latest = max(relevant, key=lambda c: c.given_at, default=None)
     if latest is None or latest.given_at > at:
         return f"the patient has not consented to {what}"

@@ -69,12 +69,14 @@ from .commands import (
     WithdrawConsent,
 )
 from .consent import (
+    COORDINATION_CONSENT,
     ConsentRecord,
     Purpose,
     Recipient,
     capped_valid_until,
     consent_refusal,
-    needs_consent,
+    held_refusal,
+    may_be_recorded,
 )
 from .emitter import Emitter
 from .errors import DomainError
@@ -445,7 +447,7 @@ def _follow_up(c: RecordPlanFollowUp, state: CaseState, out: Emitter) -> None:
 
 
 def _give_consent(c: GiveConsent, state: CaseState, out: Emitter) -> None:
-    if not needs_consent(c.recipient):
+    if not may_be_recorded(c.recipient, c.purpose, out.rules.coordination_consent):
         raise DomainError(
             "recipient", "consent_not_needed", f"the {c.recipient} is informed without consent"
         )
@@ -483,8 +485,26 @@ def _offer_coordination(c: OfferCoordination, state: CaseState, out: Emitter) ->
     out.add(CoordinationOffered(**out.envelope(), note=c.note))
 
 
+def _require_coordination_consent(state: CaseState, out: Emitter, field: str) -> None:
+    """Revised rules: every coordination measure (GC001) needs the patient's consent to
+    coordination, and a coordination status "declined" blocks them."""
+    if not out.rules.coordination_consent:
+        return
+    status = state.coordination_status
+    if status is not None and status.status == "declined":
+        raise DomainError(
+            field,
+            "coordination_declined",
+            "the patient declined coordination; set another coordination status first",
+        )
+    reason = held_refusal(state.consents, *COORDINATION_CONSENT, out.now)
+    if reason is not None:
+        raise DomainError(field, "consent_required", reason)
+
+
 def _perform_coordination(c: PerformCoordination, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.performed_on, "performed_on", out)
+    _require_coordination_consent(state, out, "kind")
     counterpart = COORDINATION_COUNTERPART[c.kind]
     if counterpart is not None:
         _require_consent(state, counterpart, "coordination", out, "kind")
@@ -514,6 +534,7 @@ def _refer_to_multimodal(c: ReferToMultimodalTeam, state: CaseState, out: Emitte
 
 def _mapping_conversation(c: RecordMappingConversation, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.held_on, "held_on", out)
+    _require_coordination_consent(state, out, "held_on")
     out.add(MappingConversationHeld(**out.envelope(), held_on=c.held_on, note=c.note))
 
 
@@ -525,6 +546,7 @@ def _multimodal_meeting(c: RecordMultimodalTeamMeeting, state: CaseState, out: E
             "not_referred_to_multimodal_team",
             "the patient has not been referred to the multimodal team",
         )
+    _require_coordination_consent(state, out, "held_on")
     out.add(
         MultimodalTeamMeetingHeld(
             **out.envelope(), held_on=c.held_on, participants=c.participants, decisions=c.decisions
@@ -534,6 +556,7 @@ def _multimodal_meeting(c: RecordMultimodalTeamMeeting, state: CaseState, out: E
 
 def _reconciliation_meeting(c: RecordReconciliationMeeting, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.held_on, "held_on", out)
+    _require_coordination_consent(state, out, "held_on")
     _require_consent(state, "fk", "coordination", out, "held_on")
     out.add(
         ReconciliationMeetingHeld(
@@ -544,6 +567,7 @@ def _reconciliation_meeting(c: RecordReconciliationMeeting, state: CaseState, ou
 
 def _joint_plan(c: RecordJointIndividualPlan, state: CaseState, out: Emitter) -> None:
     _not_after_today(c.agreed_on, "agreed_on", out)
+    _require_coordination_consent(state, out, "agreed_on")
     _require_consent(state, "social_services", "coordination", out, "agreed_on")
     out.add(
         JointIndividualPlanRecorded(
