@@ -207,6 +207,14 @@ class ReachFkAnswerDeadline(_Command):
     message_id: str
 
 
+class ReachConsentReminder(_Command):
+    """Fourteen days before the patient's consent for `recipient` and `purpose` ends."""
+
+    type: Literal["ReachConsentReminder"] = "ReachConsentReminder"
+    recipient: Recipient
+    purpose: Purpose
+
+
 class RecordNotificationOutcome(_Command):
     type: Literal["RecordNotificationOutcome"] = "RecordNotificationOutcome"
     notification_id: str
@@ -264,6 +272,7 @@ Command = Annotated[
     | ReachFollowUpDate
     | ReachFkAnswerReminder
     | ReachFkAnswerDeadline
+    | ReachConsentReminder
     | RecordNotificationOutcome
     | ReceiveFkMessage
     | SendFkMessage

@@ -37,6 +37,8 @@ Purpose = Literal["share_information", "contact", "coordination"]
 #: Recipients told without consent: the patient and care-internal roles.
 CARE_INTERNAL: frozenset[str] = frozenset({"patient", "physician", "coordinator"})
 MAX_CONSENT_DAYS = 365
+#: Consents about to lapse are reminded this many days before their end (revised rules).
+REMIND_DAYS_BEFORE_END = 14
 
 
 def needs_consent(recipient: Recipient) -> bool:
@@ -61,6 +63,16 @@ class ConsentRecord(BaseModel):
     withdrawn_at: AwareDatetime | None = None
     withdrawn_by: str | None = None
     superseded_at: AwareDatetime | None = None  # a later consent for the same recipient and purpose
+    reminded: bool = False  # care was reminded that it lapses soon
+
+    @property
+    def remind_at(self) -> datetime | None:
+        """14 days before it ends, if it still runs then (withdrawn or superseded: never);
+        a consent given for less than that is not reminded."""
+        at = self.expires_at - timedelta(days=REMIND_DAYS_BEFORE_END)
+        if self.reminded or self.ends_at != self.expires_at or at <= self.given_at:
+            return None
+        return at
 
     @property
     def expires_at(self) -> datetime:

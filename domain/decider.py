@@ -46,6 +46,7 @@ from .commands import (
     OfferCoordination,
     OpenCase,
     PerformCoordination,
+    ReachConsentReminder,
     ReachFkAnswerDeadline,
     ReachFkAnswerReminder,
     ReachFollowUpDate,
@@ -87,6 +88,7 @@ from .events import (
     CertificateRecorded,
     CertificateRevoked,
     ConsentGiven,
+    ConsentLapsingSoon,
     ConsentWithdrawn,
     CoordinationOffered,
     CoordinationPerformed,
@@ -161,6 +163,7 @@ ALLOWED_ROLES: dict[str, frozenset[Role]] = {
     "ReachFollowUpDate": _SYSTEM,
     "ReachFkAnswerReminder": _SYSTEM,
     "ReachFkAnswerDeadline": _SYSTEM,
+    "ReachConsentReminder": _SYSTEM,
     "RecordNotificationOutcome": frozenset({"system", "ops"}),
     "ReceiveFkMessage": frozenset({"fk_gateway", "system"}),
     "SendFkMessage": _CARE,
@@ -638,6 +641,35 @@ def _fk_deadline(c: ReachFkAnswerDeadline, state: CaseState, out: Emitter) -> No
     out.notify("coordinator", "share_information", "fk_answer_overdue", answer_by=due.isoformat())
 
 
+def _consent_reminder(c: ReachConsentReminder, state: CaseState, out: Emitter) -> None:
+    consent = next(
+        (
+            r
+            for r in state.consents
+            if (r.recipient, r.purpose) == (c.recipient, c.purpose) and r.remind_at is not None
+        ),
+        None,
+    )
+    if consent is None or consent.remind_at is None or out.now < consent.remind_at:
+        return
+    out.add(
+        ConsentLapsingSoon(
+            **out.envelope(),
+            recipient=c.recipient,
+            purpose=c.purpose,
+            valid_until=consent.valid_until,
+        )
+    )
+    out.notify(
+        "coordinator",
+        "share_information",
+        "consent_lapsing",
+        consent_recipient=c.recipient,
+        consent_purpose=c.purpose,
+        valid_until=consent.valid_until.isoformat(),
+    )
+
+
 def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: Emitter) -> None:
     pending = state.pending_notification(c.notification_id)
     if pending is None:
@@ -806,6 +838,7 @@ _HANDLERS: dict[type, _Handler] = {
     ReachFollowUpDate: _reach_follow_up,
     ReachFkAnswerReminder: _fk_reminder,
     ReachFkAnswerDeadline: _fk_deadline,
+    ReachConsentReminder: _consent_reminder,
     RecordNotificationOutcome: _notification_outcome,
     ReceiveFkMessage: _receive_fk,
     SendFkMessage: _send_fk,
@@ -928,6 +961,10 @@ def _apply(s: CaseState, e: Event) -> None:
                     valid_until=e.valid_until,
                 )
             )
+        case ConsentLapsingSoon():
+            for r in s.consents:
+                if (r.recipient, r.purpose, r.valid_until) == (e.recipient, e.purpose, e.valid_until):
+                    r.reminded = True
         case ConsentWithdrawn():
             for r in s.consents:
                 if (r.recipient, r.purpose) == (e.recipient, e.purpose) and r.valid_at(at):

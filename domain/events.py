@@ -115,6 +115,15 @@ class ConsentGiven(_Event):
     valid_until: date
 
 
+class ConsentLapsingSoon(_Event):
+    """The consent ends on `valid_until`: care is reminded to renew it with the patient."""
+
+    type: Literal["ConsentLapsingSoon"] = "ConsentLapsingSoon"
+    recipient: Recipient
+    purpose: Purpose
+    valid_until: date
+
+
 class ConsentWithdrawn(_Event):
     type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
     recipient: Recipient
@@ -342,6 +351,7 @@ Event = Annotated[
     | FollowUpDue
     | ConsentGiven
     | ConsentWithdrawn
+    | ConsentLapsingSoon
     | CoordinationOffered
     | CoordinationPerformed
     | CoordinationStatusSet

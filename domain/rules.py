@@ -29,6 +29,8 @@ class Rules:
     #: Every coordination measure needs the patient's coordination consent (recipient
     #: coordinator), and a "declined" coordination status blocks measures.
     coordination_consent: bool = True
+    #: Consents about to lapse are reminded 14 days before their end.
+    consent_reminders: bool = True
 
 
 CURRENT = Rules()
@@ -38,4 +40,5 @@ RELEASED = Rules(
     replacements=False,
     job_seekers=False,
     coordination_consent=False,
+    consent_reminders=False,
 )

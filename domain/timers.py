@@ -20,6 +20,7 @@ from .commands import (
     Command,
     ReachFkAnswerDeadline,
     ReachFkAnswerReminder,
+    ReachConsentReminder,
     ReachFollowUpDate,
     ReachMilestone,
 )
@@ -64,6 +65,17 @@ def due_timers(state: CaseState, rules: Rules = CURRENT) -> list[Timer]:
                     command=ReachFkAnswerDeadline(actor=SYSTEM, message_id=message_id),
                 )
             )
+    if rules.consent_reminders:
+        for consent in state.consents:
+            if (remind_at := consent.remind_at) is not None:
+                timers.append(
+                    Timer(
+                        at=remind_at,
+                        command=ReachConsentReminder(
+                            actor=SYSTEM, recipient=consent.recipient, purpose=consent.purpose
+                        ),
+                    )
+                )
     closes_at = state.closes_at(rules.whole_merge_gap)
     if closes_at is not None:
         timers.append(

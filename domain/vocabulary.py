@@ -62,4 +62,5 @@ NotificationKind = Literal[
     "fk_answer_overdue",
     "fk_message",
     "fk_reminder_received",
+    "consent_lapsing",
 ]

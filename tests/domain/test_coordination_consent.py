@@ -83,3 +83,35 @@ def test_current_grade_is_the_grade_on_the_day_read() -> None:
     assert summarize(case.state, at(10)).current_grade == 100
     assert summarize(case.state, at(25)).current_grade == 50
     assert summarize(case.state, at(45)).current_grade is None
+
+
+def test_a_consent_about_to_lapse_is_reminded_14_days_before_its_end() -> None:
+    from domain import next_timer
+    from domain.calendar import day_start
+
+    case = opened(cert=certificate(last=90))
+    case.do(GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information",
+                        valid_until=START + timedelta(days=59)), at(2))  # ends with day 60
+    case.advance(at(46, 23))
+    assert case.of_type("ConsentLapsingSoon") == []
+    case.advance(at(47, 1))  # day 47 begins 14 days before the end of day 60
+    [reminder] = case.of_type("ConsentLapsingSoon")
+    assert reminder.occurred_at == day_start(START, 47)
+    assert [e.kind for e in case.of_type("NotificationRequested")
+            if e.recipient == "coordinator"].count("consent_lapsing") == 1
+    case.advance(at(59))
+    assert len(case.of_type("ConsentLapsingSoon")) == 1  # once
+    timer = next_timer(case.state)
+    assert timer is None or timer.command.type != "ReachConsentReminder"
+
+
+def test_a_renewed_or_short_consent_is_not_reminded() -> None:
+    case = opened(cert=certificate(last=90))
+    case.do(GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information",
+                        valid_until=START + timedelta(days=59)), at(2))
+    case.do(GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information",
+                        valid_until=START + timedelta(days=200)), at(40))  # renewed in time
+    case.do(GiveConsent(actor=PATIENT, recipient="af", purpose="coordination",
+                        valid_until=START + timedelta(days=45)), at(40))  # six days long
+    case.advance(at(89))
+    assert case.of_type("ConsentLapsingSoon") == []
