@@ -14,7 +14,6 @@ from .timers import Timer, next_timer
 __all__ = [
     "CURRENT",
     "RELEASED",
-    "Rules",
     "Actor",
     "CaseState",
     "CaseSummary",
@@ -22,6 +21,7 @@ __all__ = [
     "DomainError",
     "Event",
     "Measures",
+    "Rules",
     "Timer",
     "compute_measures",
     "consent_allows",

@@ -18,9 +18,9 @@ from .commands import (
     SYSTEM,
     CloseCase,
     Command,
+    ReachConsentReminder,
     ReachFkAnswerDeadline,
     ReachFkAnswerReminder,
-    ReachConsentReminder,
     ReachFollowUpDate,
     ReachMilestone,
 )
