@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
+
+import holidays
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -96,11 +99,27 @@ def covered_days(ranges: Iterable[DateRange]) -> int:
     return sum((end - start).days + 1 for start, end in merge_ranges(ranges))
 
 
-def subtract_working_days(on: date, days: int) -> date:
-    """The date `days` working days (Monday-Friday) before `on`; public holidays are not known."""
+def subtract_working_days(on: date, days: int, public_holidays: bool = True) -> date:
+    """The date `days` working days before `on`: Monday-Friday except Swedish public holidays
+    and the eves treated as holidays (as released, `public_holidays=False`: Monday-Friday)."""
     current = on
     while days > 0:
         current -= timedelta(days=1)
-        if current.weekday() < 5:
+        if is_working_day(current, public_holidays):
             days -= 1
     return current
+
+
+def is_working_day(on: date, public_holidays: bool = True) -> bool:
+    return on.weekday() < 5 and not (public_holidays and on in swedish_holidays(on.year))
+
+
+@cache
+def swedish_holidays(year: int) -> frozenset[date]:
+    """Swedish public holidays (the `holidays` package) and the eves that are days off in
+    practice (midsommarafton, julafton, nyårsafton): no working days for deadlines."""
+    days = set(holidays.country_holidays("SE", years=year))
+    midsummer_eve = next(
+        d for d in (date(year, 6, 19) + timedelta(days=i) for i in range(7)) if d.weekday() == 4
+    )
+    return frozenset(days | {midsummer_eve, date(year, 12, 24), date(year, 12, 31)})

@@ -31,6 +31,8 @@ class Rules:
     coordination_consent: bool = True
     #: Consents about to lapse are reminded 14 days before their end.
     consent_reminders: bool = True
+    #: Working days (FK answer deadline reminders) skip Swedish public holidays.
+    holiday_working_days: bool = True
 
 
 CURRENT = Rules()
@@ -41,4 +43,5 @@ RELEASED = Rules(
     job_seekers=False,
     coordination_consent=False,
     consent_reminders=False,
+    holiday_working_days=False,
 )

@@ -54,7 +54,11 @@ def due_timers(state: CaseState, rules: Rules = CURRENT) -> list[Timer]:
         if not record.reminded:
             timers.append(
                 Timer(
-                    at=start_of(subtract_working_days(last, REMINDER_WORKING_DAYS)),
+                    at=start_of(
+                        subtract_working_days(
+                            last, REMINDER_WORKING_DAYS, rules.holiday_working_days
+                        )
+                    ),
                     command=ReachFkAnswerReminder(actor=SYSTEM, message_id=message_id),
                 )
             )
