@@ -163,7 +163,7 @@ ALLOWED_ROLES: dict[type[Command], frozenset[Role]] = {
 
 def initial_state(case_id: str) -> CaseState:
     """The state before the case is opened."""
-    return CaseState(case_id=case_id)
+    return CaseState(case_id=case_id, duties_tracked=True)
 
 
 # --------------------------------------------------------------------------------- decide

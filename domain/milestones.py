@@ -273,7 +273,7 @@ def _owed(duty: Duty, state: CaseState, out: Emitter, done_now: set[str]) -> boo
 
 def catch_up(state: CaseState, out: Emitter, reason: str) -> None:
     """Do the duties of reached milestones that `reason` (a late fact) made due, once each."""
-    if state.is_closed:
+    if state.is_closed or not state.duties_tracked:
         return
     done_now: set[str] = set()
     for day in sorted(state.milestones_reached):

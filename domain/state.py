@@ -112,6 +112,10 @@ class CaseState(BaseModel):
     milestones_reached: list[int] = Field(default_factory=list)
     #: Notifications decided, by `duty_key`: done (requested) or suppressed (no consent).
     duties: dict[str, DutyStatus] = Field(default_factory=dict)
+    #: `duties` was folded from the first event (False for a state carried across
+    #: continue-as-new from code older than the duty record: late duties are then left alone,
+    #: since what was done before is not known and nothing may be done twice).
+    duties_tracked: bool = False
     pending_notifications: list[NotificationRequested] = Field(default_factory=list)
     notification_outcomes: dict[str, NotificationOutcome] = Field(default_factory=dict)
     fk_messages: dict[str, FkMessageRecord] = Field(default_factory=dict)

@@ -277,3 +277,17 @@ def test_closure_timer_follows_the_whole_gap() -> None:
     case.advance(at(15))
     assert case.state.closes_at() == day_start(START, 17)
     assert case.state.closes_at(whole_gap=False) == day_start(START, 16)
+
+
+def test_a_state_from_before_the_duty_record_never_does_duties_twice() -> None:
+    """A state carried across continue-as-new by older code has no duty record: late duties
+    are left alone rather than risk doing one twice."""
+    case = opened(cert=certificate(last=20), consents=CONSENTS)
+    case.advance(at(18))
+    legacy = case.state.model_copy(update={"duties": {}, "duties_tracked": False})
+    command = RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", first=21, last=40, issued=18, relation={"kind": "FRLANG", "certificate_id": "c1"}))
+    events = decide(command, legacy, at(18, 10))
+    assert [e.type for e in events] == ["CertificateRecorded"]
+    from domain.state import CaseState
+    assert CaseState.model_validate({"case_id": "x"}).duties_tracked is False
