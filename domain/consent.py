@@ -5,7 +5,9 @@ consent for that recipient and purpose exists at that instant. The patient and c
 roles (physician, coordinator) need none. A consent is valid from the instant it is given
 through the end of its `valid_until` date (Stockholm), at most 365 days after the day it was
 given (Rehabstöd's cap; a later or missing end date is capped), until it is withdrawn, which
-takes effect at once.
+takes effect at once. Revised rules: the patient's consent to coordination measures is
+recorded with the coordinator as recipient (`COORDINATION_CONSENT`), and a consent is reminded
+14 days before it ends.
 """
 
 from __future__ import annotations

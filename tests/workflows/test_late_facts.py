@@ -3,7 +3,7 @@ time-skipping server (revised rules, workflow patch `revised-rules-v1`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.calendar import STOCKHOLM
 from domain.commands import GiveConsent, RecordCertificate, RevokeCertificate
