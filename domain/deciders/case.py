@@ -180,10 +180,8 @@ def evolve(s: CaseState, e: CaseEvent) -> None:
             s.opened_at, s.patient_id, s.unit_id = at, e.patient_id, e.unit_id
             s.sick_period_start, s.employer_name = e.sick_period_start, e.employer_name
             s.protected_identity, s.merge_gap_days = e.protected_identity, e.merge_gap_days
-
         case SickPeriodStartCorrected():
             s.sick_period_start = e.sick_period_start
-
         case PlanEstablished() | PlanRevised():
             s.plans.append(
                 PlanVersion(
@@ -193,7 +191,6 @@ def evolve(s: CaseState, e: CaseEvent) -> None:
             s.follow_up_date = e.plan.follow_up_date
             if s.phase == "assessment":
                 s.phase = "plan"
-
         case PlanFollowedUp():
             s.follow_ups.append(
                 FollowUpRecord(
@@ -206,12 +203,10 @@ def evolve(s: CaseState, e: CaseEvent) -> None:
             s.follow_up_date = e.next_follow_up
             s.phase = "follow_up"
             unflag(s, "plan_follow_up_missing", "plan_follow_up_due")
-
         case FollowUpDue():
             s.follow_up_dates_reached.append(e.due_on)
             s.phase = "follow_up"
             flag(s, "plan_follow_up_due")
-
         case CaseReopened():
             s.closed_at, s.closed_reason = None, None
             s.phase = (
@@ -219,10 +214,8 @@ def evolve(s: CaseState, e: CaseEvent) -> None:
                 if s.follow_ups or s.follow_up_dates_reached
                 else "plan" if s.plans else "assessment"
             )
-
         case CaseClosed():
             s.closed_at, s.closed_reason, s.phase = at, e.reason, "closed"
-
         case _:
             assert_never(e)
 

@@ -177,12 +177,10 @@ def evolve(s: CaseState, e: CertificatesEvent) -> None:
                 replaced.replaced_by = cert.certificate_id
             if s.covers(s.day(8)):
                 unflag(s, "no_certificate_for_day_8")
-
         case CertificateRevoked():
             if (record := s.certificates.get(e.certificate_id)) is not None:
                 record.revoked, record.revoked_at = True, at
             if e.restores is not None and (restored := s.certificates.get(e.restores)):
                 restored.replaced_by = None
-
         case _:
             assert_never(e)

@@ -128,16 +128,13 @@ def evolve(s: CaseState, e: ConsentsEvent) -> None:
                     valid_until=e.valid_until,
                 )
             )
-
         case ConsentLapsingSoon():
             for r in s.consents:
                 if (r.recipient, r.purpose, r.valid_until) == (e.recipient, e.purpose, e.valid_until):
                     r.reminded = True
-
         case ConsentWithdrawn():
             for r in s.consents:
                 if (r.recipient, r.purpose) == (e.recipient, e.purpose) and r.valid_at(at):
                     r.withdrawn_at, r.withdrawn_by = at, e.recorded_by
-
         case _:
             assert_never(e)

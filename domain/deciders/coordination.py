@@ -201,26 +201,21 @@ def evolve(s: CaseState, e: CoordinationEvent) -> None:
     match e:
         case CoordinationOffered():
             s.coordination_offered_at = at
-
         case CoordinationPerformed():
             s.coordination_measures += 1
-
         case CoordinationStatusSet():
             s.coordination_status = CoordinationStatusRecord(
                 status=e.status, set_by=e.recorded_by, set_at=at, note=e.note
             )
-
         case ReferredToCoordinator():
             s.referred_to_coordinator_at = at
-
         case ReferredToMultimodalTeam():
             s.referred_to_multimodal_team_at = at
-
         case MappingConversationHeld():
             s.coordination_measures += 1
             _meeting(s, e, "mapping_conversation", e.held_on, note=e.note)
-
         case MultimodalTeamMeetingHeld():
+            s.coordination_measures += 1  # GC001 per coordination occasion
             _meeting(
                 s,
                 e,
@@ -229,18 +224,16 @@ def evolve(s: CaseState, e: CoordinationEvent) -> None:
                 participants=e.participants,
                 decisions=e.decisions,
             )
-
         case ReconciliationMeetingHeld():
+            s.coordination_measures += 1
             _meeting(s, e, "reconciliation", e.held_on, participants=e.participants, note=e.outcome)
-
         case JointIndividualPlanRecorded():
+            s.coordination_measures += 1
             _meeting(
                 s, e, "joint_individual_plan", e.agreed_on, participants=e.participants, note=e.note
             )
-
         case EmployerReturnPlanRecorded():
             s.employer_return_plan_date = e.plan_date
             unflag(s, "employer_return_plan_missing")
-
         case _:
             assert_never(e)

@@ -123,22 +123,17 @@ def evolve(s: CaseState, e: DutiesEvent) -> None:
             for finding in e.findings:  # in their recorded order: a set's order varies by process
                 if finding in FLAGGED_FINDINGS:
                     flag(s, finding)
-
         case MilestoneDutiesDoneLate():
             for finding in e.findings:
                 if finding in FLAGGED_FINDINGS:
                     flag(s, finding)
-
         case NotificationRequested():
             s.pending_notifications.append(e)
             s.duties[duty_key(e.kind, e.recipient, e.parameters)] = "done"
-
         case NotificationSuppressed() if e.notification_id is None:  # decided, not delivered
             s.duties.setdefault(duty_key(e.kind, e.recipient, e.parameters), "suppressed")
-
         case NotificationSent() | NotificationFailed() | NotificationSuppressed():
             if e.notification_id is not None:
                 _notification_settled(s, e)
-
         case _:
             assert_never(e)

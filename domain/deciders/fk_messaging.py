@@ -178,7 +178,6 @@ def evolve(s: CaseState, e: FkMessagingEvent) -> None:
     match e:
         case FkMessageSendRequested():
             s.fk_outbox[e.message.message_id] = e.message
-
         case FkMessageReceived() | FkMessageSent():
             direction: fk.Direction = "inbound" if isinstance(e, FkMessageReceived) else "outbound"
             s.fk_outbox.pop(e.message.message_id, None)
@@ -195,21 +194,16 @@ def evolve(s: CaseState, e: FkMessagingEvent) -> None:
                 target.priority = "high"
                 if target.awaiting_care:
                     flag(s, f"fk_reminder:{target.message.message_id}")
-
         case FkMessageAnswered():
             _resolve_fk(s, e.message_id, "ANSWERED", e.answer_id, at)
-
         case FkMessageClosed():
             _resolve_fk(s, e.message_id, "CLOSED", e.certificate_id or "", at)
-
         case FkAnswerReminderDue():
             if (message := s.fk_messages.get(e.message_id)) is not None:
                 message.reminded = True
-
         case FkAnswerOverdue():
             if (message := s.fk_messages.get(e.message_id)) is not None:
                 message.overdue = True
             flag(s, f"fk_answer_overdue:{e.message_id}")
-
         case _:
             assert_never(e)

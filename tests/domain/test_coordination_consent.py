@@ -115,3 +115,22 @@ def test_a_renewed_or_short_consent_is_not_reminded() -> None:
                         valid_until=START + timedelta(days=45)), at(40))  # six days long
     case.advance(at(89))
     assert case.of_type("ConsentLapsingSoon") == []
+
+
+def test_every_coordination_occasion_registers_gc001() -> None:
+    from domain.commands import (
+        RecordJointIndividualPlan,
+        RecordMultimodalTeamMeeting,
+        ReferToMultimodalTeam,
+    )
+
+    consents = (("coordinator", "coordination"), ("fk", "coordination"),
+                ("social_services", "coordination"), ("multimodal_team", "coordination"))
+    case = opened(cert=certificate(), consents=consents)
+    case.do(ReferToMultimodalTeam(actor=COORDINATOR))
+    case.do(RecordMultimodalTeamMeeting(actor=COORDINATOR, held_on=START, participants=["kurator"]),
+            at(3))
+    case.do(RecordReconciliationMeeting(actor=COORDINATOR, held_on=START, participants=["FK"]))
+    case.do(RecordJointIndividualPlan(actor=COORDINATOR, agreed_on=START, participants=["soc"]))
+    assert [k.code for k in kva_registrations(case.events)] == ["GC001"] * 3
+    assert case.state.coordination_measures == 3
