@@ -12,8 +12,6 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 #: Days from day 1 at which the case must act by itself (DOMAIN.md's milestone table).
@@ -116,10 +114,58 @@ def is_working_day(on: date, public_holidays: bool = True) -> bool:
 
 @cache
 def swedish_holidays(year: int) -> frozenset[date]:
-    """Swedish public holidays (the `holidays` package) and the eves that are days off in
-    practice (midsommarafton, julafton, nyårsafton): no working days for deadlines."""
-    days = set(holidays.country_holidays("SE", years=year))
-    midsummer_eve = next(
-        d for d in (date(year, 6, 19) + timedelta(days=i) for i in range(7)) if d.weekday() == 4
+    """Swedish public holidays (lag 1989:253) and the eves that are days off in practice
+    (midsommarafton, julafton, nyårsafton): no working days for deadlines.
+
+    Computed here rather than by the `holidays` package at run time: the workflow sandbox
+    refuses the package's lazy imports. tests/domain/test_working_days.py checks the public
+    holidays against the package for 2000-2100.
+    """
+    return public_holidays(year) | {
+        _weekday_from(date(year, 6, 19), 4),  # midsommarafton: the Friday 19-25 June
+        date(year, 12, 24),
+        date(year, 12, 31),
+    }
+
+
+def public_holidays(year: int) -> frozenset[date]:
+    """Sweden's public holidays (allmänna helgdagar) other than Sundays."""
+    easter = _easter(year)
+    # nationaldagen replaced annandag pingst as a holiday in 2005
+    national = date(year, 6, 6) if year >= 2005 else easter + timedelta(days=50)
+    return frozenset(
+        {
+            national,
+            date(year, 1, 1),  # nyårsdagen
+            date(year, 1, 6),  # trettondedag jul
+            easter - timedelta(days=2),  # långfredagen
+            easter,  # påskdagen
+            easter + timedelta(days=1),  # annandag påsk
+            date(year, 5, 1),  # första maj
+            easter + timedelta(days=39),  # Kristi himmelsfärdsdag
+            easter + timedelta(days=49),  # pingstdagen
+            _weekday_from(date(year, 6, 20), 5),  # midsommardagen: the Saturday 20-26 June
+            _weekday_from(date(year, 10, 31), 5),  # alla helgons dag: Saturday 31 Oct-6 Nov
+            date(year, 12, 25),  # juldagen
+            date(year, 12, 26),  # annandag jul
+        }
     )
-    return frozenset(days | {midsummer_eve, date(year, 12, 24), date(year, 12, 31)})
+
+
+def _weekday_from(first: date, weekday: int) -> date:
+    """The first date on or after `first` that falls on `weekday` (Monday 0)."""
+    return first + timedelta(days=(weekday - first.weekday()) % 7)
+
+
+def _easter(year: int) -> date:
+    """Easter Sunday (Gregorian; the anonymous algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month, day = divmod(h + l_ - 7 * m + 114, 31)
+    return date(year, month, day + 1)

@@ -33,3 +33,13 @@ def test_the_komplt_reminder_comes_three_working_days_before_the_last_answer_dat
     released = {t.at for t in due_timers(case.state, RELEASED)
                 if t.command.type == "ReachFkAnswerReminder"}
     assert released == {start_of(date(2026, 4, 2))}
+
+
+def test_public_holidays_agree_with_the_holidays_package() -> None:
+    import holidays
+
+    from domain.calendar import public_holidays
+
+    reference = holidays.country_holidays("SE", years=range(2000, 2101))
+    ours = {d for year in range(2000, 2101) for d in public_holidays(year)}
+    assert ours == set(reference)
