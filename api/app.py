@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response
@@ -26,7 +26,7 @@ from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
-from domain.summary import patient_identity_for
+from domain.summary import as_read_at, patient_identity_for
 from domain.state import CaseState
 from sjukfall.metrics import metrics_response
 from sjukfall.settings import Settings
@@ -258,7 +258,7 @@ def _routes(app: FastAPI) -> None:
                 max_days=max_days, grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex,
                 age_band=age_band, overdue=overdue, unanswered_fk=unanswered_fk,
                 in_coordinator_queue=in_coordinator_queue, text=q, sort=sort,
-                descending=descending, limit=limit, offset=offset)
+                descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
         except InvalidQuery as err:
             raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
                                            "message": str(err)}]) from None
@@ -272,7 +272,8 @@ def _routes(app: FastAPI) -> None:
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        return {**row, "patient_id": patient_identity_for(state, principal.role)}
+        return {**row, **as_read_at(state, datetime.now(UTC)),
+                "patient_id": patient_identity_for(state, principal.role)}
 
     @app.get("/cases/{case_id}/events", tags=["cases"])
     async def events(request: Request, case_id: Annotated[str, CASE_ID],

@@ -15,7 +15,8 @@ loopback for every recipient, and --cases cases driven concurrently through:
   S2 the sick-period start is corrected 10 days back (today is day 20) -> milestone 14:
      employer, patient and FK are told
   S3 corrected 15 days further back (day 35) -> milestone 30: employer (return-to-work plan),
-     coordinator; the multimodal team is suppressed (no consent)
+     coordinator; the multimodal team is suppressed (no consent); the certificate no longer
+     covers the new day 8, so the patient is reminded late (revised rules, late duties)
   S4 the patient withdraws the employer consent
   S5 corrected 60 days further back (day 95) -> milestones 60 and 90: the employer notice of
      day 91 must be suppressed, the patient is told

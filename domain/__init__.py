@@ -6,11 +6,14 @@ from .decider import decide, evolve, fold, initial_state
 from .errors import DomainError
 from .events import Event, event_from_record, event_id_for, event_to_record
 from .measures import Measures, compute_measures, kva_registrations
+from .rules import CURRENT, RELEASED, Rules
 from .state import CaseState
 from .summary import CaseSummary, patient_identity_for, summarize
 from .timers import Timer, next_timer
 
 __all__ = [
+    "CURRENT",
+    "RELEASED",
     "Actor",
     "CaseState",
     "CaseSummary",
@@ -18,6 +21,7 @@ __all__ = [
     "DomainError",
     "Event",
     "Measures",
+    "Rules",
     "Timer",
     "compute_measures",
     "consent_allows",

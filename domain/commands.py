@@ -208,6 +208,14 @@ class ReachFkAnswerDeadline(_Command):
     message_id: str
 
 
+class ReachConsentReminder(_Command):
+    """Fourteen days before the patient's consent for `recipient` and `purpose` ends."""
+
+    type: Literal["ReachConsentReminder"] = "ReachConsentReminder"
+    recipient: Recipient
+    purpose: Purpose
+
+
 class RecordNotificationOutcome(_Command):
     type: Literal["RecordNotificationOutcome"] = "RecordNotificationOutcome"
     notification_id: str
@@ -265,6 +273,7 @@ Command = Annotated[
     | ReachFollowUpDate
     | ReachFkAnswerReminder
     | ReachFkAnswerDeadline
+    | ReachConsentReminder
     | RecordNotificationOutcome
     | ReceiveFkMessage
     | SendFkMessage

@@ -7,6 +7,7 @@ from typing import Any
 
 from .consent import Purpose, Recipient, consent_refusal, needs_consent
 from .events import Event, NotificationRequested, NotificationSuppressed, event_id_for
+from .rules import CURRENT, Rules
 from .state import CaseState
 from .vocabulary import NotificationKind
 
@@ -17,10 +18,13 @@ class Emitter:
     Events record `occurred_at` in UTC whatever zone `now` came in, so the record is uniform.
     """
 
-    def __init__(self, state: CaseState, now: datetime, recorded_by: str) -> None:
+    def __init__(
+        self, state: CaseState, now: datetime, recorded_by: str, rules: Rules = CURRENT
+    ) -> None:
         self.state = state
         self.now = now.astimezone(UTC)
         self.recorded_by = recorded_by
+        self.rules = rules
         self.events: list[Event] = []
 
     def envelope(self) -> dict[str, Any]:
@@ -37,6 +41,13 @@ class Emitter:
     def add(self, event: Event) -> None:
         self.events.append(event)
 
+    def refusal(self, recipient: Recipient, purpose: Purpose) -> str | None:
+        """Why `recipient` may not be told for `purpose` now, or None."""
+        reason = consent_refusal(self.state.consents, recipient, purpose, self.now)
+        if reason is None and recipient == "employer" and not self.state.employer_name:
+            reason = "no employer is recorded for the patient"
+        return reason
+
     def notify(
         self, recipient: Recipient, purpose: Purpose, kind: NotificationKind, **parameters: str
     ) -> bool:
@@ -45,9 +56,7 @@ class Emitter:
         The consent is checked at this instant; an employer notification also needs an
         employer on record.
         """
-        reason = consent_refusal(self.state.consents, recipient, purpose, self.now)
-        if reason is None and recipient == "employer" and not self.state.employer_name:
-            reason = "no employer is recorded for the patient"
+        reason = self.refusal(recipient, purpose)
         envelope = self.envelope()
         if reason is not None:
             self.add(
@@ -57,6 +66,7 @@ class Emitter:
                     purpose=purpose,
                     kind=kind,
                     reason=reason,
+                    parameters=parameters,
                 )
             )
             return False

@@ -59,14 +59,21 @@ class SickPeriodStartCorrected(_Event):
 
 
 class CertificateRecorded(_Event):
+    """`replaces`: the certificate this one takes the place of (ERSATT, and KOMPLT under the
+    revised rules); None in records made before it was written (then ERSATT replaces)."""
+
     type: Literal["CertificateRecorded"] = "CertificateRecorded"
     certificate: Certificate
+    replaces: str | None = None
 
 
 class CertificateRevoked(_Event):
+    """`restores`: the certificate the revoked one had replaced, which counts again."""
+
     type: Literal["CertificateRevoked"] = "CertificateRevoked"
     certificate_id: str
     reason: str = ""
+    restores: str | None = None
 
 
 class PlanEstablished(_Event):
@@ -103,6 +110,15 @@ class ConsentGiven(_Event):
 
     type: Literal["ConsentGiven"] = "ConsentGiven"
     schema_version: int = 2
+    recipient: Recipient
+    purpose: Purpose
+    valid_until: date
+
+
+class ConsentLapsingSoon(_Event):
+    """The consent ends on `valid_until`: care is reminded to renew it with the patient."""
+
+    type: Literal["ConsentLapsingSoon"] = "ConsentLapsingSoon"
     recipient: Recipient
     purpose: Purpose
     valid_until: date
@@ -187,6 +203,36 @@ class MilestoneReached(_Event):
     findings: list[str] = Field(default_factory=list)
 
 
+def _without_identity_numbers(parameters: dict[str, str]) -> dict[str, str]:
+    # Ids (certificate_id, message_id) are opaque references chosen by other systems and
+    # may hold any digits; every other parameter is checked.
+    if any(PNR_PATTERN.search(value) for key, value in parameters.items()
+           if not key.endswith("_id")):
+        raise ValueError("identity numbers never go into notification parameters")
+    return parameters
+
+
+class MilestoneDutiesDoneLate(_Event):
+    """Duties of milestone `day` (already reached) done now, because `reason` came later.
+
+    `duties` are the duty keys done (see `state.duty_key`; referrals by name), `findings` what
+    the milestone's checks find now; the notifications and referrals follow this event."""
+
+    type: Literal["MilestoneDutiesDoneLate"] = "MilestoneDutiesDoneLate"
+    day: int
+    reason: str
+    findings: list[str] = Field(default_factory=list)
+    duties: list[str] = Field(default_factory=list)
+
+
+class CaseReopened(_Event):
+    """A case that closed itself (sick_period_ended) took a certificate that merges with it."""
+
+    type: Literal["CaseReopened"] = "CaseReopened"
+    certificate_id: str
+    reason: str = ""
+
+
 class NotificationRequested(_Event):
     """Something to tell `recipient`; decided only when consent allowed it at that instant."""
 
@@ -201,12 +247,7 @@ class NotificationRequested(_Event):
     @field_validator("parameters")
     @classmethod
     def _no_identity_numbers(cls, parameters: dict[str, str]) -> dict[str, str]:
-        # Ids (certificate_id, message_id) are opaque references chosen by other systems and
-        # may hold any digits; every other parameter is checked.
-        if any(PNR_PATTERN.search(value) for key, value in parameters.items()
-               if not key.endswith("_id")):
-            raise ValueError("identity numbers never go into notification parameters")
-        return parameters
+        return _without_identity_numbers(parameters)
 
 
 class NotificationSent(_Event):
@@ -224,6 +265,12 @@ class NotificationSuppressed(_Event):
     purpose: Purpose
     kind: NotificationKind
     reason: str
+    parameters: dict[str, str] = Field(default_factory=dict)  # as it would have been requested
+
+    @field_validator("parameters")
+    @classmethod
+    def _no_identity_numbers(cls, parameters: dict[str, str]) -> dict[str, str]:
+        return _without_identity_numbers(parameters)
 
 
 class NotificationFailed(_Event):
@@ -304,6 +351,7 @@ Event = Annotated[
     | FollowUpDue
     | ConsentGiven
     | ConsentWithdrawn
+    | ConsentLapsingSoon
     | CoordinationOffered
     | CoordinationPerformed
     | CoordinationStatusSet
@@ -315,6 +363,8 @@ Event = Annotated[
     | JointIndividualPlanRecorded
     | EmployerReturnPlanRecorded
     | MilestoneReached
+    | MilestoneDutiesDoneLate
+    | CaseReopened
     | NotificationRequested
     | NotificationSent
     | NotificationSuppressed

@@ -1,9 +1,15 @@
 """Swedish personal identity numbers (personnummer) and coordination numbers (samordningsnummer).
 
 Accepted forms: ``YYYYMMDD-NNNC``, ``YYYYMMDDNNNC``, ``YYMMDD-NNNC``, ``YYMMDDNNNC`` and
-``YYMMDD+NNNC`` (the ``+`` marks age 100 or more). A samordningsnummer has 60 added to the
-day. The check digit C is the Luhn digit over the 10-digit form. Everything is normalised to
-12 digits without separator (``191212121212``).
+``YYMMDD+NNNC``. A samordningsnummer has 60 added to the day. The check digit C is the Luhn
+digit over the 10-digit form. Everything is normalised to 12 digits without separator
+(``191212121212``).
+
+Rules (Skatteverket; revised): ``+`` is written from the calendar year the person turns 100
+(not from the birthday), and only in the 10-digit form: a ``+`` in a 12-digit number is
+refused. A birth date after the reference date is refused. A samordningsnummer whose birth
+day is unknown carries day 60 (00 + 60) and is valid; its birth date is taken as the 1st of
+the month for ages.
 
 A 10-digit form does not say its century; it is resolved against a reference date that the
 caller passes (the domain has no clock). The pydantic type `Pnr` takes that date from the
@@ -51,10 +57,11 @@ def luhn_digit(nine_digits: str) -> int:
 
 
 def _birth_date(yyyymmdd: str) -> date | None:
-    """The birth date, with 60 taken off the day of a samordningsnummer; None if impossible."""
+    """The birth date, with 60 taken off the day of a samordningsnummer (day 60: birth day
+    unknown, taken as the 1st); None if impossible."""
     year, month, day = int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8])
-    if day > 60:
-        day -= 60
+    if day >= 60:
+        day = max(day - 60, 1)
     try:
         return date(year, month, day)
     except ValueError:
@@ -62,10 +69,11 @@ def _birth_date(yyyymmdd: str) -> date | None:
 
 
 def _century(yymmdd: str, plus: bool, today: date) -> str:
-    """The century that makes the person born on or before `today`, and 100 or older with `+`."""
+    """The century that makes the person born on or before `today`, and with `+` turning 100
+    or more in today's calendar year (without `+`: fewer than 100)."""
     for century in range(today.year // 100, today.year // 100 - 3, -1):
         born = _birth_date(f"{century:02d}{yymmdd}")
-        if born is not None and born <= today and plus == (_age(born, today) >= 100):
+        if born is not None and born <= today and plus == (today.year - born.year >= 100):
             return f"{century:02d}"
     raise ValueError(f"no century makes {yymmdd} a plausible birth date; write all 12 digits")
 
@@ -83,6 +91,8 @@ def normalise(value: str, today: date | None = None) -> str:
             "an identity number is 10 or 12 digits, optionally with - or + before the last four"
         )
     century, yymmdd, sep, serial = match.group("century", "yymmdd", "sep", "serial")
+    if century is not None and sep == "+":
+        raise ValueError("+ is written only in the 10-digit form; write YYYYMMDD-NNNC")
     if century is None:
         if today is None:
             raise ValueError(
@@ -96,8 +106,11 @@ def normalise(value: str, today: date | None = None) -> str:
             f"the check digit of the identity number is wrong: it is {ten[9]}, "
             f"the Luhn check makes it {expected}"
         )
-    if _birth_date(century + yymmdd) is None:
+    born = _birth_date(century + yymmdd)
+    if born is None:
         raise ValueError(f"{century}{yymmdd} is not a valid date of birth")
+    if today is not None and born > today:
+        raise ValueError(f"the date of birth {born} is in the future")
     return century + ten
 
 
@@ -111,8 +124,8 @@ Pnr = Annotated[str, AfterValidator(_validate)]
 
 
 def is_coordination_number(pnr: str) -> bool:
-    """True for a samordningsnummer (day of birth + 60)."""
-    return int(pnr[6:8]) > 60
+    """True for a samordningsnummer (day of birth + 60; 60 when the day is unknown)."""
+    return int(pnr[6:8]) >= 60
 
 
 def birth_date(pnr: str) -> date:

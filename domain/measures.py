@@ -29,9 +29,12 @@ from .decider import fold
 from .events import (
     CoordinationPerformed,
     Event,
+    JointIndividualPlanRecorded,
     MappingConversationHeld,
+    MultimodalTeamMeetingHeld,
     PlanEstablished,
     PlanFollowedUp,
+    ReconciliationMeetingHeld,
 )
 from .icd import chapter
 from .identity import sex_for_statistics
@@ -63,7 +66,8 @@ class KvaRegistration(BaseModel):
 
 
 def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
-    """DV077 for each plan established, AW026 per follow-up, GC001 per coordination measure."""
+    """DV077 for each plan established, AW026 per follow-up, GC001 per coordination occasion:
+    measures, mapping conversations, multimodal team meetings, avstämningsmöten and SIP."""
     registrations = []
     for e in events:
         match e:
@@ -73,8 +77,10 @@ def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
                 code, on = "AW026", e.followed_up_on
             case CoordinationPerformed():
                 code, on = "GC001", e.performed_on
-            case MappingConversationHeld():
+            case MappingConversationHeld() | MultimodalTeamMeetingHeld() | ReconciliationMeetingHeld():
                 code, on = "GC001", e.held_on
+            case JointIndividualPlanRecorded():
+                code, on = "GC001", e.agreed_on
             case _:
                 continue
         registrations.append(

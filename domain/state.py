@@ -11,7 +11,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .calendar import LONG_ABSENCE_DAYS, DateRange, covered_days, day_date, start_of
+from .calendar import (
+    LONG_ABSENCE_DAYS,
+    REOPEN_WINDOW_DAYS,
+    DateRange,
+    covered_days,
+    day_date,
+    start_of,
+)
 from .certificate import Certificate
 from .consent import ConsentRecord
 from .events import NotificationRequested
@@ -31,11 +38,21 @@ class CertificateRecord(BaseModel):
     revoked: bool = False
     revoked_at: AwareDatetime | None = None
     replaced_by: str | None = None
+    replaces: str | None = None  # the certificate this one took the place of (KOMPLT/ERSATT)
 
     @property
     def counts(self) -> bool:
         """Revoked (makulerade) and replaced certificates stop counting."""
         return not self.revoked and self.replaced_by is None
+
+
+DutyStatus = Literal["done", "suppressed"]
+
+
+def duty_key(kind: str, recipient: str, parameters: dict[str, str]) -> str:
+    """Which duty a notification carries out: its kind, recipient and certificate if any."""
+    certificate = parameters.get("certificate_id")
+    return f"{kind}>{recipient}" + (f":{certificate}" if certificate else "")
 
 
 class PlanVersion(BaseModel):
@@ -93,6 +110,12 @@ class CaseState(BaseModel):
     follow_up_dates_reached: list[date] = Field(default_factory=list)
     consents: list[ConsentRecord] = Field(default_factory=list)
     milestones_reached: list[int] = Field(default_factory=list)
+    #: Notifications decided, by `duty_key`: done (requested) or suppressed (no consent).
+    duties: dict[str, DutyStatus] = Field(default_factory=dict)
+    #: `duties` was folded from the first event (False for a state carried across
+    #: continue-as-new from code older than the duty record: late duties are then left alone,
+    #: since what was done before is not known and nothing may be done twice).
+    duties_tracked: bool = False
     pending_notifications: list[NotificationRequested] = Field(default_factory=list)
     notification_outcomes: dict[str, NotificationOutcome] = Field(default_factory=dict)
     fk_messages: dict[str, FkMessageRecord] = Field(default_factory=dict)
@@ -174,16 +197,35 @@ class CaseState(BaseModel):
         last = max(end for end in ends if end is not None)
         return (last - self.start).days + 1 >= LONG_ABSENCE_DAYS
 
-    def closes_at(self) -> datetime | None:
+    def closes_at(self, whole_gap: bool = True) -> datetime | None:
         """When the sick period has ended: the merge gap after the last certificate passed.
 
+        With last covered day E and gap g a certificate starting on E+g+1 still merges (g days
+        lie between), so the case closes at 00:00 of E+g+2 (`whole_gap`; as released: E+g+1).
         Chosen rule: only a case with a counting certificate ends by itself (a case opened
         before its first certificate waits for one or is closed by hand).
         """
         end = self.sick_period_end
         if end is None:
             return None
-        return start_of(end + timedelta(days=self.merge_gap_days + 1))
+        return start_of(end + timedelta(days=self.merge_gap_days + (2 if whole_gap else 1)))
+
+    def reopens_until(self) -> datetime | None:
+        """The instant until which a case that closed itself reopens for a merging certificate."""
+        closes_at = self.closes_at()
+        if self.closed_reason != "sick_period_ended" or closes_at is None:
+            return None
+        return closes_at + timedelta(days=REOPEN_WINDOW_DAYS)
+
+    @property
+    def is_job_seeker(self) -> bool:
+        """The latest certificate gives ARBETSSOKANDE and no current job: no employer."""
+        latest = self.latest_certificate
+        return (
+            latest is not None
+            and "ARBETSSOKANDE" in latest.occupations
+            and "NUVARANDE_ARBETE" not in latest.occupations
+        )
 
     def pending_notification(self, notification_id: str) -> NotificationRequested | None:
         """The requested notification still waiting for its outcome."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .calendar import MILESTONE_DAYS, day_start
+from .calendar import MILESTONE_DAYS, day_start, local_date
 from .icd import chapter
 from .identity import age_band, birth_date, sex_for_statistics
 from .state import CaseState
@@ -45,10 +46,12 @@ class CaseSummary(BaseModel):
 def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
     """Summarise a case.
 
-    Chosen rules: age band is the age on day 1; `current_grade` is the grade of the last
-    period of the sick period (the domain has no clock); consents lists recipients with
-    purposes not withdrawn (and, when `at` is given, valid at `at`). A case longer than 30
-    days without a coordination status is in the coordinator's work queue (Rehabstöd).
+    Chosen rules: age band is the age on day 1. `current_grade` and `consents` depend on the
+    moment of reading (revised rules): with `at`, the grade on that day (None when no
+    certificate covers it) and the consents valid at that instant; without `at` (the stored
+    case list row, refreshed at read time by `as_read_at`) the grade of the last certificate
+    day and the consents neither withdrawn nor superseded. A case longer than 30 days without
+    a coordination status is in the coordinator's work queue (Rehabstöd).
     """
     if not state.is_opened:
         return CaseSummary(case_id=state.case_id, version=state.version, phase=state.phase)
@@ -60,11 +63,6 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
     unreached = [d for d in MILESTONE_DAYS if d not in state.milestones_reached]
     next_day = unreached[0] if open_ and unreached else None
     awaiting = state.fk_awaiting_care()
-    consents: dict[str, list[str]] = {}
-    for record in state.consents:
-        holds = record.valid_at(at) if at is not None else record.ends_at == record.expires_at
-        if holds:
-            consents.setdefault(record.recipient, []).append(record.purpose)
     return CaseSummary(
         case_id=state.case_id,
         version=state.version,
@@ -76,7 +74,7 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
         sick_period_start=state.start,
         sick_period_end=end,
         days=state.covered_days,
-        current_grade=state.grade_on(end) if end else None,
+        current_grade=_grade(state, at),
         diagnosis_code=latest.main_diagnosis.code if latest else None,
         diagnosis_chapter=chapter(latest.main_diagnosis.code) if latest else None,
         next_milestone_day=next_day,
@@ -85,7 +83,7 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
         fk_answer_due=min((d for r in awaiting if (d := r.message.last_answer_date)), default=None),
         overdue=list(state.flags),
         unanswered_fk=len(awaiting),
-        consents={k: sorted(set(v)) for k, v in consents.items()},
+        consents=_consents(state, at),
         coordination_status=state.coordination_status.status if state.coordination_status else None,
         in_coordinator_queue=in_coordinator_queue(state),
         protected_identity=state.protected_identity,
@@ -93,6 +91,30 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
         closed_at=state.closed_at,
         closed_reason=state.closed_reason,
     )
+
+
+def _grade(state: CaseState, at: datetime | None) -> int | None:
+    if at is not None:
+        return state.grade_on(local_date(at))
+    end = state.sick_period_end
+    return state.grade_on(end) if end else None
+
+
+def _consents(state: CaseState, at: datetime | None) -> dict[str, list[str]]:
+    held: dict[str, set[str]] = {}
+    for record in state.consents:
+        holds = record.valid_at(at) if at is not None else record.ends_at == record.expires_at
+        if holds:
+            held.setdefault(record.recipient, set()).add(record.purpose)
+    return {recipient: sorted(purposes) for recipient, purposes in held.items()}
+
+
+def as_read_at(state: CaseState, at: datetime) -> dict[str, Any]:
+    """The summary fields that depend on the moment of reading, evaluated at `at`: a stored
+    case list row is brought up to the instant it is read with these."""
+    if not state.is_opened:
+        return {}
+    return {"current_grade": _grade(state, at), "consents": _consents(state, at)}
 
 
 def in_coordinator_queue(state: CaseState) -> bool:

@@ -18,12 +18,14 @@ from .commands import (
     SYSTEM,
     CloseCase,
     Command,
+    ReachConsentReminder,
     ReachFkAnswerDeadline,
     ReachFkAnswerReminder,
     ReachFollowUpDate,
     ReachMilestone,
 )
 from .fk import REMINDER_WORKING_DAYS
+from .rules import CURRENT, Rules
 from .state import CaseState
 
 
@@ -32,7 +34,7 @@ class Timer(BaseModel):
     command: Command
 
 
-def due_timers(state: CaseState) -> list[Timer]:
+def due_timers(state: CaseState, rules: Rules = CURRENT) -> list[Timer]:
     """Every pending timer of an open case, in priority order (not sorted by time)."""
     if not state.is_opened or state.is_closed:
         return []
@@ -52,7 +54,11 @@ def due_timers(state: CaseState) -> list[Timer]:
         if not record.reminded:
             timers.append(
                 Timer(
-                    at=start_of(subtract_working_days(last, REMINDER_WORKING_DAYS)),
+                    at=start_of(
+                        subtract_working_days(
+                            last, REMINDER_WORKING_DAYS, rules.holiday_working_days
+                        )
+                    ),
                     command=ReachFkAnswerReminder(actor=SYSTEM, message_id=message_id),
                 )
             )
@@ -63,7 +69,18 @@ def due_timers(state: CaseState) -> list[Timer]:
                     command=ReachFkAnswerDeadline(actor=SYSTEM, message_id=message_id),
                 )
             )
-    closes_at = state.closes_at()
+    if rules.consent_reminders:
+        for consent in state.consents:
+            if (remind_at := consent.remind_at) is not None:
+                timers.append(
+                    Timer(
+                        at=remind_at,
+                        command=ReachConsentReminder(
+                            actor=SYSTEM, recipient=consent.recipient, purpose=consent.purpose
+                        ),
+                    )
+                )
+    closes_at = state.closes_at(rules.whole_merge_gap)
     if closes_at is not None:
         timers.append(
             Timer(at=closes_at, command=CloseCase(actor=SYSTEM, reason="sick_period_ended"))
@@ -71,6 +88,6 @@ def due_timers(state: CaseState) -> list[Timer]:
     return timers
 
 
-def next_timer(state: CaseState) -> Timer | None:
+def next_timer(state: CaseState, rules: Rules = CURRENT) -> Timer | None:
     """The earliest thing the workflow must do by itself, or None."""
-    return min(due_timers(state), key=lambda t: t.at, default=None)
+    return min(due_timers(state, rules), key=lambda t: t.at, default=None)

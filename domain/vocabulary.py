@@ -63,4 +63,5 @@ NotificationKind = Literal[
     "fk_answer_overdue",
     "fk_message",
     "fk_reminder_received",
+    "consent_lapsing",
 ]

@@ -276,9 +276,6 @@ FACT_NEUTRAL_TYPES = frozenset(
         "CoordinationOffered",
         "CoordinationStatusSet",
         "ReferredToMultimodalTeam",
-        "MultimodalTeamMeetingHeld",
-        "ReconciliationMeetingHeld",
-        "JointIndividualPlanRecorded",
         "FkMessageSendRequested",
     }
 )

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from domain.state import CaseState
+from domain.summary import as_read_at
 from domain.measures import (
     LENGTH_BUCKETS,
     AnswerTimes,
@@ -117,6 +119,7 @@ async def list_cases(
     offset: int = 0,
     today: date | None = None,
     count_limit: int | None = None,
+    read_at: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of case_summary rows matching every given filter, and the total count.
 
@@ -196,7 +199,28 @@ async def list_cases(
         f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}",
         *args,
     )
-    return [dict(r) for r in rows], int(total)
+    page = [dict(r) for r in rows]
+    if read_at is not None:
+        await _as_read_at(pool, page, read_at)
+    return page, int(total)
+
+
+async def _as_read_at(pool: asyncpg.Pool | Conn, rows: list[dict[str, Any]], at: datetime) -> None:
+    """Bring the page's time-dependent fields (consents held, current grade) to the instant of
+    reading (DOMAIN.md, revised: an expired consent never shows as held). Filters still use
+    the stored values."""
+    from store.projections import unpack_state_json
+
+    stored = await pool.fetch(
+        "SELECT case_id, state FROM case_state WHERE case_id = ANY($1::text[])",
+        [r["case_id"] for r in rows],
+    )
+    states = {r["case_id"]: r["state"] for r in stored if r["state"] is not None}
+    for row in rows:
+        packed = states.get(row["case_id"])
+        if packed is not None:
+            state = CaseState.model_validate_json(unpack_state_json(packed))
+            row.update(as_read_at(state, at))
 
 
 #: The count limit the API is meant to pass to list_cases (see BENCHMARKS.md, "Queries").

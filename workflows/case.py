@@ -33,6 +33,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
     from domain import (
+        CURRENT,
+        RELEASED,
         CaseState,
         Command,
         DomainError,
@@ -76,6 +78,9 @@ KEYS_KEPT = 500
 TIMER_RETRY = timedelta(hours=1)
 # A revoked certificate that FK already has is revoked at FK too (RevokeCertificate).
 PATCH_REVOKE_AT_FK = "revoke-certificate-at-fk-v1"
+# DOMAIN.md's revised rules (domain/rules.py): late duties, closure after the whole merge gap
+# and reopening (the workflow waits out the reopening window after closing itself), ...
+PATCH_REVISED_RULES = "revised-rules-v1"
 
 CASE_PHASE = SearchAttributeKey.for_keyword("CasePhase")
 CASE_UNIT = SearchAttributeKey.for_keyword("CaseUnit")
@@ -110,7 +115,7 @@ class CaseIndex(BaseModel):
         if lean:
             next_at = next_milestone_at(state)
         else:  # as first released: the next timer of any kind
-            timer = next_timer(state)
+            timer = next_timer(state, RELEASED)
             next_at = timer.at if timer else None
         start = state.sick_period_start
         return cls(phase=state.phase, unit=state.unit_id,
@@ -207,6 +212,7 @@ class CaseWorkflow:
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.indexed = input.indexed or CaseIndex()  # search attributes as last set
         self.lean = workflow.patched(PATCH_LEAN)
+        self.rules = CURRENT if workflow.patched(PATCH_REVISED_RULES) else RELEASED
         self.alarm: asyncio.Task[None] | None = None  # the durable timer, for alarm_at
         self.alarm_at: datetime | None = None
         self.outcomes: list[RecordNotificationOutcome] = []  # delivered, not yet recorded
@@ -220,6 +226,8 @@ class CaseWorkflow:
             self._start_deliveries()
             self._index()
             if self.state.phase == "closed":
+                if await self._reopened_within_window():
+                    continue
                 break
             if self._history_is_long():
                 await workflow.wait_condition(
@@ -246,9 +254,22 @@ class CaseWorkflow:
         recent = sorted(((s, k) for s, k in self.keys.items() if k.at >= cutoff),
                         key=lambda item: item[1].at)
         return dict(recent[-KEYS_KEPT:])
+    async def _reopened_within_window(self) -> bool:
+        """Revised rules: a case that closed itself waits for a merging certificate that reopens
+        it, until the domain's reopening window ends (7 days after the sick period ended)."""
+        until = self.state.reopens_until()
+        if not self.rules.whole_merge_gap or until is None:
+            return False
+        delay = (until - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(lambda: not self.state.is_closed, timeout=delay)
+            except TimeoutError:
+                pass
+        return not self.state.is_closed
 
     async def _sleep_until_next_timer(self) -> None:
-        timer = next_timer(self.state)
+        timer = next_timer(self.state, self.rules)
         self.changed = False
         if timer is None:
             self._set_alarm(None)
@@ -272,7 +293,7 @@ class CaseWorkflow:
             if self.lean:
                 await self._fire_due_timers()
             else:
-                due = next_timer(self.state)  # a command may have moved it meanwhile
+                due = next_timer(self.state, self.rules)  # a command may have moved it meanwhile
                 if due is not None and due.at <= workflow.now():
                     await self._decide_and_record(due.command)
 
@@ -290,8 +311,8 @@ class CaseWorkflow:
     async def _fire_due_timers(self) -> None:
         """Decide everything due by now, earliest first, and record it in one append."""
         now, scratch, events = workflow.now(), self.state, []
-        while (due := next_timer(scratch)) is not None and due.at <= now:
-            decided = decide(due.command, scratch, now)
+        while (due := next_timer(scratch, self.rules)) is not None and due.at <= now:
+            decided = decide(due.command, scratch, now, self.rules)
             if not decided:
                 break  # cannot happen (each timer decision moves next_timer on); never spin
             scratch = fold(decided, scratch)
@@ -360,7 +381,7 @@ class CaseWorkflow:
             key = parse_key(workflow.current_update_info().id)
             if key is not None and self._answered(*key) is not None:
                 return  # a repeat: answered as the first time, decided nothing
-            decide(command, self.state, workflow.now())
+            decide(command, self.state, workflow.now(), self.rules)
         except DomainError as err:
             raise rejection(err) from None
 
@@ -385,13 +406,13 @@ class CaseWorkflow:
     @workflow.query
     def upcoming(self) -> list[Timer]:
         """What the case will do by itself next, earliest first (the case's timeline ahead)."""
-        return sorted(due_timers(self.state), key=lambda t: t.at)
+        return sorted(due_timers(self.state, self.rules), key=lambda t: t.at)
 
     async def _decide_and_record(self, *commands: Command) -> list[Event]:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = _revocations_gated(decide(command, scratch, now))
+            decided = _revocations_gated(decide(command, scratch, now, self.rules))
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()

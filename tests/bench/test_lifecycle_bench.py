@@ -27,8 +27,9 @@ def test_lifecycle_bench_reports_costs_and_ratios_on_both_servers() -> None:
     # the baseline's counts come from the domain: the same commands, wake-ups and notifications
     ts = result["time-skipping"]
     # day 14, consent given on day 1: the certificate goes to the FK simulator through the port
-    # (on dev the milestone may fire before the consent arrives, and the certificate is held)
-    assert ts["lifecycle"]["fk_certificates_registered"] == 3
+    # (on dev the milestone may fire before the consent arrives, and the certificate is held);
+    # the extension recorded on day 28 follows it there (revised rules: FK pays by it)
+    assert ts["lifecycle"]["fk_certificates_registered"] == 6
     assert ts["baseline"]["actions_by_kind"]["update_accepted"] == 7
     assert ts["baseline"]["timers"] == 4  # milestones 8, 14, 30 and the follow-up date
     assert result["standard_case"]["actions"] == ts["lifecycle"]["actions"]

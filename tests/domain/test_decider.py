@@ -267,7 +267,7 @@ def test_coordination_status_records_who_and_when_and_ignores_repeats() -> None:
 
 
 def test_coordination_with_an_external_actor_needs_coordination_consent() -> None:
-    case = opened(cert=certificate())
+    case = opened(cert=certificate(), consents=(("coordinator", "coordination"),))
     contact = PerformCoordination(actor=COORDINATOR, kind="contact_employer", performed_on=START)
     with pytest.raises(DomainError) as info:
         case.do(contact, at(3))
@@ -282,7 +282,7 @@ def test_coordination_with_an_external_actor_needs_coordination_consent() -> Non
 
 
 def test_multimodal_team_referral_needs_consent_and_meetings_need_a_referral() -> None:
-    case = opened(cert=certificate())
+    case = opened(cert=certificate(), consents=(("coordinator", "coordination"),))
     meeting = RecordMultimodalTeamMeeting(
         actor=COORDINATOR,
         held_on=START,
@@ -298,7 +298,7 @@ def test_multimodal_team_referral_needs_consent_and_meetings_need_a_referral() -
 
 
 def test_avstamningsmote_and_sip_need_consent_for_fk_and_social_services() -> None:
-    case = opened(cert=certificate())
+    case = opened(cert=certificate(), consents=(("coordinator", "coordination"),))
     avstamning = RecordReconciliationMeeting(
         actor=COORDINATOR, held_on=START, participants=["FK", "patient"]
     )
@@ -345,9 +345,9 @@ def test_sick_period_ended_only_after_the_merge_gap_passed() -> None:
     case = opened(cert=certificate(last=12))
     ended = CloseCase(actor=OPS, reason="sick_period_ended")
     with pytest.raises(DomainError) as info:
-        decide(ended, case.state, at(17, hour=23))  # a certificate from day 18 would still merge
+        decide(ended, case.state, at(18, hour=23))  # a certificate from day 18 would still merge
     assert info.value.rule == "sick_period_not_ended"
-    events = decide(ended, case.state, at(18, hour=0))  # day 12 + 5 days gap have passed
+    events = decide(ended, case.state, at(19, hour=0))  # days 13-17 (the gap) and 18 passed
     assert [e.type for e in events] == ["CaseClosed"]
 
 

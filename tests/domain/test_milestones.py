@@ -125,7 +125,7 @@ def test_sick_leave_ending_on_day_12_means_nothing_happens_at_day_14() -> None:
     assert events[0].findings == []
     timer = next_timer(case.state)
     assert timer is not None and timer.command.type == "CloseCase"
-    assert timer.at == day_start(START, 18)
+    assert timer.at == day_start(START, 19)  # days 13-17 the gap; a day-18 certificate merges
     case.advance(at(40))
     assert case.state.closed_reason == "sick_period_ended"
     assert case.state.milestones_reached == [8, 14]  # closing cancelled the rest
@@ -371,7 +371,7 @@ def test_a_new_certificate_moves_the_automatic_closure() -> None:
     assert not case.state.is_closed
     timer = next_timer(case.state)
     assert timer is not None and timer.command.type == "CloseCase"
-    assert timer.at == day_start(START, 46)
+    assert timer.at == day_start(START, 47)
 
 
 # ---------------------------------------------------------------- notification outcomes

@@ -81,12 +81,15 @@ class Run:
     def apply(self, command: Command) -> None:
         before = self.state
         events = decide(command, before, self.now)
-        for event in events:
+        for i, event in enumerate(events):
             hypothesis.event(event.type)
             if isinstance(event, NotificationRequested) and needs_consent(event.recipient):
                 hypothesis.event("external notification requested")
                 assert event.needs_consent
-                assert consent_allows(before, event.recipient, event.purpose, self.now), event
+                # the consent in force as the event is decided (a consent given by this very
+                # command lets the duties it waited for follow it)
+                held = fold(events[:i], before)
+                assert consent_allows(held, event.recipient, event.purpose, self.now), event
         self.state = fold(events, before)  # evolve must never raise
         assert before == fold([], before)  # and decide left the old state alone
         self.decisions += 1

@@ -100,7 +100,7 @@ def test_closed_case_summary_has_no_next_milestone() -> None:
     case.advance(at(30))
     s = summarize(case.state)
     assert (s.phase, s.closed_reason, s.next_milestone_day) == ("closed", "sick_period_ended", None)
-    assert s.closed_at == day_start(START, 18)
+    assert s.closed_at == day_start(START, 19)
 
 
 def test_length_buckets() -> None:
@@ -145,7 +145,8 @@ def test_measures_count_split_and_share() -> None:
     a = opened(
         cert=certificate(last=90),
         case_id="a",
-        consents=(("fk", "share_information"), ("employer", "coordination")),
+        consents=(("fk", "share_information"), ("employer", "coordination"),
+                  ("coordinator", "coordination")),
     )
     a.do(EstablishPlan(actor=PHYSICIAN, plan=plan(30)), at(5))
     a.do(ReceiveFkMessage(actor=FK_GATEWAY, message=komplt("k-a", 20)), at(20))
@@ -231,7 +232,8 @@ def test_measures_for_a_past_period_ignore_later_events() -> None:
 
 
 def test_kva_registrations_carry_the_procedure_date() -> None:
-    case = opened(cert=certificate(last=60), consents=(("af", "coordination"),))
+    case = opened(cert=certificate(last=60),
+                  consents=(("af", "coordination"), ("coordinator", "coordination")))
     case.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(3))
     case.do(
         PerformCoordination(

@@ -135,3 +135,20 @@ async def test_period_measures_equal_the_domain_over_the_whole_record(
         got = await period_measures(store.pool, *period, unit_id=unit)
         assert got == compute_measures(everything, *period, unit_id=unit)
     assert got.ongoing.total > 0  # the whole year has cases in every unit
+
+
+async def test_list_read_at_an_instant_shows_only_consents_valid_then(store: EventStore) -> None:
+    """Revised rule: consent validity and the current grade are evaluated as the list is read."""
+    from datetime import datetime, timedelta
+
+    from domain.calendar import STOCKHOLM
+    from domain.summary import as_read_at
+
+    with_consent = next(cid for cid, s in SUMMARIES.items() if s.consents)
+    state = fold(dict(CASES)[with_consent])
+    long_after = datetime.now(STOCKHOLM) + timedelta(days=3 * 365)  # every consent lapsed by then
+    rows, _ = await list_cases(store.pool, text=with_consent, read_at=long_after)
+    assert [r["consents"] for r in rows] == [{}]
+    stored, _ = await list_cases(store.pool, text=with_consent)
+    assert stored[0]["consents"] == SUMMARIES[with_consent].consents  # as folded, without a time
+    assert rows[0]["current_grade"] == as_read_at(state, long_after)["current_grade"] is None

@@ -41,7 +41,7 @@ from tests.workflows.support import (
     today,
 )
 from worker import sandbox_runner
-from workflows.case import PATCH_LEAN, CaseWorkflow
+from workflows.case import PATCH_REVISED_RULES, CaseWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 RECORDING = os.environ.get("SJUKFALL_RECORD_HISTORIES") == "1"
@@ -101,9 +101,27 @@ async def test_record_histories(harness: Harness) -> None:
     await outcome(harness, ext_id)
     await save(harness, ext_id, "extension-after-day-14")
 
+    # revised rules: a certificate recorded on day 14 at 10:00 (late duties), then closure and a
+    # backdated certificate that reopens the case
+    late_start = await today(harness)
+    late_id, _ = await open_new_case(harness, late_start, certificate(late_start, 1, 10),
+                                     employer_name="Verkstaden AB")
+    await do(harness, late_id, GiveConsent(actor=PATIENT, recipient="fk",
+                                           purpose="share_information"))
+    await advance_to_day(harness, late_start, 14, hour=10)
+    await do(harness, late_id, RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        late_start, 11, 20, cid="c2", issued=await harness.env.get_current_time(),
+        relation={"kind": "FRLANG", "certificate_id": "c1"})))
+    await advance_to_day(harness, late_start, 30)  # closed as day 27 began
+    await do(harness, late_id, RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        late_start, 26, 35, cid="c3", issued=await harness.env.get_current_time(),
+        relation={"kind": "FRLANG", "certificate_id": "c2"})))
+    await outcome(harness, late_id)
+    await save(harness, late_id, "late-certificate-and-reopening")
+
 
 async def save(h: Harness, case_id: str, name: str) -> None:
     """Saved under the newest patch's name: histories of older code are kept, never replaced."""
     history = await h.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}--{PATCH_LEAN}.json").write_text(history.to_json())
+    (HISTORIES / f"{name}--{PATCH_REVISED_RULES}.json").write_text(history.to_json())
