@@ -33,6 +33,9 @@ class Rules:
     consent_reminders: bool = True
     #: Working days (FK answer deadline reminders) skip Swedish public holidays.
     holiday_working_days: bool = True
+    #: A certificate FK has (or that was on its way) is revoked at FK too when it is revoked
+    #: (RevokeCertificate). Its own patch, "revoke-certificate-at-fk-v1", released apart.
+    revoke_at_fk: bool = True
 
 
 CURRENT = Rules()
@@ -44,4 +47,5 @@ RELEASED = Rules(
     coordination_consent=False,
     consent_reminders=False,
     holiday_working_days=False,
+    revoke_at_fk=False,
 )

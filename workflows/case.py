@@ -16,6 +16,7 @@ Deterministic: time is `workflow.now()`, all I/O is in activities.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -412,12 +413,21 @@ class CaseWorkflow:
         """Decide the commands in turn and record all their events in one append."""
         now, scratch, events = workflow.now(), self.state, []
         for command in commands:
-            decided = _revocations_gated(decide(command, scratch, now, self.rules))
+            decided = self._decided(command, scratch, now)
             scratch = fold(decided, scratch)
             events += decided
         update = workflow.current_update_info()
         await self._record(events, update.id if update else f"timer:{commands[0].type}")
         return events
+
+    def _decided(self, command: Command, state: CaseState, now: datetime) -> list[Event]:
+        """`decide`, with revocations to FK (released apart, PATCH_REVOKE_AT_FK) only where the
+        history says so: the patch is asked only when a revocation to FK is decided."""
+        decided = decide(command, state, now, replace(self.rules, revoke_at_fk=True))
+        if any(isinstance(e, NotificationRequested) and e.kind == "certificate_revoked_to_fk"
+               for e in decided) and not workflow.patched(PATCH_REVOKE_AT_FK):
+            decided = decide(command, state, now, replace(self.rules, revoke_at_fk=False))
+        return decided
 
     async def _record(self, events: list[Event], causation_id: str) -> None:
         if not events:
@@ -511,15 +521,3 @@ class CaseWorkflow:
             async with self.lock:
                 await self._decide_and_record(outcome)
 
-
-def _revocations_gated(events: list[Event]) -> list[Event]:
-    """Histories from before PATCH_REVOKE_AT_FK replay without the revocation to FK (always a
-    command's last event, so dropping it leaves no gap in the versions)."""
-    last = events[-1] if events else None
-    if (
-        isinstance(last, NotificationRequested)
-        and last.kind == "certificate_revoked_to_fk"
-        and not workflow.patched(PATCH_REVOKE_AT_FK)
-    ):
-        return events[:-1]
-    return events

@@ -72,6 +72,15 @@ def _revoke_certificate(c: RevokeCertificate, state: CaseState, out: Emitter) ->
                 restores=restores,
             )
         )
+        if out.rules.revoke_at_fk and c.certificate_id in state.certificates_sent_to_fk:
+            revocation_to_fk(c.certificate_id, out)
+
+
+def revocation_to_fk(certificate_id: str, out: Emitter) -> None:
+    """FK has the certificate and must stop relying on it (RevokeCertificate)."""
+    out.notify(
+        "fk", "share_information", "certificate_revoked_to_fk", certificate_id=certificate_id
+    )
 
 
 def _send_certificate(c: SendCertificateToFk, state: CaseState, out: Emitter) -> None:

@@ -32,7 +32,7 @@ from ..state import (
     duty_key,
 )
 from ..vocabulary import NotificationOutcome
-from . import fk_messaging
+from . import certificates, fk_messaging
 from .common import flag
 
 DutiesCommand = ReachMilestone | RecordNotificationOutcome
@@ -85,6 +85,11 @@ def _notification_outcome(c: RecordNotificationOutcome, state: CaseState, out: E
         out.add(NotificationSent(**envelope, receipt=c.receipt))
         if pending.kind == "fk_message":
             fk_messaging.fk_message_delivered(pending, c.receipt, state, out)
+        certificate_id = pending.parameters.get("certificate_id", "")
+        record = state.certificates.get(certificate_id)
+        if (out.rules.revoke_at_fk and pending.kind == "certificate_to_fk"
+                and record is not None and record.revoked):
+            certificates.revocation_to_fk(certificate_id, out)  # revoked on its way to FK
     elif c.outcome == "failed":
         out.add(NotificationFailed(**envelope, reason=c.reason or ""))
     else:
