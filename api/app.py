@@ -207,8 +207,11 @@ def _routes(app: FastAPI) -> None:
         # A retried request (same key) must reach the same case, so the id follows from the key.
         case_id = data.case_id or (uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.sub}/{key}").hex
                                    if key else uuid.uuid4().hex)
+        gap = data.merge_gap_days  # unset: the region's default (SJUKFALL_MERGE_GAP_DAYS)
         open_command = bodies.build(c.OpenCase, data, context={"today": stockholm_today()},
-                                    case_id=case_id, actor=actor_of(principal, data.unit_id))
+                                    case_id=case_id, actor=actor_of(principal, data.unit_id),
+                                    merge_gap_days=request.app.state.settings.merge_gap_days
+                                    if gap is None else gap)
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
