@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment
 
@@ -270,25 +269,35 @@ async def test_a_case_opened_on_day_20_is_not_reported_as_twelve_days_late(
 
 
 async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, activities: CaseActivities, time_skipping_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
-    app = FastAPI()
+    """The real app's /metrics, after cases this test records itself (one of them closed)."""
+    from api.app import create_app
+    from domain.commands import CloseCase
+    from sjukfall.settings import Settings
 
-    @app.get("/metrics")
-    async def _metrics() -> Any:
-        return await metrics.metrics_response(store.pool)
+    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
+    start = date(2025, 3, 3)
+    for close in (False, True):
+        case = Case(activities, start)
+        opened_at = day_start(start, 1) + timedelta(hours=9)
+        await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                                unit_id="vc-norr", sick_period_start=start,
+                                certificate=certificate(start, 1, 30)), opened_at)
+        if close:
+            await case.run(CloseCase(actor=PHYSICIAN, reason="opened_in_error"),
+                           opened_at + timedelta(hours=1))
+    app = create_app(Settings(), client=time_skipping_env.client, store=store)
 
     async def get() -> Samples:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-            response = await http.get("/metrics")
+            response = await http.get("/metrics")  # no token: Prometheus scrapes it as is
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         return parse(response.text)
 
-    total = await store.pool.fetchval("SELECT count(*) FROM events")
-    assert total > 0  # the cases of the tests above
     behind = await get()
     lag = behind[("sjukfall_projection_lag_events", (("projection", "case_summary"),))]
     checkpoint = await store.pool.fetchval(
@@ -305,7 +314,9 @@ async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
     phases = dict(await store.pool.fetch("SELECT phase, count(*) FROM case_summary GROUP BY phase"))
     for phase in ("assessment", "plan", "follow_up", "closed"):
         assert caught_up[("sjukfall_cases", (("phase", phase),))] == phases.get(phase, 0)
-    assert phases.get("closed", 0) >= 1  # the 45-day case
+    assert phases.get("closed", 0) >= 1 and phases.get("assessment", 0) >= 1
+    names = {name for name, _labels in caught_up}
+    assert "sjukfall_events_appended_total" in names  # the process's own series too
 
 
 # --- the Temporal SDK's own metrics -------------------------------------------------------
