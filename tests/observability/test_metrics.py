@@ -44,7 +44,7 @@ from tests.workflows.support import (
     outcome,
     plan,
     records,
-    today,
+    morning,
 )
 from workflows.case import CaseWorkflow  # noqa: F401  (the harness's worker runs it)
 
@@ -115,7 +115,7 @@ async def test_worker_port_counts_a_45_day_lifecycle_exactly(
     worker_metrics_url = f"http://127.0.0.1:{worker_endpoint.port}/metrics"
     before = await scrape(worker_metrics_url)
 
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",

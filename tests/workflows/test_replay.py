@@ -38,7 +38,7 @@ from tests.workflows.support import (
     open_new_case,
     outcome,
     plan,
-    today,
+    morning,
 )
 from worker import sandbox_runner
 from workflows.case import PATCH_LEAN, CaseWorkflow
@@ -67,7 +67,7 @@ async def test_committed_histories_replay_on_the_current_workflow() -> None:
 
 @pytest.mark.skipif(not RECORDING, reason="set SJUKFALL_RECORD_HISTORIES=1 to record")
 async def test_record_histories(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -90,7 +90,7 @@ async def test_record_histories(harness: Harness) -> None:
     await save(harness, late_id, "case-opened-on-day-20")
 
     # an extension recorded after day 14, with consent for FK
-    ext_start = await today(harness)
+    ext_start = await morning(harness)
     ext_id, _ = await open_new_case(harness, ext_start, certificate(ext_start, 1, 20))
     await do(harness, ext_id, GiveConsent(actor=PATIENT, recipient="fk",
                                           purpose="share_information"))
