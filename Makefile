@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-data
+.PHONY: run test test-alone mutation lint bench clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# Every test file on its own (order independence); `make test` already runs in random order.
+test-alone: $(STAMP)
+	scripts/each-file-alone.sh
+
+# Mutation testing (not part of `make test`): see TESTING.md for the last score.
+mutation: $(STAMP)
+	scripts/mutation.sh $(MUTATE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
