@@ -21,6 +21,7 @@ from api import bodies, fk_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command
 from api.problems import PROBLEM, Problem, install
+from api.redaction import hides_identity, without_identity
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
@@ -275,15 +276,17 @@ def _routes(app: FastAPI) -> None:
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                      purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""
-        await case_row(request, principal, case_id)
+        row = await case_row(request, principal, case_id)
         records = await case_events(request.app.state.store.pool, case_id, from_version)
         page = records[:limit]
         await log_read(request, principal, case_id, "events", purpose)
+        shown = (without_identity if hides_identity(row.get("protected_identity"), principal.role)
+                 else (lambda data: data))
         return {
             "case_id": case_id,
             "items": [{"version": e.version, "type": e.type, "event_id": e.event_id,
                        "schema_version": e.schema_version, "recorded_at": e.recorded_at,
-                       "data": e.data} for e in page],
+                       "data": shown(e.data)} for e in page],
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 
