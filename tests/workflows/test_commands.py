@@ -194,3 +194,37 @@ async def test_case_is_indexed_by_phase_unit_and_next_milestone(harness: Harness
     ahead = await handle.query(CaseWorkflow.upcoming)
     assert [t.command.type for t in ahead][:3] == ["ReachMilestone", "ReachMilestone", "CloseCase"]
     assert ahead[0].at == day_start(start, 8)
+
+
+async def test_a_delivery_that_fails_for_three_days_is_recorded_as_failed(harness: Harness) -> None:
+    """The alert on failed notifications depends on this: after three days of retries the
+    workflow stops trying and records NotificationFailed, so that a person follows it up."""
+    from prometheus_client import REGISTRY
+
+    def failed_count() -> float:
+        return sum(REGISTRY.get_sample_value("sjukfall_notifications_total",
+                                             {"recipient": r, "outcome": "failed"}) or 0.0
+                   for r in ("employer", "patient"))
+
+    harness.receiver.fail_ratio = 1.0  # every endpoint is down, and stays down
+    before = failed_count()
+    start = await morning(harness)
+    case_id, _ = await open_new_case(harness, start, certificate(start, 1, 30),
+                                     employer_name="Verkstaden AB")
+    await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
+                                           purpose="share_information"))
+    await advance_to_day(harness, start, 16, hour=22)  # day 14 began 70 hours ago: still trying
+    requested = await records(harness, case_id, "NotificationRequested")
+    assert {r["recipient"] for r in requested} == {"employer", "patient"}
+    assert await records(harness, case_id, "NotificationFailed") == []
+    attempts = harness.receiver.attempts
+    assert attempts >= 2 * 60  # about hourly for three days, for each of the two
+
+    await advance_to_day(harness, start, 17, hour=6)  # the three days are over
+    failed = await records(harness, case_id, "NotificationFailed")
+    assert sorted(f["notification_id"] for f in failed) == sorted(
+        r["notification_id"] for r in requested)
+    assert await records(harness, case_id, "NotificationSent") == []
+    assert failed_count() - before == 2
+    await advance_to_day(harness, start, 18)
+    assert harness.receiver.attempts <= attempts + 2 * 8  # and then it stops trying
