@@ -360,3 +360,59 @@ async def test_temporal_sdk_metrics_are_served_on_their_port(
                if n == "temporal_workflow_task_schedule_to_start_latency_sum"
                and dict(labels).get("task_queue") == queue]
     assert latency and latency[0] < 60  # seconds, not milliseconds
+
+
+async def test_fk_messages_and_overdue_answers_are_counted(activities: CaseActivities) -> None:
+    """sjukfall_fk_messages_total by direction, topic and status; and the questions from FK
+    that care left unanswered past their last answer date (docs/operations.md alerts on it)."""
+    from domain import next_timer
+    from domain.commands import Actor, ReceiveFkMessage, SendFkMessage
+    from domain.fk import FkMessage, OutboundFkMessage
+
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    opened_at = day_start(start, 1) + timedelta(hours=9)
+    await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                            unit_id="vc-norr", sick_period_start=start,
+                            certificate=certificate(start, 1, 60)), opened_at)
+    await case.run(GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information"),
+                   opened_at)
+    before = parse(metrics.generate_latest().decode())
+
+    def from_fk(message_id: str, topic: str, **extra: Any) -> FkMessage:
+        return FkMessage.model_validate({
+            "message_id": message_id, "sent_at": opened_at, "certificate_id": "c1",
+            "patient_id": PNR, "topic": topic, "text": "t", "sender": "FK", **extra})
+
+    now = opened_at + timedelta(hours=1)
+    gateway = Actor(id="fk-gateway", role="fk_gateway")
+    received = [await case.run(ReceiveFkMessage(actor=gateway, message=m), now)
+                for m in (from_fk("fk-1", "KONTKT"),
+                          from_fk("fk-2", "KOMPLT", last_answer_date=start + timedelta(days=7),
+                                  completion_items=[{"question_id": "1", "text": "q"}]))]
+    sent = await case.run(SendFkMessage(actor=PHYSICIAN, message=OutboundFkMessage(
+        message_id="care-1", certificate_id="c1", topic="KONTKT",
+        answer_to={"message_id": "fk-1"})), now)
+    to_fk = [e for e in sent if e.type == "NotificationRequested"
+             and e.kind == "fk_message"]  # type: ignore[union-attr]
+    assert len(to_fk) == 1  # FK's gateway acknowledges it: only now is it sent
+    sent += await case.run(RecordNotificationOutcome(
+        actor=SYSTEM, notification_id=to_fk[0].event_id, outcome="sent", receipt="fk-r1"), now)
+    overdue: list[Event] = []
+    while (timer := next_timer(case.state)) is not None and not overdue:
+        fired = await case.run(timer.command, timer.at)
+        overdue = [e for e in fired if e.type == "FkAnswerOverdue"]
+    after = parse(metrics.generate_latest().decode())
+
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for e in [e for batch in received for e in batch] + sent:
+        if e.type in ("FkMessageReceived", "FkMessageSent"):
+            direction = "received" if e.type == "FkMessageReceived" else "sent"
+            expected[direction, e.message.topic, e.status] += 1  # type: ignore[union-attr]
+    assert {key[:2] for key in expected} == {("received", "KONTKT"), ("received", "KOMPLT"),
+                                             ("sent", "KONTKT")}
+    for (direction, topic, status), count in expected.items():
+        assert delta(after, before, "sjukfall_fk_messages_total", direction=direction,
+                     topic=topic, status=status) == count
+    assert len(overdue) == 1
+    assert delta(after, before, "sjukfall_fk_answers_overdue_total") == 1
