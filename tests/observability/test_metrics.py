@@ -40,11 +40,11 @@ from tests.workflows.support import (
     advance_to_day,
     certificate,
     do,
+    morning,
     open_new_case,
     outcome,
     plan,
     records,
-    morning,
 )
 from workflows.case import CaseWorkflow  # noqa: F401  (the harness's worker runs it)
 

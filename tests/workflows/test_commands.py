@@ -23,10 +23,10 @@ from tests.workflows.support import (
     certificate,
     do,
     event_types,
+    morning,
     open_new_case,
     outcome,
     records,
-    morning,
 )
 from workflows.case import CaseInput, CaseWorkflow
 

@@ -21,11 +21,11 @@ from tests.workflows.support import (
     certificate,
     do,
     event_types,
+    morning,
     open_new_case,
     outcome,
     plan,
     records,
-    morning,
 )
 
 
