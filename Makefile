@@ -12,7 +12,7 @@ UV := $(VENV)/.uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint bench lock clean-data
+.PHONY: run test test-alone mutation lint bench lock clean-data
 
 $(UV):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# Every test file on its own (order independence); `make test` already runs in random order.
+test-alone: $(STAMP)
+	scripts/each-file-alone.sh
+
+# Mutation testing (not part of `make test`): see TESTING.md for the last score.
+mutation: $(STAMP)
+	scripts/mutation.sh $(MUTATE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -23,6 +23,7 @@ from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
 from api.problems import PROBLEM, Problem, install
+from api.redaction import hides_identity, without_identity
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
@@ -214,8 +215,11 @@ def _routes(app: FastAPI) -> None:
         # A retried request (same key) must reach the same case, so the id follows from the key.
         case_id = data.case_id or (uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.sub}/{key}").hex
                                    if key else uuid.uuid4().hex)
+        gap = data.merge_gap_days  # unset: the region's default (SJUKFALL_MERGE_GAP_DAYS)
         open_command = bodies.build(c.OpenCase, data, context={"today": stockholm_today()},
-                                    case_id=case_id, actor=actor_of(principal, data.unit_id))
+                                    case_id=case_id, actor=actor_of(principal, data.unit_id),
+                                    merge_gap_days=request.app.state.settings.merge_gap_days
+                                    if gap is None else gap)
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
@@ -281,15 +285,17 @@ def _routes(app: FastAPI) -> None:
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                      purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""
-        await case_row(request, principal, case_id)
+        row = await case_row(request, principal, case_id)
         records = await case_events(request.app.state.store.pool, case_id, from_version)
         page = records[:limit]
         await log_read(request, principal, case_id, "events", purpose)
+        shown = (without_identity if hides_identity(row.get("protected_identity"), principal.role)
+                 else (lambda data: data))
         return {
             "case_id": case_id,
             "items": [{"version": e.version, "type": e.type, "event_id": e.event_id,
                        "schema_version": e.schema_version, "recorded_at": e.recorded_at,
-                       "data": e.data} for e in page],
+                       "data": shown(e.data)} for e in page],
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 

@@ -54,6 +54,10 @@ OpenCaseBody = body_model(
     c.OpenCase, drop=(),
     case_id=(str | None, Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")),
     patient_id=(str, Field(description="personnummer or samordningsnummer, 10 or 12 digits")),
+    merge_gap_days=(int | None, Field(
+        default=None, ge=0, le=90,
+        description="days without a certificate that still keep one sick period; default: "
+                    "the deployment's SJUKFALL_MERGE_GAP_DAYS (5 unless set)")),
 )
 RecordCertificateBody = body_model(c.RecordCertificate)
 RevokeCertificateBody = body_model(c.RevokeCertificate, drop=("case_id", "certificate_id"))

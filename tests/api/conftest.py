@@ -3,10 +3,12 @@ time-skipping Temporal server and a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -48,28 +50,35 @@ class Api:
             recorded_by))
 
 
-@pytest.fixture(scope="module")
-async def api(time_skipping_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def serve_api(env: WorkflowEnvironment, database_url: str,
+                    **overrides: Any) -> AsyncIterator[Api]:
+    """The real app (create_app) on uvicorn, with its own worker; `overrides` are Settings."""
     settings = Settings(jwt_secret=JWT_SECRET, task_queue=f"api-{uuid.uuid4().hex[:6]}",
-                        webhook_secret=SECRET)
+                        webhook_secret=SECRET, **overrides)
     async with Receiver(SECRET) as receiver, await EventStore.connect(database_url) as store:
         settings.webhook_urls = {r: receiver.url for r in RECIPIENTS}
-        app = create_app(settings, client=time_skipping_env.client, store=store)
+        app = create_app(settings, client=env.client, store=store)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_config=None, access_log=False))
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-        async with case_worker(time_skipping_env.client, store, settings):
-            import asyncio
-
+        async with case_worker(env.client, store, settings):
             task = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(30):
+                while not server.started:
+                    await asyncio.sleep(0.01)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                yield Api(f"http://127.0.0.1:{port}", http, store, time_skipping_env, receiver)
+                yield Api(f"http://127.0.0.1:{port}", http, store, env, receiver)
             server.should_exit = True
             await task
-            await end_all_cases(time_skipping_env.client, store.pool)
+            await end_all_cases(env.client, store.pool)
+
+
+@pytest.fixture(scope="module")
+async def api(time_skipping_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
+    async with serve_api(time_skipping_env, database_url) as running:
+        yield running
 
 
 TokenFactory = Callable[[str], str]

@@ -3,97 +3,136 @@
 from __future__ import annotations
 
 import json
-import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.auth import TokenVerifier
+from sjukfall.settings import DEV_FK_SECRET
+from sjukfall.signing import signed_headers
 from tests.api.conftest import Api
-from tests.api.test_end_to_end import PNR, today
+from tests.api.test_end_to_end import PNR, certificate, today
 
 ROLES = ("physician", "coordinator", "ops", "fk_gateway")
-# (method, path, roles allowed); {case} is a real case at the caller's unit
-MATRIX: list[tuple[str, str, set[str]]] = [
-    ("GET", "/cases", {"physician", "coordinator", "ops"}),
-    ("GET", "/cases/{case}", {"physician", "coordinator", "ops"}),
-    ("GET", "/cases/{case}/events", {"physician", "coordinator", "ops"}),
-    ("GET", "/cases/{case}/access-log", {"ops"}),
-    ("POST", "/cases", {"physician", "coordinator"}),
-    ("POST", "/cases/{case}/certificates", {"physician"}),
-    ("POST", "/cases/{case}/plan", {"physician"}),
-    ("POST", "/cases/{case}/consents", {"physician", "coordinator"}),
-    ("POST", "/cases/{case}/close", {"physician", "coordinator"}),
-    ("POST", "/cases/{case}/coordination", {"physician", "coordinator"}),
-    ("POST", "/fk/messages", {"fk_gateway"}),
-    ("GET", "/measures?from=2026-01-01&to=2026-12-31&unit=vc-norr", {"physician", "coordinator", "ops"}),
+Body = Callable[[date], Any]
+PLAN = {"assessment": "a", "goals": ["g"], "sick_leave": "s", "return_to_work": "r"}
+
+
+def plan(start: date, follow_up: int = 14) -> dict[str, Any]:
+    return {"plan": {**PLAN, "follow_up_date": str(start + timedelta(days=follow_up))}}
+
+
+def fk_message(start: date) -> dict[str, Any]:
+    return {"message_id": f"fk-{uuid.uuid4().hex[:8]}", "reference_id": "ref-1",
+            "sent_at": datetime.now(UTC).isoformat(), "certificate_id": "c1",
+            "patient_id": PNR.replace("-", ""), "topic": "KONTKT", "heading": "Kontakt",
+            "text": "Ring oss.", "sender": "Försäkringskassan"}
+
+
+# (method, path, roles allowed, body, the allowed roles' success status, events recorded);
+# {case} is a fresh case at the caller's unit, opened on day 1 with certificate c1 and a plan
+MATRIX: list[tuple[str, str, set[str], Body | None, int, list[str] | None]] = [
+    ("GET", "/cases", {"physician", "coordinator", "ops"}, None, 200, None),
+    ("GET", "/cases/{case}", {"physician", "coordinator", "ops"}, None, 200, None),
+    ("GET", "/cases/{case}/events", {"physician", "coordinator", "ops"}, None, 200, None),
+    ("GET", "/cases/{case}/access-log", {"ops"}, None, 200, None),
+    ("POST", "/cases", {"physician", "coordinator"},
+     lambda s: {"patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(s)}, 201, None),
+    ("POST", "/cases/{case}/certificates", {"physician"},
+     lambda s: {"certificate": certificate(s, 11, 20, issued=s, cid="c2", relation={
+         "kind": "FRLANG", "certificate_id": "c1"})}, 200, ["CertificateRecorded"]),
+    ("POST", "/cases/{case}/certificates/c1/revoke", {"physician"},
+     lambda s: {"reason": "fel patient"}, 200, ["CertificateRevoked"]),
+    ("POST", "/cases/{case}/plan", {"physician"}, lambda s: {**plan(s, 21), "reason": "r"}, 200,
+     ["PlanRevised"]),
+    ("POST", "/cases/{case}/plan/follow-ups", {"physician", "coordinator"},
+     lambda s: {"followed_up_on": str(s)}, 200, ["PlanFollowedUp"]),
+    ("POST", "/cases/{case}/sick-period-start", {"physician", "coordinator"},
+     lambda s: {"sick_period_start": str(s - timedelta(days=2)), "reason": "sjuk sedan lördag"},
+     200, ["SickPeriodStartCorrected"]),
+    ("POST", "/cases/{case}/consents", {"physician", "coordinator"},
+     lambda s: {"recipient": "fk", "purpose": "contact"}, 200, ["ConsentGiven"]),
+    ("DELETE", "/cases/{case}/consents/employer/share_information", {"physician", "coordinator"},
+     None, 200, ["ConsentWithdrawn"]),
+    ("POST", "/cases/{case}/employer-return-plan", {"physician", "coordinator"},
+     lambda s: {"plan_date": str(s), "note": "upptrappning"}, 200,
+     ["EmployerReturnPlanRecorded"]),
+    ("POST", "/cases/{case}/close", {"physician", "coordinator"},
+     lambda s: {"reason": "opened_in_error"}, 200, ["CaseClosed"]),
+    ("POST", "/cases/{case}/coordination", {"physician", "coordinator"},
+     lambda s: {"action": "offer"}, 200, ["CoordinationOffered"]),
+    ("POST", "/cases/{case}/coordination", {"physician", "coordinator"},
+     lambda s: {"action": "perform", "kind": "internal", "performed_on": str(s)}, 200,
+     ["CoordinationPerformed"]),
+    ("POST", "/fk/messages", {"fk_gateway"}, fk_message, 200, None),
+    ("GET", "/measures?from=2026-01-01&to=2026-12-31&unit=vc-norr",
+     {"physician", "coordinator", "ops"}, None, 200, None),
 ]
 
 
-@pytest.fixture(scope="module")
-async def case_id(api: Api) -> str:
-    start = await today(api)
+async def fresh_case(api: Api, start: date) -> str:
     opened = await api.http.post("/cases", headers=api.headers(), json={
-        "patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(start)})
-    return str(opened.json()["case_id"])
+        "patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(start),
+        "certificate": certificate(start, 1, 10, issued=start)})
+    assert opened.status_code == 201, opened.text
+    case_id = str(opened.json()["case_id"])
+    for path, body in ((f"/cases/{case_id}/plan", plan(start)),
+                       (f"/cases/{case_id}/consents",
+                        {"recipient": "employer", "purpose": "share_information"})):
+        response = await api.http.post(path, headers=api.headers(), json=body)
+        assert response.status_code == 200, response.text
+    return case_id
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), MATRIX)
-async def test_role_matrix(api: Api, case_id: str, method: str, path: str, allowed: set[str]) -> None:
-    url = path.format(case=case_id)
-    assert (await api.http.request(method, url, json={})).status_code == 401
+def signed(role: str, raw: bytes) -> dict[str, str]:
+    """FK's gateway signs its body; other callers' requests are signed alike, so that only
+    the role decides."""
+    return signed_headers(DEV_FK_SECRET, raw, uuid.uuid4().hex) if "fk" in role else {}
+
+
+@pytest.mark.parametrize(("method", "path", "allowed", "body", "status", "events"), MATRIX)
+async def test_role_matrix(api: Api, method: str, path: str, allowed: set[str],
+                           body: Body | None, status: int, events: list[str] | None) -> None:
+    start = await today(api)
+    refused_case = await fresh_case(api, start)
+    raw = json.dumps(body(start) if body else {}).encode()
+    anonymous = await api.http.request(method, path.format(case=refused_case), content=raw)
+    assert anonymous.status_code == 401
     for role in ROLES:
-        response = await api.http.request(method, url, headers=api.headers(role), json={})
-        if role in allowed:  # anything but a refusal of the token or the role (empty body: 422;
-            # FK's route also wants the gateway's signature: 401 naming the signature)
-            assert response.status_code != 403, (role, response.text)
-            assert "bearer token" not in response.text, (role, response.text)
+        case_id = await fresh_case(api, start) if role in allowed else refused_case
+        url = path.format(case=case_id)
+        headers = {**api.headers(role), **signed(role, raw), "Content-Type": "application/json"}
+        response = await api.http.request(method, url, headers=headers, content=raw)
+        if role in allowed:  # the call does what it says, for every role allowed to make it
+            assert response.status_code == status, (role, response.text)
+            if events is not None:
+                assert response.json()["events"][:len(events)] == events, (role, response.text)
         else:
             assert response.status_code == 403, (role, response.status_code, response.text)
             assert response.json()["errors"][0]["rule"] == "role_not_allowed"
+    history = (await api.http.get(f"/cases/{refused_case}/events", headers=api.headers())).json()
+    assert [e["type"] for e in history["items"]][-1] == "ConsentGiven"  # refusals changed nothing
+
+
+async def test_measures_only_for_the_callers_own_units(api: Api) -> None:
+    """Measures are per unit: care staff get their own unit's figures, never another's."""
+    base = "/measures?from=2026-01-01&to=2026-12-31"
+    own = await api.http.get(f"{base}&unit=vc-norr", headers=api.headers("coordinator"))
+    assert own.status_code == 200, own.text
+    implied = await api.http.get(base, headers=api.headers("coordinator"))  # the one unit
+    assert implied.status_code == 200 and implied.json() == own.json()
+    other = await api.http.get(f"{base}&unit=vc-syd", headers=api.headers("coordinator"))
+    assert other.status_code == 422, other.text
+    assert other.json()["errors"][0] == {"field": "unit", "rule": "unit_required",
+                                        "message": "measures are per unit: give one of your units"}
+    two = await api.http.get(base, headers=api.headers("coordinator", ("vc-norr", "vc-syd")))
+    assert two.status_code == 422  # which of the two? the caller must say
+    anywhere = await api.http.get(f"{base}&unit=vc-syd", headers=api.headers("ops", ()))
+    assert anywhere.status_code == 200  # ops: every unit
 
 
 async def test_health_needs_no_token(api: Api) -> None:
     assert (await api.http.get("/healthz")).status_code == 200
     assert (await api.http.get("/readyz")).status_code == 200
-
-
-def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_path: Any) -> None:
-    """Production: tokens signed by the identity provider, verified with its published keys."""
-    from sjukfall.embedded import free_port
-    import http.server
-    import threading
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Keys(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(jwks)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Keys)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        verifier = TokenVerifier("unused", f"http://127.0.0.1:{server.server_port}/jwks")
-        claims = {"sub": "hsa-123", "role": "physician", "units": ["vc-norr"],
-                  "exp": int(time.time()) + 60}
-        good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
-        assert verifier.verify(good).units == ("vc-norr",)
-        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
-        with pytest.raises(jwt.InvalidSignatureError):
-            verifier.verify(forged)
-        hs = jwt.encode(claims, "x" * 32, algorithm="HS256")
-        with pytest.raises(jwt.PyJWTError):  # no falling back to a shared secret
-            verifier.verify(hs)
-    finally:
-        server.shutdown()

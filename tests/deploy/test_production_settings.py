@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
-from sjukfall.settings import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
+from sjukfall.settings import DEV_FK_SECRET, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
 
 STRONG = "x" * 40
 
@@ -90,6 +90,10 @@ def test_a_complete_production_environment_loads(production: dict[str, str]) -> 
     ("SJUKFALL_WEBHOOK_SECRET", None, "SJUKFALL_WEBHOOK_SECRET is the dev secret"),
     ("SJUKFALL_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET, "SJUKFALL_WEBHOOK_SECRET is the dev secret"),
     ("SJUKFALL_WEBHOOK_SECRET", "short", "SJUKFALL_WEBHOOK_SECRET is shorter than 32"),
+    ("SJUKFALL_FK_SECRET", None, "SJUKFALL_FK_SECRET is the dev secret"),
+    ("SJUKFALL_FK_SECRET", DEV_FK_SECRET, "SJUKFALL_FK_SECRET is the dev secret"),
+    ("SJUKFALL_FK_URL", None, "SJUKFALL_FK_URL is required in production"),
+    ("SJUKFALL_JWKS_URL", None, "SJUKFALL_JWT_SECRET is the dev secret"),
 ])
 def test_production_refuses_and_names_the_variable(
     production: dict[str, str], monkeypatch: pytest.MonkeyPatch,
@@ -249,7 +253,8 @@ def test_plaintext_fk_must_be_said_out_loud(
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = refusal(monkeypatch, SJUKFALL_ENV="production")
     for variable in ("SJUKFALL_DATABASE_URL", "SJUKFALL_TEMPORAL_ADDRESS", "SJUKFALL_JWT_SECRET",
-                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_FK_URL"):
+                     "SJUKFALL_WEBHOOK_SECRET", "SJUKFALL_TEMPORAL_TLS_CERT", "SJUKFALL_FK_URL",
+                     "SJUKFALL_FK_SECRET"):
         assert variable in message
 
 

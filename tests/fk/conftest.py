@@ -21,7 +21,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_token
-from api.fk_routes import router as fk_router
 from domain import CaseState, event_from_record, fold
 from fk.port import transport_for
 from fk.simulator import Simulator
@@ -117,8 +116,6 @@ async def fk_stack(
         settings.webhook_urls = {r: receiver.url for r in RECIPIENTS}
         settings.fk_url = fk.url
         app = create_app(settings, client=env.client, store=store)
-        if not any(getattr(r, "path", None) == "/fk/messages" for r in app.routes):
-            app.include_router(fk_router)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=api_port, log_config=None, access_log=False)
         )

@@ -175,3 +175,23 @@ async def test_care_asks_fk_answers_and_a_second_answer_is_refused(stack: FkStac
 
 async def _fk_has_message(stack: FkStack, message_id: str) -> bool:
     return message_id in stack.fk.messages_from_care
+
+
+async def test_a_captured_message_replayed_ten_minutes_later_is_refused(stack: FkStack) -> None:
+    """The signature covers the timestamp: an old (captured) request cannot be sent again."""
+    import json
+    import time
+
+    from sjukfall.signing import sign
+
+    case_id, cid, _ = await case_with_certificate(stack)
+    raw = json.dumps(stack.fk.compose("KONTKT", cid, PNR)).encode()
+    headers = {"Content-Type": "application/json",
+               "Authorization": f"Bearer {stack.fk.care_token}"}
+    for age, status in ((600, 401), (0, 200)):
+        ts = int(time.time()) - age
+        response = await stack.http.post("/fk/messages", content=raw, headers={
+            **headers, "X-Sjukfall-Timestamp": str(ts),
+            "X-Sjukfall-Signature": sign(stack.fk.secret, ts, raw)})
+        assert response.status_code == status, response.text
+        assert len(await received(stack, case_id)) == (age == 0)

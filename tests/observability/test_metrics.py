@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment
 
@@ -41,11 +40,11 @@ from tests.workflows.support import (
     advance_to_day,
     certificate,
     do,
+    morning,
     open_new_case,
     outcome,
     plan,
     records,
-    today,
 )
 from workflows.case import CaseWorkflow  # noqa: F401  (the harness's worker runs it)
 
@@ -116,7 +115,7 @@ async def test_worker_port_counts_a_45_day_lifecycle_exactly(
     worker_metrics_url = f"http://127.0.0.1:{worker_endpoint.port}/metrics"
     before = await scrape(worker_metrics_url)
 
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -270,25 +269,35 @@ async def test_a_case_opened_on_day_20_is_not_reported_as_twelve_days_late(
 
 
 async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, activities: CaseActivities, time_skipping_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
-    app = FastAPI()
+    """The real app's /metrics, after cases this test records itself (one of them closed)."""
+    from api.app import create_app
+    from domain.commands import CloseCase
+    from sjukfall.settings import Settings
 
-    @app.get("/metrics")
-    async def _metrics() -> Any:
-        return await metrics.metrics_response(store.pool)
+    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
+    start = date(2025, 3, 3)
+    for close in (False, True):
+        case = Case(activities, start)
+        opened_at = day_start(start, 1) + timedelta(hours=9)
+        await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                                unit_id="vc-norr", sick_period_start=start,
+                                certificate=certificate(start, 1, 30)), opened_at)
+        if close:
+            await case.run(CloseCase(actor=PHYSICIAN, reason="opened_in_error"),
+                           opened_at + timedelta(hours=1))
+    app = create_app(Settings(), client=time_skipping_env.client, store=store)
 
     async def get() -> Samples:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-            response = await http.get("/metrics")
+            response = await http.get("/metrics")  # no token: Prometheus scrapes it as is
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         return parse(response.text)
 
-    total = await store.pool.fetchval("SELECT count(*) FROM events")
-    assert total > 0  # the cases of the tests above
     behind = await get()
     lag = behind[("sjukfall_projection_lag_events", (("projection", "case_summary"),))]
     checkpoint = await store.pool.fetchval(
@@ -305,7 +314,9 @@ async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
     phases = dict(await store.pool.fetch("SELECT phase, count(*) FROM case_summary GROUP BY phase"))
     for phase in ("assessment", "plan", "follow_up", "closed"):
         assert caught_up[("sjukfall_cases", (("phase", phase),))] == phases.get(phase, 0)
-    assert phases.get("closed", 0) >= 1  # the 45-day case
+    assert phases.get("closed", 0) >= 1 and phases.get("assessment", 0) >= 1
+    names = {name for name, _labels in caught_up}
+    assert "sjukfall_events_appended_total" in names  # the process's own series too
 
 
 # --- the Temporal SDK's own metrics -------------------------------------------------------
@@ -349,3 +360,59 @@ async def test_temporal_sdk_metrics_are_served_on_their_port(
                if n == "temporal_workflow_task_schedule_to_start_latency_sum"
                and dict(labels).get("task_queue") == queue]
     assert latency and latency[0] < 60  # seconds, not milliseconds
+
+
+async def test_fk_messages_and_overdue_answers_are_counted(activities: CaseActivities) -> None:
+    """sjukfall_fk_messages_total by direction, topic and status; and the questions from FK
+    that care left unanswered past their last answer date (docs/operations.md alerts on it)."""
+    from domain import next_timer
+    from domain.commands import Actor, ReceiveFkMessage, SendFkMessage
+    from domain.fk import FkMessage, OutboundFkMessage
+
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    opened_at = day_start(start, 1) + timedelta(hours=9)
+    await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                            unit_id="vc-norr", sick_period_start=start,
+                            certificate=certificate(start, 1, 60)), opened_at)
+    await case.run(GiveConsent(actor=PATIENT, recipient="fk", purpose="share_information"),
+                   opened_at)
+    before = parse(metrics.generate_latest().decode())
+
+    def from_fk(message_id: str, topic: str, **extra: Any) -> FkMessage:
+        return FkMessage.model_validate({
+            "message_id": message_id, "sent_at": opened_at, "certificate_id": "c1",
+            "patient_id": PNR, "topic": topic, "text": "t", "sender": "FK", **extra})
+
+    now = opened_at + timedelta(hours=1)
+    gateway = Actor(id="fk-gateway", role="fk_gateway")
+    received = [await case.run(ReceiveFkMessage(actor=gateway, message=m), now)
+                for m in (from_fk("fk-1", "KONTKT"),
+                          from_fk("fk-2", "KOMPLT", last_answer_date=start + timedelta(days=7),
+                                  completion_items=[{"question_id": "1", "text": "q"}]))]
+    sent = await case.run(SendFkMessage(actor=PHYSICIAN, message=OutboundFkMessage(
+        message_id="care-1", certificate_id="c1", topic="KONTKT",
+        answer_to={"message_id": "fk-1"})), now)
+    to_fk = [e for e in sent if e.type == "NotificationRequested"
+             and e.kind == "fk_message"]  # type: ignore[union-attr]
+    assert len(to_fk) == 1  # FK's gateway acknowledges it: only now is it sent
+    sent += await case.run(RecordNotificationOutcome(
+        actor=SYSTEM, notification_id=to_fk[0].event_id, outcome="sent", receipt="fk-r1"), now)
+    overdue: list[Event] = []
+    while (timer := next_timer(case.state)) is not None and not overdue:
+        fired = await case.run(timer.command, timer.at)
+        overdue = [e for e in fired if e.type == "FkAnswerOverdue"]
+    after = parse(metrics.generate_latest().decode())
+
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for e in [e for batch in received for e in batch] + sent:
+        if e.type in ("FkMessageReceived", "FkMessageSent"):
+            direction = "received" if e.type == "FkMessageReceived" else "sent"
+            expected[direction, e.message.topic, e.status] += 1  # type: ignore[union-attr]
+    assert {key[:2] for key in expected} == {("received", "KONTKT"), ("received", "KOMPLT"),
+                                             ("sent", "KONTKT")}
+    for (direction, topic, status), count in expected.items():
+        assert delta(after, before, "sjukfall_fk_messages_total", direction=direction,
+                     topic=topic, status=status) == count
+    assert len(overdue) == 1
+    assert delta(after, before, "sjukfall_fk_answers_overdue_total") == 1

@@ -10,18 +10,19 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.commands import open_case, send_command
+from api.app import create_app
+from api.auth import issue_token
+from api.commands import open_case
 from domain.calendar import STOCKHOLM
-from domain.commands import GiveConsent, OpenCase
+from domain.commands import OpenCase
 from sjukfall import tracing
 from sjukfall.settings import Settings
 from store.eventstore import EventStore
-from tests.workflows.support import PATIENT, PHYSICIAN, PNR, certificate
+from tests.workflows.support import PHYSICIAN, PNR, certificate
 from worker import case_worker
 
 
@@ -50,6 +51,7 @@ def test_tracing_is_off_without_an_endpoint_and_logs_carry_no_trace_ids() -> Non
 
 async def test_one_trace_spans_request_update_workflow_and_activity(
     traced: tuple[Client, InMemorySpanExporter, str, list[str], WorkflowEnvironment],
+    store: EventStore,
 ) -> None:
     client, exporter, queue, cases, env = traced
     case_id = uuid.uuid4().hex[:12]
@@ -59,15 +61,9 @@ async def test_one_trace_spans_request_update_workflow_and_activity(
         actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
         sick_period_start=opened_on, certificate=certificate(opened_on, 1, 10)), f"open-{case_id}")
 
-    app = FastAPI()
-
-    @app.post("/cases/{case_id}/consents")
-    async def give_consent(case_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        command = GiveConsent(actor=PATIENT, **body)
-        result = await send_command(client, case_id, command, "consent-1")
-        return {"version": result.version}
-
-    assert tracing.instrument_app(app)
+    secret = "tracing-test-secret-at-least-32-bytes"
+    app = create_app(Settings(jwt_secret=secret), client=client, store=store)
+    token = issue_token(secret, "dr-anna", "physician", ["vc-norr"])
     exporter.clear()
     captured = structlog.testing.LogCapture()
     saved = structlog.get_config()
@@ -76,6 +72,8 @@ async def test_one_trace_spans_request_update_workflow_and_activity(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             response = await http.post(f"/cases/{case_id}/consents",
+                                       headers={"Authorization": f"Bearer {token}",
+                                                "Idempotency-Key": "consent-1"},
                                        json={"recipient": "employer", "purpose": "share_information"})
     finally:
         structlog.configure(**saved)

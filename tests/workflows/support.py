@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from api.commands import open_case, send_command, workflow_id
@@ -36,6 +36,15 @@ def certificate(start: date, first: int, last: int, cid: str = "c1", grade: int 
 
 async def today(h: Harness) -> date:
     return (await h.env.get_current_time()).astimezone(STOCKHOLM).date()
+
+
+async def morning(h: Harness) -> date:
+    """Day 1 for a new case: the test server's clock is moved on to 10:00 Stockholm of the next
+    day, so that every test sees the same time of day whatever the wall clock says."""
+    now = (await h.env.get_current_time()).astimezone(STOCKHOLM)
+    ten = datetime.combine(now.date() + timedelta(days=1), time(10), STOCKHOLM)
+    await h.env.sleep(ten - now)
+    return ten.date()
 
 
 async def open_new_case(h: Harness, start: date, cert: Certificate | None = None,

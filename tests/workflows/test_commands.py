@@ -23,10 +23,10 @@ from tests.workflows.support import (
     certificate,
     do,
     event_types,
+    morning,
     open_new_case,
     outcome,
     records,
-    today,
 )
 from workflows.case import CaseInput, CaseWorkflow
 
@@ -40,7 +40,7 @@ async def history_types(h: Harness, case_id: str) -> list[str]:
 
 
 async def test_same_update_id_twice_records_once(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 20))
     consent = GiveConsent(actor=PATIENT, recipient="employer", purpose="contact")
     first = await do(harness, case_id, consent, key="req-1")
@@ -52,7 +52,7 @@ async def test_same_update_id_twice_records_once(harness: Harness) -> None:
 async def test_opening_the_same_case_twice_makes_one_workflow_and_one_case_opened(
     harness: Harness,
 ) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, first = await open_new_case(harness, start, certificate(start, 1, 20))
     command = OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
                        sick_period_start=start, certificate=certificate(start, 1, 20))
@@ -65,7 +65,7 @@ async def test_opening_the_same_case_twice_makes_one_workflow_and_one_case_opene
 
 
 async def test_invalid_command_leaves_no_history_entry_and_no_event(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 20))
     events_before = await event_types(harness, case_id)
     history_before = await history_types(harness, case_id)
@@ -123,7 +123,7 @@ async def test_400_day_case_reaches_the_rehab_chain_across_continue_as_new(
 
 async def test_failing_receiver_is_retried_until_delivered_once(harness: Harness) -> None:
     harness.receiver.fail_ratio = 0.5
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 30),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -138,7 +138,7 @@ async def test_failing_receiver_is_retried_until_delivered_once(harness: Harness
 
 async def test_consent_withdrawn_while_delivery_retries_stops_it(harness: Harness) -> None:
     harness.receiver.fail_ratio = 1.0  # the employer's endpoint is down
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 30),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -161,7 +161,7 @@ async def test_consent_withdrawn_while_delivery_retries_stops_it(harness: Harnes
 async def test_case_closed_by_hand_completes_the_workflow_and_refuses_more(harness: Harness) -> None:
     from domain.commands import CloseCase
 
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 60))
     await do(harness, case_id, CloseCase(actor=PHYSICIAN, reason="return_to_work_full"))
     result = await outcome(harness, case_id)
@@ -176,7 +176,7 @@ async def test_case_is_indexed_by_phase_unit_and_next_milestone(harness: Harness
     from domain.calendar import day_start
     from workflows.case import CASE_PHASE, CASE_UNIT, NEXT_MILESTONE_AT
 
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 20))
     await advance_to_day(harness, start, 2)
     raw = await harness.client.workflow_service.describe_workflow_execution(
@@ -194,3 +194,37 @@ async def test_case_is_indexed_by_phase_unit_and_next_milestone(harness: Harness
     ahead = await handle.query(CaseWorkflow.upcoming)
     assert [t.command.type for t in ahead][:3] == ["ReachMilestone", "ReachMilestone", "CloseCase"]
     assert ahead[0].at == day_start(start, 8)
+
+
+async def test_a_delivery_that_fails_for_three_days_is_recorded_as_failed(harness: Harness) -> None:
+    """The alert on failed notifications depends on this: after three days of retries the
+    workflow stops trying and records NotificationFailed, so that a person follows it up."""
+    from prometheus_client import REGISTRY
+
+    def failed_count() -> float:
+        return sum(REGISTRY.get_sample_value("sjukfall_notifications_total",
+                                             {"recipient": r, "outcome": "failed"}) or 0.0
+                   for r in ("employer", "patient"))
+
+    harness.receiver.fail_ratio = 1.0  # every endpoint is down, and stays down
+    before = failed_count()
+    start = await morning(harness)
+    case_id, _ = await open_new_case(harness, start, certificate(start, 1, 30),
+                                     employer_name="Verkstaden AB")
+    await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
+                                           purpose="share_information"))
+    await advance_to_day(harness, start, 16, hour=22)  # day 14 began 70 hours ago: still trying
+    requested = await records(harness, case_id, "NotificationRequested")
+    assert {r["recipient"] for r in requested} == {"employer", "patient"}
+    assert await records(harness, case_id, "NotificationFailed") == []
+    attempts = harness.receiver.attempts
+    assert attempts >= 2 * 60  # about hourly for three days, for each of the two
+
+    await advance_to_day(harness, start, 17, hour=6)  # the three days are over
+    failed = await records(harness, case_id, "NotificationFailed")
+    assert sorted(f["notification_id"] for f in failed) == sorted(
+        r["notification_id"] for r in requested)
+    assert await records(harness, case_id, "NotificationSent") == []
+    assert failed_count() - before == 2
+    await advance_to_day(harness, start, 18)
+    assert harness.receiver.attempts <= attempts + 2 * 8  # and then it stops trying

@@ -21,16 +21,16 @@ from tests.workflows.support import (
     certificate,
     do,
     event_types,
+    morning,
     open_new_case,
     outcome,
     plan,
     records,
-    today,
 )
 
 
 async def test_ten_day_case_reminds_nothing_and_closes_when_the_gap_passes(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, opened = await open_new_case(harness, start, certificate(start, 1, 10))
     assert opened.version >= 2
 
@@ -50,7 +50,7 @@ async def test_ten_day_case_reminds_nothing_and_closes_when_the_gap_passes(harne
 
 
 async def test_45_day_case_with_plan_follow_up_and_consent(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
                                      employer_name="Verkstaden AB")
     for recipient in ("employer", "fk"):
@@ -82,7 +82,7 @@ async def test_45_day_case_with_plan_follow_up_and_consent(harness: Harness) -> 
 
 
 async def test_case_opened_on_day_20_fires_past_milestones_once_in_order(harness: Harness) -> None:
-    start = (await today(harness)) - timedelta(days=19)
+    start = (await morning(harness)) - timedelta(days=19)
     cert = certificate(start, 1, 60, issued=await harness.env.get_current_time(),
                        motivation_early_start="Bedömd per telefon dag 1")
     case_id, _ = await open_new_case(harness, start, cert, employer_name="Verkstaden AB")
@@ -101,7 +101,7 @@ async def test_case_opened_on_day_20_fires_past_milestones_once_in_order(harness
 
 
 async def test_start_corrected_backwards_replans_and_fires_passed_milestones(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 30))
     await advance_to_day(harness, start, 3)
     assert await records(harness, case_id, "MilestoneReached") == []
@@ -118,7 +118,7 @@ async def test_start_corrected_backwards_replans_and_fires_passed_milestones(har
 async def test_consent_withdrawn_on_day_25_suppresses_the_day_30_employer_reminder(
     harness: Harness,
 ) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     cert = certificate(start, 1, 90)  # >= 60 days expected: the return-to-work plan is due day 30
     case_id, _ = await open_new_case(harness, start, cert, employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -138,7 +138,7 @@ async def test_consent_withdrawn_on_day_25_suppresses_the_day_30_employer_remind
 
 
 async def test_four_day_gap_merges_and_six_day_gap_closes(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 10))
     await advance_to_day(harness, start, 13)
     # days 11-14 without a certificate (4 days), the next one starts day 15: same sick period

@@ -10,40 +10,52 @@ scenario, never to make a failing replay pass):
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from api.commands import workflow_id
+from api.commands import open_case, workflow_id
+from domain.calendar import STOCKHOLM
 from domain.commands import (
     EstablishPlan,
     GiveConsent,
+    OpenCase,
     RecordCertificate,
     RecordPlanFollowUp,
     WithdrawConsent,
 )
+from sjukfall.settings import Settings
+from store.eventstore import EventStore
 from tests.workflows.conftest import Harness
 from tests.workflows.support import (
     PATIENT,
     PHYSICIAN,
+    PNR,
     advance_to_day,
     certificate,
     do,
+    morning,
     open_new_case,
     outcome,
     plan,
-    today,
 )
-from worker import sandbox_runner
-from workflows.case import PATCH_REVISED_RULES, CaseWorkflow
+from worker import case_worker, sandbox_runner
+from workflows.case import PATCH_LEAN, PATCH_REVISED_RULES, CaseInput, CaseOutcome, CaseWorkflow
 
-HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+ROOT = Path(__file__).resolve().parents[2]
+HISTORIES = ROOT / "tests" / "histories"
 RECORDING = os.environ.get("SJUKFALL_RECORD_HISTORIES") == "1"
 
 
@@ -67,7 +79,7 @@ async def test_committed_histories_replay_on_the_current_workflow() -> None:
 
 @pytest.mark.skipif(not RECORDING, reason="set SJUKFALL_RECORD_HISTORIES=1 to record")
 async def test_record_histories(harness: Harness) -> None:
-    start = await today(harness)
+    start = await morning(harness)
     case_id, _ = await open_new_case(harness, start, certificate(start, 1, 45),
                                      employer_name="Verkstaden AB")
     await do(harness, case_id, GiveConsent(actor=PATIENT, recipient="employer",
@@ -90,7 +102,7 @@ async def test_record_histories(harness: Harness) -> None:
     await save(harness, late_id, "case-opened-on-day-20")
 
     # an extension recorded after day 14, with consent for FK
-    ext_start = await today(harness)
+    ext_start = await morning(harness)
     ext_id, _ = await open_new_case(harness, ext_start, certificate(ext_start, 1, 20))
     await do(harness, ext_id, GiveConsent(actor=PATIENT, recipient="fk",
                                           purpose="share_information"))
@@ -123,5 +135,96 @@ async def test_record_histories(harness: Harness) -> None:
 async def save(h: Harness, case_id: str, name: str) -> None:
     """Saved under the newest patch's name: histories of older code are kept, never replaced."""
     history = await h.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
-    HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}--{PATCH_REVISED_RULES}.json").write_text(history.to_json())
+    write_new(HISTORIES / f"{name}--{PATCH_REVISED_RULES}.json", history.to_json())
+
+
+def write_new(path: Path, text: str) -> None:
+    """Write a history that is not there yet; a committed one is never replaced (FileExistsError:
+    name the new patch, or delete the file by hand if it was never committed)."""
+    path.parent.mkdir(exist_ok=True)
+    with path.open("x") as file:
+        file.write(text)
+
+
+def test_the_recorder_never_replaces_a_committed_history(tmp_path: Path) -> None:
+    committed = sorted(HISTORIES.glob(f"*--{PATCH_LEAN}.json"))
+    assert committed, "no history of the current workflow is committed"
+    before = committed[0].read_bytes()
+    with pytest.raises(FileExistsError):
+        write_new(committed[0], "{}")
+    assert committed[0].read_bytes() == before
+    write_new(tmp_path / "h" / "new.json", "{}")  # a new one is written
+    assert (tmp_path / "h" / "new.json").read_text() == "{}"
+
+
+@workflow.defn(name="Case")
+class TimerFirstCase(CaseWorkflow):
+    """A change made without workflow.patched: a timer before anything else."""
+
+    @workflow.run
+    async def run(self, input: CaseInput) -> CaseOutcome:
+        await workflow.sleep(1)
+        return await super().run(input)
+
+
+async def test_the_replayer_fails_a_change_made_without_a_patch() -> None:
+    """The guard itself: an unpatched change to the released workflow fails every history."""
+    replayer = Replayer(workflows=[TimerFirstCase], data_converter=pydantic_data_converter,
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    histories = committed_histories()
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+    assert len(results.replay_failures) == len(histories)  # by run id: every one failed
+    assert all(isinstance(err, workflow.NondeterminismError)
+               for err in results.replay_failures.values()), results.replay_failures
+
+
+def sjukfall_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "sjukfall"), *args],
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=False)
+
+
+def test_sjukfall_replay_checks_the_committed_histories_and_fails_on_a_changed_one(
+    tmp_path: Path,
+) -> None:
+    ok = sjukfall_cli("replay", str(HISTORIES))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    count = len(committed_histories())
+    assert f"{count} of {count} replayed" in ok.stdout
+    # a history whose recorded activity the code would never schedule: a replay failure
+    source = min(HISTORIES.glob(f"*--{PATCH_LEAN}.json"))
+    (tmp_path / source.name).write_text(
+        source.read_text().replace('"append_events"', '"append_everything"'))
+    failed = sjukfall_cli("replay", str(tmp_path))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"FAIL {source.stem}" in failed.stdout and "0 of 1 replayed" in failed.stdout
+    empty = sjukfall_cli("replay", str(tmp_path / "none"))
+    assert empty.returncode == 1  # nothing replayed proves nothing
+
+
+async def test_sjukfall_replay_by_workflow_id_replays_a_live_case(
+    dev_server_env: WorkflowEnvironment, store: EventStore,
+) -> None:
+    """`sjukfall replay --workflow-id case-…` fetches the history from the server (upgrade check
+    on a running deployment before new workers roll out)."""
+    queue = f"replay-{uuid.uuid4().hex[:6]}"
+    start = datetime.now(STOCKHOLM).date()
+    case_id = f"live-{uuid.uuid4().hex[:8]}"
+    async with case_worker(dev_server_env.client, store, Settings(), task_queue=queue):
+        await asyncio.wait_for(open_case(dev_server_env.client, queue, OpenCase(
+            actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
+            sick_period_start=start, certificate=certificate(start, 1, 10)), f"open-{case_id}"),
+            timeout=60)
+        address = dev_server_env.client.service_client.config.target_host
+        replayed = await asyncio.to_thread(
+            sjukfall_cli, "replay", "--workflow-id", workflow_id(case_id),
+            SJUKFALL_TEMPORAL_ADDRESS=address, SJUKFALL_TEMPORAL_NAMESPACE=dev_server_env.client.namespace)
+        await dev_server_env.client.get_workflow_handle(workflow_id(case_id)).terminate("done")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"ok   {workflow_id(case_id)}" in replayed.stdout
+    assert "1 of 1 replayed" in replayed.stdout
