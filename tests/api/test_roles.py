@@ -80,7 +80,9 @@ async def fresh_case(api: Api, start: date) -> str:
     case_id = str(opened.json()["case_id"])
     for path, body in ((f"/cases/{case_id}/plan", plan(start)),
                        (f"/cases/{case_id}/consents",
-                        {"recipient": "employer", "purpose": "share_information"})):
+                        {"recipient": "employer", "purpose": "share_information"}),
+                       (f"/cases/{case_id}/consents",  # coordination needs it (revised rules)
+                        {"recipient": "coordinator", "purpose": "coordination"})):
         response = await api.http.post(path, headers=api.headers(), json=body)
         assert response.status_code == 200, response.text
     return case_id

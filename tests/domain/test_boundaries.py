@@ -72,8 +72,6 @@ def test_the_samordningsnummer_day_is_the_birth_day_plus_60() -> None:
     assert birth_date(pnr("19800161")) == date(1980, 1, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="DOMAIN.md (revised): a samordningsnummer with an unknown "
-                   "birth day (day 60) is valid; domain/identity.py still refuses it")
 def test_a_samordningsnummer_with_an_unknown_birth_day_is_valid() -> None:
     assert normalise(pnr("19800160")) == pnr("19800160")
 
@@ -84,8 +82,10 @@ def test_the_sex_digit_is_odd_for_men(digit: str, sex: str) -> None:
     assert sex_for_statistics(pnr("19800131", "12" + digit)) == sex
 
 
-def test_a_ten_digit_number_gets_the_century_that_makes_the_person_under_100() -> None:
+def test_a_ten_digit_number_gets_the_century_by_the_year_the_person_turns_100() -> None:
     today = date(2025, 6, 1)
     assert normalise("250601-" + pnr("20250601")[8:], today) == pnr("20250601")  # born today
-    assert normalise("250602-" + pnr("19250602")[8:], today) == pnr("19250602")  # 99 tomorrow
+    # `+` from the calendar year of turning 100 (Skatteverket), birthday or not (revised)
+    assert normalise("250602+" + pnr("19250602")[8:], today) == pnr("19250602")  # 100 this year
     assert normalise("250601+" + pnr("19250601")[8:], today) == pnr("19250601")  # 100 today
+    assert normalise("260602-" + pnr("19260602")[8:], today) == pnr("19260602")  # 99 this year
