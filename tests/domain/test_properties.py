@@ -58,6 +58,7 @@ CERT_IDS = [f"c{i}" for i in range(5)]
 MESSAGE_IDS = [f"m{i}" for i in range(4)]
 
 MILESTONE_CONSENTS = [
+    ("coordinator", "coordination"),  # every coordination measure needs it (revised rules)
     ("employer", "share_information"),
     ("fk", "share_information"),
     ("fk", "coordination"),
