@@ -115,12 +115,12 @@ TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
 
 
 def is_transient(err: BaseException) -> bool:
-    """Whether trying the same write again later can succeed. Anything else (a value
-    PostgreSQL refuses, a constraint, a bug) fails the same way every time: never retry it."""
-    if isinstance(err, (OSError, TimeoutError, asyncpg.InterfaceError)):
-        return True
-    state = getattr(err, "sqlstate", None)
-    return isinstance(state, str) and state[:2] in TRANSIENT_SQLSTATE_CLASSES
+    """Whether trying the same write again later can succeed. PostgreSQL's verdict on the data
+    (a value it cannot hold, a constraint) and data our side cannot encode fail the same way
+    every time: never retried. Anything else on the way (connections, the pool, timeouts) is."""
+    if isinstance(err, asyncpg.PostgresError):
+        return str(err.sqlstate or "")[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return not isinstance(err, (ValueError, TypeError))
 
 
 class WrongExpectedVersion(Exception):
