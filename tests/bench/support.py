@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bench(script: str, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--json", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, f"stdout must be one JSON line, got:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    # Output to files, not pipes: a server the bench restarted may outlive it for a moment and
+    # hold a pipe open; the bench's own exit is what counts.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / script), "--json", *args],
+            cwd=ROOT, stdout=out, stderr=err, text=True, timeout=timeout, check=False,
+        )
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, f"stdout must be one JSON line, got:\n{stdout}\n{stderr[-3000:]}"
     try:
         return proc.returncode, json.loads(lines[0])
     except json.JSONDecodeError:
-        raise AssertionError(f"not JSON: {lines[0][:500]}\n{proc.stderr[-3000:]}") from None
+        raise AssertionError(f"not JSON: {lines[0][:500]}\n{stderr[-3000:]}") from None
