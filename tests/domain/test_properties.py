@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis
@@ -116,7 +116,9 @@ class Run:
             self.now = max(self.now, timer.at)
             self.apply(timer.command)
             assert next_timer(self.state) != timer, f"timer did not move on: {timer}"
-        self.now = max(self.now, until)
+        # kept in UTC as workflow.now() is: wall-clock arithmetic on Stockholm time could land
+        # in the spring-forward gap (02:00-03:00), an instant that exists nowhere
+        self.now = max(self.now, until).astimezone(UTC)
 
 
 def plan(follow_up: int) -> Plan:
