@@ -25,7 +25,7 @@ from api.problems import PROBLEM, Problem, install
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
-from domain.summary import patient_identity_for
+from domain.privacy import mask_identity
 from domain.state import CaseState
 from sjukfall.metrics import metrics_response
 from sjukfall.settings import Settings
@@ -102,6 +102,16 @@ async def case_row(request: Request, principal: Principal, case_id: str,
     return row
 
 
+async def _may_open_under(request: Request, principal: Principal, case_id: str) -> bool:
+    """A client-chosen case id is free, or already the caller's own unit's case."""
+    pool = request.app.state.store.pool
+    row = await get_case_summary(pool, case_id)
+    if row is None:
+        await catch_up(request)
+        row = await get_case_summary(pool, case_id)
+    return row is None or principal.sees_unit(row["unit_id"])
+
+
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
@@ -118,6 +128,14 @@ async def log_read(request: Request, principal: Principal, case_id: str, action:
         await record_access(request.app.state.store.pool, actor_id=principal.sub,
                             role=principal.role, units=list(principal.units), case_id=case_id,
                             action=action, purpose=purpose)
+
+
+def shown(principal: Principal, data: Any, protected: bool | None = None) -> Any:
+    """What `principal` may see of `data` (domain/privacy.py: the one masking rule). A row
+    carries its own `protected_identity`; other data takes the case's flag."""
+    if protected is None:
+        protected = bool(data.get("protected_identity"))
+    return mask_identity(data, protected=protected, role=principal.role)
 
 
 def state_of(row: dict[str, Any]) -> CaseState:
@@ -213,6 +231,11 @@ def _routes(app: FastAPI) -> None:
                                    if key else uuid.uuid4().hex)
         open_command = bodies.build(c.OpenCase, data, context={"today": stockholm_today()},
                                     case_id=case_id, actor=actor_of(principal, data.unit_id))
+        if data.case_id and not await _may_open_under(request, principal, case_id):
+            # Another unit's case: answered as a taken id in your own unit would be (409
+            # "already opened"), never as a read of it; its unit, state and content stay unseen.
+            raise domain_problem(DomainError("case_id", "case_already_opened",
+                                             f"case {case_id} is already opened"))
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
@@ -259,7 +282,8 @@ def _routes(app: FastAPI) -> None:
         except InvalidQuery as err:
             raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
                                            "message": str(err)}]) from None
-        return {"total": total, "limit": limit, "offset": offset, "items": rows}
+        return {"total": total, "limit": limit, "offset": offset,
+                "items": [shown(principal, r) for r in rows]}
 
     @app.get("/cases/{case_id}", tags=["cases"])
     async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
@@ -269,7 +293,7 @@ def _routes(app: FastAPI) -> None:
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        return {**row, "patient_id": patient_identity_for(state, principal.role)}
+        return shown(principal, {**row, "patient_id": state.patient_id})
 
     @app.get("/cases/{case_id}/events", tags=["cases"])
     async def events(request: Request, case_id: Annotated[str, CASE_ID],
@@ -277,15 +301,16 @@ def _routes(app: FastAPI) -> None:
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                      purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""
-        await case_row(request, principal, case_id)
+        row = await case_row(request, principal, case_id)
         records = await case_events(request.app.state.store.pool, case_id, from_version)
         page = records[:limit]
         await log_read(request, principal, case_id, "events", purpose)
+        items = [{"version": e.version, "type": e.type, "event_id": e.event_id,
+                  "schema_version": e.schema_version, "recorded_at": e.recorded_at,
+                  "data": e.data} for e in page]
         return {
             "case_id": case_id,
-            "items": [{"version": e.version, "type": e.type, "event_id": e.event_id,
-                       "schema_version": e.schema_version, "recorded_at": e.recorded_at,
-                       "data": e.data} for e in page],
+            "items": shown(principal, items, row["protected_identity"]),
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 
@@ -293,9 +318,9 @@ def _routes(app: FastAPI) -> None:
     async def access_log(request: Request, case_id: Annotated[str, CASE_ID],
                          principal: Principal = ops) -> dict[str, Any]:
         """Who read the case, when, in what role and why (PDL): for a patient's request."""
-        await case_row(request, principal, case_id)
-        return {"case_id": case_id,
-                "items": await accesses_for_case(request.app.state.store.pool, case_id)}
+        row = await case_row(request, principal, case_id)
+        items = await accesses_for_case(request.app.state.store.pool, case_id)
+        return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
 
     @app.post("/cases/{case_id}/certificates/{certificate_id}/revoke", tags=["commands"])
     async def revoke_certificate(request: Request, case_id: Annotated[str, CASE_ID],

@@ -143,6 +143,9 @@ def cases_list(
     rows, total = _with_pool(lambda pool: list_cases(
         pool, phase=phase, unit_ids=[unit] if unit else None, min_days=min_days,
         max_days=max_days, overdue=overdue, unanswered_fk=unanswered_fk, text=text, limit=limit))
+    from domain.privacy import mask_identity
+
+    rows = [mask_identity(r, protected=r["protected_identity"], role="ops") for r in rows]
     if as_json:
         _echo_json({"total": total, "items": rows})
         return
@@ -182,6 +185,7 @@ def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str)
 
 
 async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: str) -> Any:
+    from domain.privacy import mask_identity
     from store.access_log import record_access
     from store.queries import case_events, get_case_summary
 
@@ -191,6 +195,12 @@ async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: st
         return None
     await record_access(pool, actor_id=who, role="ops", units=[], case_id=case_id,
                         action=f"cli:{action}", purpose=purpose)
+    # The operator reads as ops: a protected patient's identity is masked (domain/privacy.py).
+    protected = bool(summary and summary.get("protected_identity")) or any(
+        e.type == "CaseOpened" and e.data.get("protected_identity") for e in events)
+    summary = mask_identity(summary, protected=protected, role="ops")
+    events = [e._replace(data=mask_identity(e.data, protected=protected, role="ops"))
+              for e in events]
     return summary, events
 
 
