@@ -24,6 +24,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(cases_app, name="cases")
 app.add_typer(case_app, name="case")
+keys_app = typer.Typer(no_args_is_help=True, help="Temporal payload encryption keys.")
+app.add_typer(keys_app, name="keys")
 
 
 def _database_url() -> str:
@@ -246,6 +248,14 @@ def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str
         _table([_timeline_row(e) for e in events], ["version", "at", "type", "by", "what"])
 
 
+@keys_app.command("new")
+def keys_new() -> None:
+    """A new AES-256 payload key, base64: add it to SJUKFALL_PAYLOAD_KEYS under a new id."""
+    from sjukfall.payload_codec import new_key
+
+    typer.echo(new_key())
+
+
 @app.command()
 def measures(
     period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
@@ -278,7 +288,7 @@ def replay(
 
 async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from temporalio.client import WorkflowHistory
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from sjukfall.payload_codec import codec_for, encrypted_converter
     from temporalio.worker import Replayer
 
     from worker import connect_client, sandbox_runner
@@ -289,7 +299,9 @@ async def _replay(folder: Path, workflow_ids: list[str]) -> int:
         loaded = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
     else:
         loaded = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))]
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter,
+    # Histories from before encryption replay too (plain payloads pass on replay only).
+    converter = encrypted_converter(codec_for(get_settings(), accept_plaintext=True))
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=converter,
                         workflow_runner=sandbox_runner())
     failed = 0
     for history in loaded:

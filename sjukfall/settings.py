@@ -22,6 +22,9 @@ DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 DEV_FK_SECRET = "dev-fk-secret"
 DEV_RIVTA_ADDRESS = "SE0000000000-SJUKFALL"
+# The dev payload key: fixed, so a dev server's histories stay readable across restarts.
+DEV_PAYLOAD_KEY_ID = "dev"
+DEV_PAYLOAD_KEYS = {DEV_PAYLOAD_KEY_ID: "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="}
 MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
 
 
@@ -103,6 +106,15 @@ class Settings(BaseSettings):
     webhook_urls: dict[str, str] = Field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
 
+    # Temporal payload encryption (sjukfall/payload_codec.py): AES-256-GCM keys as JSON
+    # {key_id: base64 of 32 bytes}; new payloads use payload_key_id, old keys still decrypt.
+    payload_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_PAYLOAD_KEYS))
+    payload_key_id: str = DEV_PAYLOAD_KEY_ID
+    # Only while histories written before encryption still run: lets plain payloads through.
+    payload_accept_plaintext: bool = False
+    # Origins allowed to call the codec server (the Temporal UI), e.g. http://localhost:8233.
+    codec_cors_origins: list[str] = Field(default_factory=list)
+
     # Domain tuning (DOMAIN.md: Rehabstöd's default gap of 5 days, configurable 0-90).
     merge_gap_days: int = Field(default=5, ge=0, le=90)
 
@@ -127,7 +139,7 @@ class Settings(BaseSettings):
         return self
 
     def tls_file_problems(self) -> list[str]:
-        problems = []
+        problems = self.payload_key_problems()
         for peer in ("temporal", "fk"):
             cert, key, ca = f"{peer}_tls_cert", f"{peer}_tls_key", f"{peer}_tls_ca"
             for name in (cert, key, ca):
@@ -140,9 +152,25 @@ class Settings(BaseSettings):
                 problems.append(f"{env_name(cert)} must be set with {env_name(key)}")
         return problems
 
+    def payload_key_problems(self) -> list[str]:
+        from sjukfall.payload_codec import PayloadKeyError, parse_keys
+
+        try:
+            keys = parse_keys(self.payload_keys)
+        except PayloadKeyError as err:
+            return [f"SJUKFALL_PAYLOAD_KEYS: {err}"]
+        if self.payload_key_id not in keys:
+            return [f"SJUKFALL_PAYLOAD_KEY_ID {self.payload_key_id!r} is not a key id in "
+                    "SJUKFALL_PAYLOAD_KEYS"]
+        return []
+
     def production_problems(self) -> list[str]:
         """What keeps these settings from running in production (empty: nothing)."""
         problems = []
+        dev_key = DEV_PAYLOAD_KEYS[DEV_PAYLOAD_KEY_ID]
+        if DEV_PAYLOAD_KEY_ID in self.payload_keys or dev_key in self.payload_keys.values():
+            problems.append("SJUKFALL_PAYLOAD_KEYS holds the dev key: set your own keys "
+                            "(`sjukfall keys new`) so Temporal holds no readable patient data")
         if not self.database_url:
             problems.append("SJUKFALL_DATABASE_URL is required in production "
                             "(the embedded PostgreSQL is for development only)")

@@ -199,6 +199,8 @@ def test_the_production_settings_accept_the_configmap(
     monkeypatch.setenv("SJUKFALL_DATABASE_URL", "postgresql://sjukfall:pw@db:5432/sjukfall")
     monkeypatch.setenv("SJUKFALL_WEBHOOK_SECRET", "w" * 64)
     monkeypatch.setenv("SJUKFALL_FK_SECRET", "f" * 64)
+    monkeypatch.setenv("SJUKFALL_PAYLOAD_KEYS", '{"k1": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}')
+    monkeypatch.setenv("SJUKFALL_PAYLOAD_KEY_ID", "k1")
     settings = Settings()
     assert settings.env == "production" and settings.jwks_url
     assert set(settings.webhook_urls) >= {"employer", "fk", "patient"}

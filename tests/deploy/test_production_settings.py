@@ -44,6 +44,8 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
         "SJUKFALL_WEBHOOK_SECRET": STRONG,
         "SJUKFALL_FK_URL": "https://fk-gateway.example.org",
         "SJUKFALL_FK_SECRET": STRONG,
+        "SJUKFALL_PAYLOAD_KEYS": '{"k1": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}',
+        "SJUKFALL_PAYLOAD_KEY_ID": "k1",
         "SJUKFALL_TEMPORAL_TLS_CERT": str(tls_files["cert"]),
         "SJUKFALL_TEMPORAL_TLS_KEY": str(tls_files["key"]),
         "SJUKFALL_TEMPORAL_TLS_CA": str(tls_files["ca"]),
