@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import bodies, fk_routes, rivta_routes
+from api import bodies, codec, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit
@@ -28,6 +28,7 @@ from domain.calendar import STOCKHOLM
 from domain.privacy import mask_identity
 from domain.state import CaseState
 from sjukfall.metrics import metrics_response
+from sjukfall.payload_codec import codec_for
 from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
 from store.access_log import accesses_for_case, record_access
@@ -73,6 +74,15 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     _routes(app)
     app.include_router(fk_routes.router)
     app.include_router(rivta_routes.router)  # FK over RIV-TA SOAP (SJUKFALL_FK_TRANSPORT=rivta)
+    app.state.codec = codec_for(settings)
+    app.include_router(codec.router)  # the Temporal UI's codec server (ops, PDL-logged)
+    if origins := settings.resolved_codec_cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
+                           allow_methods=["POST"],
+                           allow_headers=["authorization", "content-type", "x-namespace",
+                                          "x-purpose"])
     instrument_app(app)  # server spans, when tracing is on
     return app
 

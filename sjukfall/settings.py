@@ -250,6 +250,13 @@ class Settings(BaseSettings):
         return self.fk_url or f"http://127.0.0.1:{self.fk_simulator_port}"
 
     @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        """Origins the codec server answers browsers from: the embedded UI's in dev."""
+        if self.codec_cors_origins or self.env == "production":
+            return list(self.codec_cors_origins)
+        return [f"http://{host}:{self.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
+
+    @property
     def resolved_log_format(self) -> str:
         return self.log_format or ("json" if self.env == "production" else "console")
 

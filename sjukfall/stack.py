@@ -70,7 +70,9 @@ def run(settings: Settings) -> int:
             postgres.start()
         if not settings.temporal_address:
             temporal = TemporalDevServer(settings.data_dir / "temporal", settings.temporal_port,
-                                         settings.temporal_ui_port, settings.temporal_namespace)
+                                         settings.temporal_ui_port, settings.temporal_namespace,
+                                         codec_endpoint=f"http://{settings.api_host}:"
+                                                        f"{settings.api_port}/codec")
             temporal.start()
         database_url = settings.database_url or (postgres.url if postgres else "")
         address = settings.temporal_address or (temporal.address if temporal else "")
