@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.case_activities import CaseActivities
 from fk.port import FkPort, gateway_client, transport_for
-from sjukfall.logs import configure, get_logger
+from sjukfall.logs import configure, forwarding_runtime, get_logger
 from sjukfall.metrics import start_worker_metrics, temporal_runtime
 from sjukfall.payload_codec import data_converter
 from sjukfall.settings import Settings, get_settings
@@ -51,7 +51,7 @@ async def connect_client(settings: Settings, address: str | None = None,
         address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}",
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
-        runtime=temporal_runtime(settings),
+        runtime=temporal_runtime(settings) or forwarding_runtime(),  # core logs redacted
         plugins=setup_tracing(settings, service_name),
         **settings.temporal_connect_options(),
     )

@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.settings = settings
     app.state.temporal = client
     app.state.store = store
-    app.state.verifier = TokenVerifier(settings.jwt_secret, settings.jwks_url)
+    app.state.verifier = TokenVerifier.from_settings(settings)
     app.state.summary = CaseSummaryProjection()
     app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)

@@ -66,7 +66,9 @@ def token(
     settings = get_settings()
     if settings.env == "production":
         raise typer.BadParameter("dev tokens are not issued in production")
-    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl))  # type: ignore[arg-type]
+    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type]
+                           **{k: v for k, v in (("iss", settings.jwt_issuer),
+                                                ("aud", settings.jwt_audience)) if v}))
 
 
 @db_app.command("migrate")
@@ -340,7 +342,7 @@ def fk_simulator(
     if settings.env == "production":
         raise typer.BadParameter("the FK simulator does not run in production")
     token = issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
-                        ttl_seconds=365 * 86400)
+                        ttl_seconds=settings.jwt_max_age_seconds)
     simulator = create_app(care_url or f"http://127.0.0.1:{settings.api_port}", token,
                            settings.fk_secret, protocol=settings.fk_transport,
                            care_address=settings.rivta_logical_address,

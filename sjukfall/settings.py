@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     # Authentication (HS256 in dev; RS256 via a JWKS URL in production).
     jwt_secret: str = DEV_JWT_SECRET
     jwks_url: str | None = None
+    jwks_refresh_seconds: float = Field(default=3600, ge=60, le=86400)
+    # The identity provider's issuer and our audience: both required in production.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Claim names: a region's IdP rarely says `role` or `units`.
+    jwt_subject_claim: str = "sub"
+    jwt_role_claim: str = "role"
+    jwt_units_claim: str = "units"
+    # No token may live longer than this (exp - iat), nor be used after it (now - iat).
+    jwt_max_age_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
 
     # Outbound notifications: one webhook endpoint per recipient, signed with HMAC-SHA256.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
@@ -177,6 +187,10 @@ class Settings(BaseSettings):
         if not self.temporal_address:
             problems.append("SJUKFALL_TEMPORAL_ADDRESS is required in production "
                             "(the embedded Temporal dev server is for development only)")
+        for name in ("jwt_issuer", "jwt_audience"):  # with an identity provider's keys
+            if self.jwks_url and not getattr(self, name):
+                problems.append(f"{env_name(name)} is required in production: tokens are "
+                                "accepted only from your identity provider, for this service")
         if not self.jwks_url:
             if self.jwt_secret == DEV_JWT_SECRET:
                 problems.append("SJUKFALL_JWT_SECRET is the dev secret: set SJUKFALL_JWKS_URL "

@@ -60,7 +60,7 @@ async def test_health_needs_no_token(api: Api) -> None:
     assert (await api.http.get("/readyz")).status_code == 200
 
 
-def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_path: Any) -> None:
+async def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_path: Any) -> None:
     """Production: tokens signed by the identity provider, verified with its published keys."""
     from sjukfall.embedded import free_port
     import http.server
@@ -85,15 +85,15 @@ def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_path: 
     try:
         verifier = TokenVerifier("unused", f"http://127.0.0.1:{server.server_port}/jwks")
         claims = {"sub": "hsa-123", "role": "physician", "units": ["vc-norr"],
-                  "exp": int(time.time()) + 60}
+                  "iat": int(time.time()), "exp": int(time.time()) + 60}
         good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
-        assert verifier.verify(good).units == ("vc-norr",)
+        assert (await verifier.verify(good)).units == ("vc-norr",)
         other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
         with pytest.raises(jwt.InvalidSignatureError):
-            verifier.verify(forged)
+            await verifier.verify(forged)
         hs = jwt.encode(claims, "x" * 32, algorithm="HS256")
         with pytest.raises(jwt.PyJWTError):  # no falling back to a shared secret
-            verifier.verify(hs)
+            await verifier.verify(hs)
     finally:
         server.shutdown()

@@ -41,6 +41,8 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
         "SJUKFALL_DATABASE_URL": "postgresql://sjukfall@db.internal:5432/sjukfall",
         "SJUKFALL_TEMPORAL_ADDRESS": "temporal.internal:7233",
         "SJUKFALL_JWKS_URL": "https://idp.example.org/jwks.json",
+        "SJUKFALL_JWT_ISSUER": "https://idp.example.org",
+        "SJUKFALL_JWT_AUDIENCE": "sjukfall-api",
         "SJUKFALL_WEBHOOK_SECRET": STRONG,
         "SJUKFALL_FK_URL": "https://fk-gateway.example.org",
         "SJUKFALL_FK_SECRET": STRONG,
