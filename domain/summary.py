@@ -8,8 +8,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from .calendar import MILESTONE_DAYS, day_start
 from .icd import chapter
-from .privacy import may_see_identity
 from .identity import age_band, birth_date, sex_for_statistics
+from .privacy import may_see_identity
 from .state import CaseState
 from .vocabulary import CloseReason, CoordinationStatus, Phase, Role
 

@@ -290,9 +290,9 @@ def replay(
 
 async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from temporalio.client import WorkflowHistory
-    from sjukfall.payload_codec import codec_for, encrypted_converter
     from temporalio.worker import Replayer
 
+    from sjukfall.payload_codec import codec_for, encrypted_converter
     from worker import connect_client, sandbox_runner
     from workflows.case import CaseWorkflow
 

@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from sjukfall.payload_codec import data_converter
-from sjukfall.settings import Settings
 from temporalio.testing import WorkflowEnvironment
 
 from sjukfall.embedded import (
@@ -26,6 +24,8 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
+from sjukfall.payload_codec import data_converter
+from sjukfall.settings import Settings
 from store.databases import create_database, drop_database
 
 # Clients encrypt payloads as in production (the dev key): tests see what Temporal holds.

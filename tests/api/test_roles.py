@@ -62,9 +62,10 @@ async def test_health_needs_no_token(api: Api) -> None:
 
 async def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_path: Any) -> None:
     """Production: tokens signed by the identity provider, verified with its published keys."""
-    from sjukfall.embedded import free_port
     import http.server
     import threading
+
+    from sjukfall.embedded import free_port
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from sjukfall.payload_codec import codec_for, encrypted_converter
-from sjukfall.settings import Settings
 from temporalio.worker import Replayer
 
 from api.commands import workflow_id
@@ -29,6 +27,8 @@ from domain.commands import (
     RecordPlanFollowUp,
     WithdrawConsent,
 )
+from sjukfall.payload_codec import codec_for, encrypted_converter
+from sjukfall.settings import Settings
 from tests.workflows.conftest import Harness
 from tests.workflows.support import (
     PATIENT,
