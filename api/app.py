@@ -22,6 +22,7 @@ from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit
 from api.problems import PROBLEM, Problem, install
+from api.purpose import Purpose
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
@@ -31,7 +32,7 @@ from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
 from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
-from store.access_log import accesses_for_case, record_access
+from store.access_log import accesses_for_case, record_access, record_accesses
 from store.eventstore import EventStore
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
@@ -41,8 +42,7 @@ from workflows.case import CommandResult
 INT32 = 2**31 - 1  # versions and day counts are PostgreSQL integers
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-Purpose = Annotated[str, Header(alias="X-Purpose", max_length=200,
-                                description="why the case is read (PDL); default 'care'")]
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": title, "content": {PROBLEM: {}}}
     for status, title in [(400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
@@ -260,6 +260,7 @@ def _routes(app: FastAPI) -> None:
     @app.get("/cases", tags=["cases"])
     async def cases(
         request: Request,
+        purpose: Purpose,
         principal: Principal = people,
         phase: Literal["assessment", "plan", "follow_up", "closed"] | None = None,
         unit: str | None = None,
@@ -278,7 +279,8 @@ def _routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=INT32)] = 0,
     ) -> dict[str, Any]:
-        """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list."""
+        """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list. Each
+        case shown is a read of it: one PDL entry per case, written in one statement."""
         units = None if principal.role == "ops" else list(principal.units)
         if unit is not None:
             units = [u for u in (units if units is not None else [unit]) if u == unit]
@@ -292,12 +294,16 @@ def _routes(app: FastAPI) -> None:
         except InvalidQuery as err:
             raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
                                            "message": str(err)}]) from None
+        await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
+                              role=principal.role, units=list(principal.units),
+                              case_ids=[r["case_id"] for r in rows], action="list",
+                              purpose=purpose)
         return {"total": total, "limit": limit, "offset": offset,
                 "items": [shown(principal, r) for r in rows]}
 
     @app.get("/cases/{case_id}", tags=["cases"])
     async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
-                           purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+                           purpose: Purpose, principal: Principal = people) -> dict[str, Any]:
         """The case's summary; the identity number is hidden from non-physicians when the
         patient has protected identity. The read is recorded in the PDL access log."""
         row = await case_row(request, principal, case_id, with_state=True)
@@ -306,10 +312,10 @@ def _routes(app: FastAPI) -> None:
         return shown(principal, {**row, "patient_id": state.patient_id})
 
     @app.get("/cases/{case_id}/events", tags=["cases"])
-    async def events(request: Request, case_id: Annotated[str, CASE_ID],
+    async def events(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                      from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-                     purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+                     principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""
         row = await case_row(request, principal, case_id)
         records = await case_events(request.app.state.store.pool, case_id, from_version)
@@ -325,10 +331,12 @@ def _routes(app: FastAPI) -> None:
         }
 
     @app.get("/cases/{case_id}/access-log", tags=["operations"])
-    async def access_log(request: Request, case_id: Annotated[str, CASE_ID],
+    async def access_log(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                          principal: Principal = ops) -> dict[str, Any]:
-        """Who read the case, when, in what role and why (PDL): for a patient's request."""
+        """Who read the case, when, in what role and why (PDL): for a patient's request. The
+        read of the log is itself logged."""
         row = await case_row(request, principal, case_id)
+        await log_read(request, principal, case_id, "access_log", purpose)
         items = await accesses_for_case(request.app.state.store.pool, case_id)
         return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
 

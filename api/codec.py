@@ -12,16 +12,17 @@ under `-` when they name none. Browsers may call it from the origins in SJUKFALL
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from google.protobuf.json_format import MessageToDict, ParseDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, require
 from api.problems import Problem
+from api.purpose import Purpose
 from sjukfall.payload_codec import EncryptionCodec
-from store.access_log import record_access
+from store.access_log import record_accesses
 
 router = APIRouter(prefix="/codec", tags=["operations"])
 OPS = Depends(require("ops"))
@@ -65,17 +66,15 @@ def _case_ids(payloads: list[Payload]) -> set[str]:
 
 
 @router.post("/decode")
-async def decode(request: Request, body: dict[str, Any], principal: Principal = OPS,
-                 purpose: Annotated[str, Header(alias="X-Purpose", max_length=200)] = "operations",
-                 ) -> dict[str, Any]:
+async def decode(request: Request, body: dict[str, Any], purpose: Purpose,
+                 principal: Principal = OPS) -> dict[str, Any]:
     """Decrypt payloads for the Temporal UI or CLI; recorded in the PDL access log."""
     codec: EncryptionCodec = request.app.state.codec
     decoded = await codec.decode(_payloads(body))
     pool = request.app.state.store.pool
-    for case_id in sorted(_case_ids(decoded)) or ["-"]:
-        await record_access(pool, actor_id=principal.sub, role=principal.role,
-                            units=list(principal.units), case_id=case_id,
-                            action="codec:decode", purpose=purpose)
+    await record_accesses(pool, actor_id=principal.sub, role=principal.role,
+                          units=list(principal.units), case_ids=sorted(_case_ids(decoded)) or ["-"],
+                          action="codec:decode", purpose=purpose)
     return _answer(decoded)
 
 

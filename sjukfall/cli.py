@@ -181,6 +181,12 @@ def cases_stuck(
 
 
 def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str) -> Any:
+    from store.access_log import InvalidPurpose, checked_purpose
+
+    try:
+        checked_purpose(purpose)
+    except InvalidPurpose as err:
+        raise typer.BadParameter(str(err), param_hint="--purpose") from None
     found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), action, purpose))
     if found is None:
         typer.echo(f"no case {case_id}", err=True)
