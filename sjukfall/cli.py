@@ -26,6 +26,8 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(case_app, name="case")
 keys_app = typer.Typer(no_args_is_help=True, help="Temporal payload encryption keys.")
 app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(no_args_is_help=True, help="The PDL access log.")
+app.add_typer(audit_app, name="audit")
 
 
 def _database_url() -> str:
@@ -254,6 +256,28 @@ def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str
         _echo_json([_event_json(e) for e in events])
     else:
         _table([_timeline_row(e) for e in events], ["version", "at", "type", "by", "what"])
+
+
+@audit_app.command("verify")
+def audit_verify(head: str = typer.Option(None, help="the last hash you recorded earlier "
+                                                      "(hex): also catches entries removed at the end")
+                 ) -> None:
+    """Check the access log's hash chain; exit 1 naming the first altered or removed entry.
+    Prints the chain's head hash: keep it outside the database (e.g. in the ops journal)."""
+    from store.access_log import verify_chain
+
+    checked, broken = _with_pool(lambda pool: verify_chain(
+        pool, bytes.fromhex(head) if head else None))
+    if broken is not None:
+        typer.echo(f"access log chain broken: {broken.describe()} ({checked} entries intact "
+                   "before it)", err=True)
+        raise typer.Exit(1)
+
+    async def last(pool: Any) -> Any:
+        return await pool.fetchval("SELECT hash FROM access_log ORDER BY seq DESC LIMIT 1")
+
+    top = _with_pool(last)
+    typer.echo(f"access log intact: {checked} entries; head {top.hex() if top else '-'}")
 
 
 @keys_app.command("new")
