@@ -26,14 +26,16 @@ from api.purpose import Purpose
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
+from domain.identity import normalise
 from domain.privacy import mask_identity
 from domain.state import CaseState
 from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
 from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
-from store.access_log import accesses_for_case, record_access, record_accesses
+from store.access_log import accesses_for_case, accesses_for_cases, record_access, record_accesses
 from store.eventstore import EventStore
+from store.patients import cases_of_patient
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
 from store.subscription import run_once
@@ -146,6 +148,32 @@ def shown(principal: Principal, data: Any, protected: bool | None = None) -> Any
     if protected is None:
         protected = bool(data.get("protected_identity"))
     return mask_identity(data, protected=protected, role=principal.role)
+
+
+def patient_number(value: str, field: str) -> str:
+    try:
+        return normalise(value, stockholm_today())
+    except ValueError as err:
+        raise Problem(422, str(err), [{"field": field, "rule": "identity_number",
+                                       "message": str(err)}]) from None
+
+
+async def find_patient(request: Request, principal: Principal, patient_id: str, purpose: str,
+                       limit: int, offset: int) -> dict[str, Any]:
+    """A patient's cases at the caller's units: each one shown is a PDL entry (`find`)."""
+    pool = request.app.state.store.pool
+    await catch_up(request)
+    rows = []
+    for case_id in await cases_of_patient(pool, patient_number(patient_id, "patient_id")):
+        row = await get_case_summary(pool, case_id)
+        if row is not None and principal.sees_unit(row["unit_id"]):
+            rows.append(row)
+    page = rows[offset:offset + limit]
+    await record_accesses(pool, actor_id=principal.sub, role=principal.role,
+                          units=list(principal.units), case_ids=[r["case_id"] for r in page],
+                          action="find", purpose=purpose)
+    return {"total": len(rows), "limit": limit, "offset": offset,
+            "items": [shown(principal, r) for r in page]}
 
 
 def state_of(row: dict[str, Any]) -> CaseState:
@@ -274,13 +302,18 @@ def _routes(app: FastAPI) -> None:
         unanswered_fk: bool | None = None,
         in_coordinator_queue: bool | None = None,
         q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
+        patient_id: Annotated[str | None, Query(max_length=20, description=(
+            "the patient's identity number (any accepted form): their cases at your units"))] = None,
         sort: str = "sick_period_start",
         descending: bool = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=INT32)] = 0,
     ) -> dict[str, Any]:
         """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list. Each
-        case shown is a read of it: one PDL entry per case, written in one statement."""
+        case shown is a read of it: one PDL entry per case, written in one statement. With
+        `patient_id`: that patient's cases (a search by identity number, logged as `find`)."""
+        if patient_id is not None:
+            return await find_patient(request, principal, patient_id, purpose, limit, offset)
         units = None if principal.role == "ops" else list(principal.units)
         if unit is not None:
             units = [u for u in (units if units is not None else [unit]) if u == unit]
@@ -339,6 +372,18 @@ def _routes(app: FastAPI) -> None:
         await log_read(request, principal, case_id, "access_log", purpose)
         items = await accesses_for_case(request.app.state.store.pool, case_id)
         return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
+
+    @app.get("/patients/{patient_id}/access-log", tags=["operations"])
+    async def patient_access_log(request: Request, patient_id: Annotated[str, Path(max_length=20)],
+                                 purpose: Purpose, principal: Principal = ops) -> dict[str, Any]:
+        """Who read any of the patient's cases, when, in what role and why: the answer to a
+        patient's request under PDL 8 kap. The read is logged on each of the cases."""
+        pool = request.app.state.store.pool
+        case_ids = await cases_of_patient(pool, patient_number(patient_id, "patient_id"))
+        await record_accesses(pool, actor_id=principal.sub, role=principal.role,
+                              units=list(principal.units), case_ids=case_ids,
+                              action="access_log", purpose=purpose)
+        return {"cases": case_ids, "items": await accesses_for_cases(pool, case_ids)}
 
     @app.post("/cases/{case_id}/certificates/{certificate_id}/revoke", tags=["commands"])
     async def revoke_certificate(request: Request, case_id: Annotated[str, CASE_ID],

@@ -216,6 +216,40 @@ async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: st
     return summary, events
 
 
+@case_app.command("find")
+def case_find(patient_id: str, who: str | None = OperatorOpt, purpose: str = PurposeOpt,
+              as_json: bool = JsonOpt) -> None:
+    """A patient's cases by identity number (PDL-logged as a read of each case found)."""
+    from domain.identity import normalise
+    from domain.privacy import mask_identity
+    from store.access_log import InvalidPurpose, checked_purpose, record_accesses
+    from store.patients import cases_of_patient
+    from store.queries import get_case_summary
+
+    try:
+        number = normalise(patient_id, date.today())
+        checked_purpose(purpose)
+    except InvalidPurpose as err:
+        raise typer.BadParameter(str(err), param_hint="--purpose") from None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="PATIENT_ID") from None
+
+    async def go(pool: Any) -> list[dict[str, Any]]:
+        rows = [r for c in await cases_of_patient(pool, number)
+                if (r := await get_case_summary(pool, c)) is not None]
+        await record_accesses(pool, actor_id=who or _operator(), role="ops", units=[],
+                              case_ids=[r["case_id"] for r in rows], action="cli:find",
+                              purpose=purpose)
+        return [mask_identity(r, protected=r["protected_identity"], role="ops") for r in rows]
+
+    rows = _with_pool(go)
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(rows, ["case_id", "phase", "unit_id", "sick_period_start", "days", "closed_reason"])
+    typer.echo(f"{len(rows)} case(s)")
+
+
 @case_app.command("show")
 def case_show(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
               as_json: bool = JsonOpt) -> None:
