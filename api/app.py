@@ -29,6 +29,7 @@ from domain.calendar import STOCKHOLM
 from domain.identity import normalise
 from domain.privacy import mask_identity
 from domain.state import CaseState
+from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
 from sjukfall.settings import Settings
@@ -124,10 +125,24 @@ async def _may_open_under(request: Request, principal: Principal, case_id: str) 
     return row is None or principal.sees_unit(row["unit_id"])
 
 
+async def certificate_is_this_cases(request: Request, case_id: str, cmd: Any) -> None:
+    """A certificate id belongs to one case (FK addresses care by it): a second case recording
+    it is refused (409), whichever unit holds the first. The answer names no case."""
+    certificate = getattr(cmd, "certificate", None)
+    if certificate is None:
+        return
+    cid = certificate.certificate_id
+    if await case_holding_certificate(request.app.state.store.pool, cid, case_id):
+        message = f"certificate {cid} is already recorded on another case"
+        raise Problem(409, message, [{"field": "certificate.certificate_id",
+                                      "rule": "certificate_in_other_case", "message": message}])
+
+
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
     cmd = build(actor_of(principal, row["unit_id"]))
+    await certificate_is_this_cases(request, case_id, cmd)
     result = await send_command(request.app.state.temporal, case_id, cmd,
                                 update_id(request, principal.sub, case_id, key, cmd))
     await catch_up(request)
@@ -274,6 +289,7 @@ def _routes(app: FastAPI) -> None:
             # "already opened"), never as a read of it; its unit, state and content stay unseen.
             raise domain_problem(DomainError("case_id", "case_already_opened",
                                              f"case {case_id} is already opened"))
+        await certificate_is_this_cases(request, case_id, open_command)
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
