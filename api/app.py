@@ -65,6 +65,9 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         version="0.1.0",
         description="Sick-leave cases (sjukfall): commands, projections, event history.",
         responses=ERRORS,
+        # The interactive docs (and the schema they read) are off in production unless enabled.
+        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None,
+                                              "openapi_url": None}),
     )
     app.state.settings = settings
     app.state.temporal = client

@@ -28,6 +28,14 @@ DEV_PAYLOAD_KEYS = {DEV_PAYLOAD_KEY_ID: "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXM
 MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
 
 
+def database_sslmode(url: str) -> str | None:
+    """The sslmode a PostgreSQL URL asks for (None: libpq's default, `prefer`)."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(urlsplit(url).query).get("sslmode")
+    return values[-1] if values else None
+
+
 def env_name(field: str) -> str:
     """The environment variable that sets a Settings field."""
     return f"SJUKFALL_{field.upper()}"
@@ -59,7 +67,13 @@ class Settings(BaseSettings):
 
     # PostgreSQL: unset URL = embedded server on postgres_port, data under data_dir.
     database_url: str | None = None
+    # Production only: a database URL without sslmode=verify-full, acknowledged (the compose
+    # stack's database on its private network, or a service mesh).
+    database_insecure: bool = False
     postgres_port: int = 5433
+
+    # /docs, /redoc and /openapi.json: on in dev; in production only when set to true.
+    api_docs: bool | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -215,6 +229,14 @@ class Settings(BaseSettings):
         elif self.fk_secret == DEV_FK_SECRET:
             problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
                             "Försäkringskassan's integration gateway")
+        elif len(self.fk_secret) < MIN_SECRET_LENGTH:
+            problems.append(f"SJUKFALL_FK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        if self.database_url and not self.database_insecure and \
+                database_sslmode(self.database_url) != "verify-full":
+            problems.append("SJUKFALL_DATABASE_URL must require TLS with the server's identity "
+                            "checked in production: add ?sslmode=verify-full (and sslrootcert= "
+                            "for a private CA); SJUKFALL_DATABASE_INSECURE=true only where a "
+                            "service mesh encrypts the traffic")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
         if not has_tls and not self.temporal_insecure:
             problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "
@@ -262,6 +284,10 @@ class Settings(BaseSettings):
     @property
     def resolved_fk_url(self) -> str:
         return self.fk_url or f"http://127.0.0.1:{self.fk_simulator_port}"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
 
     @property
     def resolved_codec_cors_origins(self) -> list[str]:

@@ -38,7 +38,7 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
     """A complete production environment; tests take one thing away at a time."""
     env = {
         "SJUKFALL_ENV": "production",
-        "SJUKFALL_DATABASE_URL": "postgresql://sjukfall@db.internal:5432/sjukfall",
+        "SJUKFALL_DATABASE_URL": "postgresql://sjukfall@db.internal:5432/sjukfall?sslmode=verify-full",
         "SJUKFALL_TEMPORAL_ADDRESS": "temporal.internal:7233",
         "SJUKFALL_JWKS_URL": "https://idp.example.org/jwks.json",
         "SJUKFALL_JWT_ISSUER": "https://idp.example.org",
