@@ -70,7 +70,8 @@ async def case_worker(
         gateway_client(settings) as fk_http,
     ):
         fk_port = fk_port or transport_for(settings, fk_http)  # SJUKFALL_FK_TRANSPORT
-        activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret,
+        activities = CaseActivities(store, http, settings.webhook_urls,
+                                    settings.secrets_by_recipient,
                                     fk_port=fk_port)
         worker = Worker(
             client,

@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # Outbound notifications: one webhook endpoint per recipient, signed with HMAC-SHA256.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    # One secret per recipient (Standard Webhooks, sjukfall/webhooks.py): JSON
+    # {recipient: [secret, ...]}, the new secret first during a rotation (all of them sign).
+    # A recipient without its own falls back to webhook_secret: dev only.
+    webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
 
     # Temporal payload encryption (sjukfall/payload_codec.py): AES-256-GCM keys as JSON
     # {key_id: base64 of 32 bytes}; new payloads use payload_key_id, old keys still decrypt.
@@ -216,6 +220,7 @@ class Settings(BaseSettings):
                             "shared with the webhook receivers")
         elif len(self.webhook_secret) < MIN_SECRET_LENGTH:
             problems.append(f"SJUKFALL_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        problems += self.webhook_problems()
         if not self.fk_url:
             problems.append("SJUKFALL_FK_URL is required in production "
                             "(the FK simulator is for development only)")
@@ -244,6 +249,37 @@ class Settings(BaseSettings):
                             "private CA) or SJUKFALL_TEMPORAL_API_KEY; SJUKFALL_TEMPORAL_INSECURE=true "
                             "only where a service mesh encrypts the traffic")
         return problems
+
+    def webhook_problems(self) -> list[str]:
+        """Production: https only, and each recipient signed with secrets of its own."""
+        problems = []
+        owners: dict[str, str] = {}
+        for recipient, url in sorted(self.webhook_urls.items()):
+            if urlsplit(url).scheme != "https":
+                problems.append(f"SJUKFALL_WEBHOOK_URLS: {recipient}'s URL must be https:// in "
+                                "production")
+            secrets = self.webhook_secrets.get(recipient) or []
+            if not secrets:
+                problems.append(f"SJUKFALL_WEBHOOK_SECRETS has no secret for {recipient}: each "
+                                "recipient has its own, so none can sign as another")
+            for secret in secrets:
+                if len(secret) < MIN_SECRET_LENGTH:
+                    problems.append(f"SJUKFALL_WEBHOOK_SECRETS: {recipient}'s secret is shorter "
+                                    f"than {MIN_SECRET_LENGTH} characters")
+                if owners.setdefault(secret, recipient) != recipient:
+                    problems.append(f"SJUKFALL_WEBHOOK_SECRETS: {recipient} shares a secret with "
+                                    f"{owners[secret]}")
+        return problems
+
+    @property
+    def secrets_by_recipient(self) -> dict[str, list[str]]:
+        """Each recipient's signing secrets (dev: the shared webhook_secret where none is set)."""
+        from collections import defaultdict
+
+        fallback = [self.webhook_secret]
+        out: dict[str, list[str]] = defaultdict(lambda: fallback)
+        out.update({r: list(s) for r, s in self.webhook_secrets.items() if s})
+        return out
 
     def fk_client_problems(self) -> list[str]:
         """What keeps a process that sends to FK (the worker) from doing so in production.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -200,6 +201,8 @@ def test_the_production_settings_accept_the_configmap(
                        "postgresql://sjukfall:pw@db:5432/sjukfall?sslmode=verify-full")
     monkeypatch.setenv("SJUKFALL_WEBHOOK_SECRET", "w" * 64)
     monkeypatch.setenv("SJUKFALL_FK_SECRET", "f" * 64)
+    monkeypatch.setenv("SJUKFALL_WEBHOOK_SECRETS", json.dumps(
+        {r: [r[0] * 64] for r in ("employer", "fk", "patient")}))
     monkeypatch.setenv("SJUKFALL_PAYLOAD_KEYS", '{"k1": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}')
     monkeypatch.setenv("SJUKFALL_PAYLOAD_KEY_ID", "k1")
     settings = Settings()
