@@ -115,7 +115,9 @@ def codec_for(settings: object, *, accept_plaintext: bool | None = None) -> Encr
 def encrypted_converter(codec: PayloadCodec, base: DataConverter | None = None) -> DataConverter:
     """The pydantic converter with payloads and failure messages through `codec`."""
     if base is None:
-        from temporalio.contrib.pydantic import pydantic_data_converter as base
+        from temporalio.contrib.pydantic import pydantic_data_converter
+
+        base = pydantic_data_converter
     return dataclasses.replace(base, payload_codec=codec,
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 

@@ -12,7 +12,7 @@ from domain import decide, initial_state
 from domain.commands import OpenCase
 from store.sample_cases import to_new_events
 from tests.fk.conftest import FkStack
-from tests.fk.support import PNR, case_with_certificate, records, today
+from tests.fk.support import PNR, case_with_certificate, records
 from tests.workflows.support import PHYSICIAN, certificate
 
 OTHER = "198112189876"
