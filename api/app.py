@@ -292,12 +292,12 @@ def _routes(app: FastAPI) -> None:
             # "already opened"), never as a read of it; its unit, state and content stay unseen.
             raise domain_problem(DomainError("case_id", "case_already_opened",
                                              f"case {case_id} is already opened"))
-        await certificate_is_this_cases(request, case_id, open_command)
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
             if err.rule != "case_already_opened":
                 raise domain_problem(err) from None
+        await certificate_is_this_cases(request, case_id, open_command)
         result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
                                  open_command,
                                  update_id(request, principal.sub, case_id, key, open_command))
