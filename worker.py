@@ -14,14 +14,14 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
 from fk.port import FkPort, gateway_client, transport_for
-from sjukfall.logs import configure, get_logger
+from sjukfall.logs import configure, forwarding_runtime, get_logger
 from sjukfall.metrics import start_worker_metrics, temporal_runtime
+from sjukfall.payload_codec import data_converter
 from sjukfall.settings import Settings, get_settings
 from sjukfall.tracing import setup_tracing, shutdown_tracing
 from store.eventstore import EventStore
@@ -43,14 +43,15 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 async def connect_client(settings: Settings, address: str | None = None,
                          service_name: str = "sjukfall-worker") -> Client:
-    """A Temporal client with the pydantic converter, TLS from the settings, the SDK's
+    """A Temporal client with the pydantic converter and encrypted payloads
+    (sjukfall/payload_codec.py), TLS from the settings, the SDK's
     Prometheus metrics (when SJUKFALL_TEMPORAL_METRICS_PORT is set) and tracing (when
     SJUKFALL_OTLP_ENDPOINT is set)."""
     return await Client.connect(
         address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}",
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=temporal_runtime(settings),
+        data_converter=data_converter(settings),
+        runtime=temporal_runtime(settings) or forwarding_runtime(),  # core logs redacted
         plugins=setup_tracing(settings, service_name),
         **settings.temporal_connect_options(),
     )
@@ -69,7 +70,8 @@ async def case_worker(
         gateway_client(settings) as fk_http,
     ):
         fk_port = fk_port or transport_for(settings, fk_http)  # SJUKFALL_FK_TRANSPORT
-        activities = CaseActivities(store, http, settings.webhook_urls, settings.webhook_secret,
+        activities = CaseActivities(store, http, settings.webhook_urls,
+                                    settings.secrets_by_recipient,
                                     fk_port=fk_port)
         worker = Worker(
             client,

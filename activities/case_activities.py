@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
@@ -24,7 +24,7 @@ from domain import Event, consent_check, event_from_record, event_to_record, fol
 from domain.events import NotificationRequested
 from sjukfall.logs import get_logger
 from sjukfall.metrics import APPENDS_REFUSED, observe_append, observe_attempt
-from sjukfall.signing import signed_headers
+from sjukfall.webhooks import signed_webhook_headers
 from store.eventstore import EventStore, NewEvent, WrongExpectedVersion, is_transient
 
 if TYPE_CHECKING:
@@ -80,13 +80,13 @@ class CaseActivities:
         store: EventStore,
         http: httpx.AsyncClient,
         webhook_urls: dict[str, str],
-        webhook_secret: str,
+        webhook_secrets: Mapping[str, Sequence[str]],
         fk_port: FkPort | None = None,
     ) -> None:
         self.store = store
         self.http = http
         self.webhook_urls = webhook_urls
-        self.webhook_secret = webhook_secret
+        self.webhook_secrets = webhook_secrets  # recipient -> its secrets (new first)
         self.fk_port = fk_port  # certificates and messages to FK (activities/fk_delivery.py)
 
     @activity.defn
@@ -152,7 +152,8 @@ class CaseActivities:
             "parameters": note.parameters,
             "requested_at": note.occurred_at.isoformat(),
         }).encode()
-        headers = signed_headers(self.webhook_secret, body, note.notification_id)
+        headers = signed_webhook_headers(self.webhook_secrets[note.recipient], body,
+                                         note.notification_id)
         response = await self.http.post(url, content=body, headers=headers)
         if response.is_success:
             receipt = response.headers.get("X-Receipt") or f"http-{response.status_code}"

@@ -17,23 +17,28 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import bodies, fk_routes, rivta_routes
+from api import bodies, codec, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
 from api.problems import PROBLEM, Problem, install
-from api.redaction import hides_identity, without_identity
+from api.purpose import Purpose
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
-from domain.summary import as_read_at, patient_identity_for
+from domain.identity import normalise
+from domain.privacy import mask_identity
+from domain.summary import as_read_at
 from domain.state import CaseState
+from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
+from sjukfall.payload_codec import codec_for
 from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
-from store.access_log import accesses_for_case, record_access
+from store.access_log import accesses_for_case, accesses_for_cases, record_access, record_accesses
 from store.eventstore import EventStore
+from store.patients import cases_of_patient
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
 from store.subscription import run_once
@@ -42,8 +47,7 @@ from workflows.case import CommandResult
 INT32 = 2**31 - 1  # versions and day counts are PostgreSQL integers
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-Purpose = Annotated[str, Header(alias="X-Purpose", max_length=200,
-                                description="why the case is read (PDL); default 'care'")]
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": title, "content": {PROBLEM: {}}}
     for status, title in [(400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
@@ -64,11 +68,14 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         description="Sick-leave cases (sjukfall): commands, projections, event history.",
         responses=ERRORS,
         dependencies=[Depends(clean_query)],
+        # The interactive docs (and the schema they read) are off in production unless enabled.
+        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None,
+                                              "openapi_url": None}),
     )
     app.state.settings = settings
     app.state.temporal = client
     app.state.store = store
-    app.state.verifier = TokenVerifier(settings.jwt_secret, settings.jwks_url)
+    app.state.verifier = TokenVerifier.from_settings(settings)
     app.state.summary = CaseSummaryProjection()
     app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)
@@ -77,6 +84,15 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.include_router(fk_routes.router)
     app.include_router(rivta_routes.router)  # FK over RIV-TA SOAP (SJUKFALL_FK_TRANSPORT=rivta)
     observe_requests(app)  # access log + request metrics (api/observability.py)
+    app.state.codec = codec_for(settings)
+    app.include_router(codec.router)  # the Temporal UI's codec server (ops, PDL-logged)
+    if origins := settings.resolved_codec_cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
+                           allow_methods=["POST"],
+                           allow_headers=["authorization", "content-type", "x-namespace",
+                                          "x-purpose"])
     instrument_app(app)  # server spans, when tracing is on
     return app
 
@@ -106,10 +122,34 @@ async def case_row(request: Request, principal: Principal, case_id: str,
     return row
 
 
+async def _may_open_under(request: Request, principal: Principal, case_id: str) -> bool:
+    """A client-chosen case id is free, or already the caller's own unit's case."""
+    pool = request.app.state.store.pool
+    row = await get_case_summary(pool, case_id)
+    if row is None:
+        await catch_up(request)
+        row = await get_case_summary(pool, case_id)
+    return row is None or principal.sees_unit(row["unit_id"])
+
+
+async def certificate_is_this_cases(request: Request, case_id: str, cmd: Any) -> None:
+    """A certificate id belongs to one case (FK addresses care by it): a second case recording
+    it is refused (409), whichever unit holds the first. The answer names no case."""
+    certificate = getattr(cmd, "certificate", None)
+    if certificate is None:
+        return
+    cid = certificate.certificate_id
+    if await case_holding_certificate(request.app.state.store.pool, cid, case_id):
+        message = f"certificate {cid} is already recorded on another case"
+        raise Problem(409, message, [{"field": "certificate.certificate_id",
+                                      "rule": "certificate_in_other_case", "message": message}])
+
+
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
     cmd = build(actor_of(principal, row["unit_id"]))
+    await certificate_is_this_cases(request, case_id, cmd)
     result = await send_command(request.app.state.temporal, case_id, cmd,
                                 update_id(request, principal.sub, case_id, key, cmd))
     await catch_up(request)
@@ -122,6 +162,40 @@ async def log_read(request: Request, principal: Principal, case_id: str, action:
         await record_access(request.app.state.store.pool, actor_id=principal.sub,
                             role=principal.role, units=list(principal.units), case_id=case_id,
                             action=action, purpose=purpose)
+
+
+def shown(principal: Principal, data: Any, protected: bool | None = None) -> Any:
+    """What `principal` may see of `data` (domain/privacy.py: the one masking rule). A row
+    carries its own `protected_identity`; other data takes the case's flag."""
+    if protected is None:
+        protected = bool(data.get("protected_identity"))
+    return mask_identity(data, protected=protected, role=principal.role)
+
+
+def patient_number(value: str, field: str) -> str:
+    try:
+        return normalise(value, stockholm_today())
+    except ValueError as err:
+        raise Problem(422, str(err), [{"field": field, "rule": "identity_number",
+                                       "message": str(err)}]) from None
+
+
+async def find_patient(request: Request, principal: Principal, patient_id: str, purpose: str,
+                       limit: int, offset: int) -> dict[str, Any]:
+    """A patient's cases at the caller's units: each one shown is a PDL entry (`find`)."""
+    pool = request.app.state.store.pool
+    await catch_up(request)
+    rows = []
+    for case_id in await cases_of_patient(pool, patient_number(patient_id, "patient_id")):
+        row = await get_case_summary(pool, case_id)
+        if row is not None and principal.sees_unit(row["unit_id"]):
+            rows.append(row)
+    page = rows[offset:offset + limit]
+    await record_accesses(pool, actor_id=principal.sub, role=principal.role,
+                          units=list(principal.units), case_ids=[r["case_id"] for r in page],
+                          action="find", purpose=purpose)
+    return {"total": len(rows), "limit": limit, "offset": offset,
+            "items": [shown(principal, r) for r in page]}
 
 
 def state_of(row: dict[str, Any]) -> CaseState:
@@ -220,11 +294,17 @@ def _routes(app: FastAPI) -> None:
                                     case_id=case_id, actor=actor_of(principal, data.unit_id),
                                     merge_gap_days=request.app.state.settings.merge_gap_days
                                     if gap is None else gap)
+        if data.case_id and not await _may_open_under(request, principal, case_id):
+            # Another unit's case: answered as a taken id in your own unit would be (409
+            # "already opened"), never as a read of it; its unit, state and content stay unseen.
+            raise domain_problem(DomainError("case_id", "case_already_opened",
+                                             f"case {case_id} is already opened"))
         try:  # decide once here so that a refused open starts no workflow at all
             decide(open_command, initial_state(case_id), datetime.now(STOCKHOLM))
         except DomainError as err:
             if err.rule != "case_already_opened":
                 raise domain_problem(err) from None
+        await certificate_is_this_cases(request, case_id, open_command)
         result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
                                  open_command,
                                  update_id(request, principal.sub, case_id, key, open_command))
@@ -234,6 +314,7 @@ def _routes(app: FastAPI) -> None:
     @app.get("/cases", tags=["cases"])
     async def cases(
         request: Request,
+        purpose: Purpose,
         principal: Principal = people,
         phase: Literal["assessment", "plan", "follow_up", "closed"] | None = None,
         unit: str | None = None,
@@ -247,12 +328,18 @@ def _routes(app: FastAPI) -> None:
         unanswered_fk: bool | None = None,
         in_coordinator_queue: bool | None = None,
         q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
+        patient_id: Annotated[str | None, Query(max_length=20, description=(
+            "the patient's identity number (any accepted form): their cases at your units"))] = None,
         sort: str = "sick_period_start",
         descending: bool = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=INT32)] = 0,
     ) -> dict[str, Any]:
-        """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list."""
+        """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list. Each
+        case shown is a read of it: one PDL entry per case, written in one statement. With
+        `patient_id`: that patient's cases (a search by identity number, logged as `find`)."""
+        if patient_id is not None:
+            return await find_patient(request, principal, patient_id, purpose, limit, offset)
         units = None if principal.role == "ops" else list(principal.units)
         if unit is not None:
             units = [u for u in (units if units is not None else [unit]) if u == unit]
@@ -266,46 +353,64 @@ def _routes(app: FastAPI) -> None:
         except InvalidQuery as err:
             raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
                                            "message": str(err)}]) from None
-        return {"total": total, "limit": limit, "offset": offset, "items": rows}
+        await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
+                              role=principal.role, units=list(principal.units),
+                              case_ids=[r["case_id"] for r in rows], action="list",
+                              purpose=purpose)
+        return {"total": total, "limit": limit, "offset": offset,
+                "items": [shown(principal, r) for r in rows]}
 
     @app.get("/cases/{case_id}", tags=["cases"])
     async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
-                           purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+                           purpose: Purpose, principal: Principal = people) -> dict[str, Any]:
         """The case's summary; the identity number is hidden from non-physicians when the
         patient has protected identity. The read is recorded in the PDL access log."""
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        return {**row, **as_read_at(state, datetime.now(UTC)),
-                "patient_id": patient_identity_for(state, principal.role)}
+        return shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
+                                 "patient_id": state.patient_id})
 
     @app.get("/cases/{case_id}/events", tags=["cases"])
-    async def events(request: Request, case_id: Annotated[str, CASE_ID],
+    async def events(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                      from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-                     purpose: Purpose = "care", principal: Principal = people) -> dict[str, Any]:
+                     principal: Principal = people) -> dict[str, Any]:
         """The case's full event history in order, paged by version."""
         row = await case_row(request, principal, case_id)
         records = await case_events(request.app.state.store.pool, case_id, from_version)
         page = records[:limit]
         await log_read(request, principal, case_id, "events", purpose)
-        shown = (without_identity if hides_identity(row.get("protected_identity"), principal.role)
-                 else (lambda data: data))
+        items = [{"version": e.version, "type": e.type, "event_id": e.event_id,
+                  "schema_version": e.schema_version, "recorded_at": e.recorded_at,
+                  "data": e.data} for e in page]
         return {
             "case_id": case_id,
-            "items": [{"version": e.version, "type": e.type, "event_id": e.event_id,
-                       "schema_version": e.schema_version, "recorded_at": e.recorded_at,
-                       "data": shown(e.data)} for e in page],
+            "items": shown(principal, items, row["protected_identity"]),
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 
     @app.get("/cases/{case_id}/access-log", tags=["operations"])
-    async def access_log(request: Request, case_id: Annotated[str, CASE_ID],
+    async def access_log(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                          principal: Principal = ops) -> dict[str, Any]:
-        """Who read the case, when, in what role and why (PDL): for a patient's request."""
-        await case_row(request, principal, case_id)
-        return {"case_id": case_id,
-                "items": await accesses_for_case(request.app.state.store.pool, case_id)}
+        """Who read the case, when, in what role and why (PDL): for a patient's request. The
+        read of the log is itself logged."""
+        row = await case_row(request, principal, case_id)
+        await log_read(request, principal, case_id, "access_log", purpose)
+        items = await accesses_for_case(request.app.state.store.pool, case_id)
+        return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
+
+    @app.get("/patients/{patient_id}/access-log", tags=["operations"])
+    async def patient_access_log(request: Request, patient_id: Annotated[str, Path(max_length=20)],
+                                 purpose: Purpose, principal: Principal = ops) -> dict[str, Any]:
+        """Who read any of the patient's cases, when, in what role and why: the answer to a
+        patient's request under PDL 8 kap. The read is logged on each of the cases."""
+        pool = request.app.state.store.pool
+        case_ids = await cases_of_patient(pool, patient_number(patient_id, "patient_id"))
+        await record_accesses(pool, actor_id=principal.sub, role=principal.role,
+                              units=list(principal.units), case_ids=case_ids,
+                              action="access_log", purpose=purpose)
+        return {"cases": case_ids, "items": await accesses_for_cases(pool, case_ids)}
 
     @app.post("/cases/{case_id}/certificates/{certificate_id}/revoke", tags=["commands"])
     async def revoke_certificate(request: Request, case_id: Annotated[str, CASE_ID],

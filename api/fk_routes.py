@@ -141,7 +141,7 @@ async def record_fk_message(
     is the authenticated sender, recorded as the actor."""
     mid = message.message_id
     pool = request.app.state.store.pool
-    case_id = await case_for_certificate(pool, message.certificate_id)
+    case_id = await case_for_certificate(pool, message.certificate_id, message.patient_id)
     if case_id is None:
         log.info(
             "fk_message_refused",
@@ -149,7 +149,8 @@ async def record_fk_message(
             error_id="VALIDATION_ERROR",
             reason="certificate_unknown",
         )
-        text = f"certificate {message.certificate_id} is not known to this care provider"
+        text = (f"certificate {message.certificate_id} is not known to this care provider "
+                "for this patient")
         return 422, Result.error("VALIDATION_ERROR", text)
     if await message_received(pool, case_id, mid):
         log.info("fk_message_repeated", message_id=mid, case_id=case_id)

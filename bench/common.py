@@ -36,9 +36,10 @@ from starlette.responses import JSONResponse
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from sjukfall.payload_codec import data_converter as _encrypted
+from sjukfall.settings import Settings as _Settings
 from sjukfall.embedded import (
     EmbeddedPostgres,
     free_port,
@@ -48,13 +49,17 @@ from sjukfall.embedded import (
     temporal_test_server,
 )
 from sjukfall.inbox import WebhookReceiver as _TestReceiver
-from sjukfall.signing import IDEMPOTENCY_HEADER, verify
+from sjukfall.signing import IDEMPOTENCY_HEADER
+from sjukfall.webhooks import verify_webhook as verify
 from store.databases import create_database, drop_database  # noqa: F401  (common.drop_database)
 
 SECRET = "bench-webhook-secret"
 FK_SECRET = "bench-fk-secret"
 RECIPIENTS = ("patient", "physician", "coordinator", "employer", "fk", "af", "social_services",
               "occupational_health", "multimodal_team")
+
+# The worker process encrypts payloads (the dev key): the bench's clients must too.
+ENCRYPTED = _encrypted(_Settings())
 
 
 # --- output -------------------------------------------------------------------------------
@@ -137,13 +142,13 @@ async def temporal(kind: str) -> AsyncIterator[WorkflowEnvironment]:
     """`time-skipping` (test server) or `dev` (CLI dev server, in-memory SQLite)."""
     if kind == "time-skipping":
         env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=ENCRYPTED,
             test_server_existing_path=str(temporal_test_server()),
         )
         await register_search_attributes(env.client)
     elif kind == "dev":
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=ENCRYPTED,
             dev_server_existing_path=str(temporal_cli()),
             dev_server_log_level="error",
             dev_server_extra_args=search_attribute_args(),

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from .calendar import MILESTONE_DAYS, day_start, local_date
 from .icd import chapter
 from .identity import age_band, birth_date, sex_for_statistics
+from .privacy import may_see_identity
 from .state import CaseState
 from .vocabulary import CloseReason, CoordinationStatus, Phase, Role
 
@@ -129,6 +130,4 @@ def in_coordinator_queue(state: CaseState) -> bool:
 
 def patient_identity_for(state: CaseState, role: Role) -> str | None:
     """The identity number a reader may see: none for non-physicians when it is protected."""
-    if state.protected_identity and role != "physician":
-        return None
-    return state.patient_id
+    return state.patient_id if may_see_identity(role, state.protected_identity) else None

@@ -34,6 +34,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(cases_app, name="cases")
 app.add_typer(case_app, name="case")
+keys_app = typer.Typer(no_args_is_help=True, help="Temporal payload encryption keys.")
+app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(no_args_is_help=True, help="The PDL access log.")
+app.add_typer(audit_app, name="audit")
 
 # --- errors: one line on stderr, and an exit code per kind (docs/operations.md, "Exit codes")
 EXIT_FAILED = 1       # the work ran and found a problem (a replay failed, no such case)
@@ -126,7 +130,9 @@ def token(
     settings = get_settings()
     if settings.env == "production":
         raise typer.BadParameter("dev tokens are not issued in production")
-    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl))  # type: ignore[arg-type]
+    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type]
+                           **{k: v for k, v in (("iss", settings.jwt_issuer),
+                                                ("aud", settings.jwt_audience)) if v}))
 
 
 @db_app.command("migrate")
@@ -440,6 +446,9 @@ def cases_list(
             descending=descending, limit=limit, offset=offset))
     except InvalidQuery as err:
         raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
+    from domain.privacy import mask_identity
+
+    rows = [mask_identity(r, protected=r["protected_identity"], role="ops") for r in rows]
     if as_json:
         _echo_json({"total": total, "limit": limit, "offset": offset, "items": rows})
         return
@@ -472,6 +481,12 @@ def cases_stuck(
 
 
 def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str) -> Any:
+    from store.access_log import InvalidPurpose, checked_purpose
+
+    try:
+        checked_purpose(purpose)
+    except InvalidPurpose as err:
+        raise typer.BadParameter(str(err), param_hint="--purpose") from None
     found = _with_pool(lambda pool: _read_case(pool, case_id, who or _operator(), action, purpose))
     if found is None:
         typer.echo(f"no case {case_id}", err=True)
@@ -480,6 +495,7 @@ def _read_case_or_exit(case_id: str, who: str | None, action: str, purpose: str)
 
 
 async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: str) -> Any:
+    from domain.privacy import mask_identity
     from store.access_log import record_access
     from store.queries import case_events, get_case_summary
 
@@ -489,7 +505,47 @@ async def _read_case(pool: Any, case_id: str, who: str, action: str, purpose: st
         return None
     await record_access(pool, actor_id=who, role="ops", units=[], case_id=case_id,
                         action=f"cli:{action}", purpose=purpose)
+    # The operator reads as ops: a protected patient's identity is masked (domain/privacy.py).
+    protected = bool(summary and summary.get("protected_identity")) or any(
+        e.type == "CaseOpened" and e.data.get("protected_identity") for e in events)
+    summary = mask_identity(summary, protected=protected, role="ops")
+    events = [e._replace(data=mask_identity(e.data, protected=protected, role="ops"))
+              for e in events]
     return summary, events
+
+
+@case_app.command("find")
+def case_find(patient_id: str, who: str | None = OperatorOpt, purpose: str = PurposeOpt,
+              as_json: bool = JsonOpt) -> None:
+    """A patient's cases by identity number (PDL-logged as a read of each case found)."""
+    from domain.identity import normalise
+    from domain.privacy import mask_identity
+    from store.access_log import InvalidPurpose, checked_purpose, record_accesses
+    from store.patients import cases_of_patient
+    from store.queries import get_case_summary
+
+    try:
+        number = normalise(patient_id, date.today())
+        checked_purpose(purpose)
+    except InvalidPurpose as err:
+        raise typer.BadParameter(str(err), param_hint="--purpose") from None
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="PATIENT_ID") from None
+
+    async def go(pool: Any) -> list[dict[str, Any]]:
+        rows = [r for c in await cases_of_patient(pool, number)
+                if (r := await get_case_summary(pool, c)) is not None]
+        await record_accesses(pool, actor_id=who or _operator(), role="ops", units=[],
+                              case_ids=[r["case_id"] for r in rows], action="cli:find",
+                              purpose=purpose)
+        return [mask_identity(r, protected=r["protected_identity"], role="ops") for r in rows]
+
+    rows = _with_pool(go)
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(rows, ["case_id", "phase", "unit_id", "sick_period_start", "days", "closed_reason"])
+    typer.echo(f"{len(rows)} case(s)")
 
 
 @case_app.command("show")
@@ -540,6 +596,36 @@ def _day(value: str, option: str) -> date:
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
                                  param_hint=option) from None
+
+
+@audit_app.command("verify")
+def audit_verify(head: str = typer.Option(None, help="the last hash you recorded earlier "
+                                                      "(hex): also catches entries removed at the end")
+                 ) -> None:
+    """Check the access log's hash chain; exit 1 naming the first altered or removed entry.
+    Prints the chain's head hash: keep it outside the database (e.g. in the ops journal)."""
+    from store.access_log import verify_chain
+
+    checked, broken = _with_pool(lambda pool: verify_chain(
+        pool, bytes.fromhex(head) if head else None))
+    if broken is not None:
+        typer.echo(f"access log chain broken: {broken.describe()} ({checked} entries intact "
+                   "before it)", err=True)
+        raise typer.Exit(1)
+
+    async def last(pool: Any) -> Any:
+        return await pool.fetchval("SELECT hash FROM access_log ORDER BY seq DESC LIMIT 1")
+
+    top = _with_pool(last)
+    typer.echo(f"access log intact: {checked} entries; head {top.hex() if top else '-'}")
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """A new AES-256 payload key, base64: add it to SJUKFALL_PAYLOAD_KEYS under a new id."""
+    from sjukfall.payload_codec import new_key
+
+    typer.echo(new_key())
 
 
 @app.command()
@@ -599,9 +685,9 @@ def replay(
 
 async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from temporalio.client import WorkflowHistory
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
+    from sjukfall.payload_codec import codec_for, encrypted_converter
     from worker import connect_client, sandbox_runner
     from workflows.case import CaseWorkflow
 
@@ -615,7 +701,9 @@ async def _replay(folder: Path, workflow_ids: list[str]) -> int:
         loaded = [await client.get_workflow_handle(w).fetch_history() for w in workflow_ids]
     else:
         loaded = [WorkflowHistory.from_json(p.stem, p.read_text()) for p in sorted(folder.glob("*.json"))]
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter,
+    # Histories from before encryption replay too (plain payloads pass on replay only).
+    converter = encrypted_converter(codec_for(get_settings(), accept_plaintext=True))
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=converter,
                         workflow_runner=sandbox_runner())
     failed = 0
     for history in loaded:
@@ -654,7 +742,7 @@ def fk_simulator(
     if settings.env == "production":
         raise typer.BadParameter("the FK simulator does not run in production")
     token = issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
-                        ttl_seconds=365 * 86400)
+                        ttl_seconds=settings.jwt_max_age_seconds)
     simulator = create_app(care_url or f"http://127.0.0.1:{settings.api_port}", token,
                            settings.fk_secret, protocol=settings.fk_transport,
                            care_address=settings.rivta_logical_address,

@@ -228,7 +228,9 @@ async def register_search_attributes(client: Client) -> None:
 class TemporalDevServer:
     """`temporal server start-dev` with its web UI, persisted to a SQLite file in data_dir."""
 
-    def __init__(self, data_dir: Path, port: int, ui_port: int, namespace: str = "default") -> None:
+    def __init__(self, data_dir: Path, port: int, ui_port: int, namespace: str = "default",
+                 codec_endpoint: str | None = None) -> None:
+        self.codec_endpoint = codec_endpoint  # the API's codec server, for the UI
         self.data_dir = data_dir.resolve()
         self.port = port
         self.ui_port = ui_port
@@ -248,6 +250,8 @@ class TemporalDevServer:
                 "--db-filename", str(self.data_dir / "temporal.db"),
                 "--namespace", self.namespace, "--log-level", "error"]
         args += search_attribute_args()
+        if self.codec_endpoint:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         log = open(self.data_dir / "temporal.log", "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      start_new_session=True, preexec_fn=_child_setup)

@@ -23,7 +23,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sjukfall.embedded import free_port
-from sjukfall.signing import IDEMPOTENCY_HEADER, verify
+from sjukfall.signing import IDEMPOTENCY_HEADER
+from sjukfall.webhooks import verify_webhook
 
 
 @dataclass
@@ -45,7 +46,7 @@ class WebhookReceiver:
     async def _hook(self, request: Request) -> JSONResponse:
         self.attempts += 1
         body = await request.body()
-        if not verify(self.secret, request.headers, body):
+        if not verify_webhook(self.secret, request.headers, body):
             self.bad_signatures += 1
             return JSONResponse({"error": "bad signature"}, status_code=401)
         if self.delay:

@@ -7,16 +7,16 @@ anything shaped like a Swedish personal identity number, wherever it sits in the
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-# Personnummer/samordningsnummer with or without century and separator: YYYYMMDD-NNNN,
-# YYMMDD-NNNN, YYMMDD+NNNN, YYYYMMDDNNNN, YYMMDDNNNN. Digits not part of a longer number.
-IDENTITY_NUMBER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+# Personnummer/samordningsnummer with or without century, with `-`, `+`, a space or any dash
+# between date and number, or none: one pattern with the masking rule (domain/privacy.py).
+from domain.privacy import IDENTITY_NUMBER
+
 REDACTED = "[personnummer]"
 
 
@@ -100,6 +100,28 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def core_logging() -> Any:
+    """The Temporal core's (Rust) log lines forwarded to Python logging (`temporalio.core`),
+    so they pass the same redaction and rendering as ours instead of going to stderr raw."""
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryFilter
+
+    return LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))
+
+
+def forwarding_runtime() -> Any:
+    """The process's default Temporal runtime, with core logs forwarded (made once)."""
+    global _runtime
+    if _runtime is None:
+        from temporalio.runtime import Runtime, TelemetryConfig
+
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=core_logging()))
+    return _runtime
+
+
+_runtime: Any = None
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -482,10 +482,13 @@ def temporal_runtime(settings: Settings, addr: str = "0.0.0.0") -> Runtime | Non
     if port not in _runtimes:
         from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+        from sjukfall.logs import core_logging
+
         _runtimes[port] = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{addr}:{port}",
                                      counters_total_suffix=True, durations_as_seconds=True),
             global_tags={"service": "sjukfall"},
+            logging=core_logging(),  # core logs through our redaction (sjukfall/logs.py)
         ))
     return _runtimes[port]
 

@@ -22,7 +22,18 @@ DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 DEV_FK_SECRET = "dev-fk-secret"
 DEV_RIVTA_ADDRESS = "SE0000000000-SJUKFALL"
+# The dev payload key: fixed, so a dev server's histories stay readable across restarts.
+DEV_PAYLOAD_KEY_ID = "dev"
+DEV_PAYLOAD_KEYS = {DEV_PAYLOAD_KEY_ID: "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="}
 MIN_SECRET_LENGTH = 32  # production secrets: at least 256 bits of printable randomness
+
+
+def database_sslmode(url: str) -> str | None:
+    """The sslmode a PostgreSQL URL asks for (None: libpq's default, `prefer`)."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(urlsplit(url).query).get("sslmode")
+    return values[-1] if values else None
 
 
 def env_name(field: str) -> str:
@@ -56,7 +67,13 @@ class Settings(BaseSettings):
 
     # PostgreSQL: unset URL = embedded server on postgres_port, data under data_dir.
     database_url: str | None = None
+    # Production only: a database URL without sslmode=verify-full, acknowledged (the compose
+    # stack's database on its private network, or a service mesh).
+    database_insecure: bool = False
     postgres_port: int = 5433
+
+    # /docs, /redoc and /openapi.json: on in dev; in production only when set to true.
+    api_docs: bool | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -98,10 +115,33 @@ class Settings(BaseSettings):
     # Authentication (HS256 in dev; RS256 via a JWKS URL in production).
     jwt_secret: str = DEV_JWT_SECRET
     jwks_url: str | None = None
+    jwks_refresh_seconds: float = Field(default=3600, ge=60, le=86400)
+    # The identity provider's issuer and our audience: both required in production.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Claim names: a region's IdP rarely says `role` or `units`.
+    jwt_subject_claim: str = "sub"
+    jwt_role_claim: str = "role"
+    jwt_units_claim: str = "units"
+    # No token may live longer than this (exp - iat), nor be used after it (now - iat).
+    jwt_max_age_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
 
     # Outbound notifications: one webhook endpoint per recipient, signed with HMAC-SHA256.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    # One secret per recipient (Standard Webhooks, sjukfall/webhooks.py): JSON
+    # {recipient: [secret, ...]}, the new secret first during a rotation (all of them sign).
+    # A recipient without its own falls back to webhook_secret: dev only.
+    webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Temporal payload encryption (sjukfall/payload_codec.py): AES-256-GCM keys as JSON
+    # {key_id: base64 of 32 bytes}; new payloads use payload_key_id, old keys still decrypt.
+    payload_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_PAYLOAD_KEYS))
+    payload_key_id: str = DEV_PAYLOAD_KEY_ID
+    # Only while histories written before encryption still run: lets plain payloads through.
+    payload_accept_plaintext: bool = False
+    # Origins allowed to call the codec server (the Temporal UI), e.g. http://localhost:8233.
+    codec_cors_origins: list[str] = Field(default_factory=list)
 
     # Domain tuning (DOMAIN.md: Rehabstöd's default gap of 5 days, configurable 0-90).
     merge_gap_days: int = Field(default=5, ge=0, le=90)
@@ -131,7 +171,7 @@ class Settings(BaseSettings):
         return self
 
     def tls_file_problems(self) -> list[str]:
-        problems = []
+        problems = self.payload_key_problems()
         for peer in ("temporal", "fk"):
             cert, key, ca = f"{peer}_tls_cert", f"{peer}_tls_key", f"{peer}_tls_ca"
             for name in (cert, key, ca):
@@ -144,15 +184,35 @@ class Settings(BaseSettings):
                 problems.append(f"{env_name(cert)} must be set with {env_name(key)}")
         return problems
 
+    def payload_key_problems(self) -> list[str]:
+        from sjukfall.payload_codec import PayloadKeyError, parse_keys
+
+        try:
+            keys = parse_keys(self.payload_keys)
+        except PayloadKeyError as err:
+            return [f"SJUKFALL_PAYLOAD_KEYS: {err}"]
+        if self.payload_key_id not in keys:
+            return [f"SJUKFALL_PAYLOAD_KEY_ID {self.payload_key_id!r} is not a key id in "
+                    "SJUKFALL_PAYLOAD_KEYS"]
+        return []
+
     def production_problems(self) -> list[str]:
         """What keeps these settings from running in production (empty: nothing)."""
         problems = []
+        dev_key = DEV_PAYLOAD_KEYS[DEV_PAYLOAD_KEY_ID]
+        if DEV_PAYLOAD_KEY_ID in self.payload_keys or dev_key in self.payload_keys.values():
+            problems.append("SJUKFALL_PAYLOAD_KEYS holds the dev key: set your own keys "
+                            "(`sjukfall keys new`) so Temporal holds no readable patient data")
         if not self.database_url:
             problems.append("SJUKFALL_DATABASE_URL is required in production "
                             "(the embedded PostgreSQL is for development only)")
         if not self.temporal_address:
             problems.append("SJUKFALL_TEMPORAL_ADDRESS is required in production "
                             "(the embedded Temporal dev server is for development only)")
+        for name in ("jwt_issuer", "jwt_audience"):  # with an identity provider's keys
+            if self.jwks_url and not getattr(self, name):
+                problems.append(f"{env_name(name)} is required in production: tokens are "
+                                "accepted only from your identity provider, for this service")
         if not self.jwks_url:
             if self.jwt_secret == DEV_JWT_SECRET:
                 problems.append("SJUKFALL_JWT_SECRET is the dev secret: set SJUKFALL_JWKS_URL "
@@ -164,6 +224,7 @@ class Settings(BaseSettings):
                             "shared with the webhook receivers")
         elif len(self.webhook_secret) < MIN_SECRET_LENGTH:
             problems.append(f"SJUKFALL_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        problems += self.webhook_problems()
         if not self.fk_url:
             problems.append("SJUKFALL_FK_URL is required in production "
                             "(the FK simulator is for development only)")
@@ -177,6 +238,14 @@ class Settings(BaseSettings):
         elif self.fk_secret == DEV_FK_SECRET:
             problems.append("SJUKFALL_FK_SECRET is the dev secret: set the secret shared with "
                             "Försäkringskassan's integration gateway")
+        elif len(self.fk_secret) < MIN_SECRET_LENGTH:
+            problems.append(f"SJUKFALL_FK_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        if self.database_url and not self.database_insecure and \
+                database_sslmode(self.database_url) != "verify-full":
+            problems.append("SJUKFALL_DATABASE_URL must require TLS with the server's identity "
+                            "checked in production: add ?sslmode=verify-full (and sslrootcert= "
+                            "for a private CA); SJUKFALL_DATABASE_INSECURE=true only where a "
+                            "service mesh encrypts the traffic")
         has_tls = self.temporal_api_key or (self.temporal_tls_cert and self.temporal_tls_key)
         if not has_tls and not self.temporal_insecure:
             problems.append("TLS to Temporal is required in production: set SJUKFALL_TEMPORAL_TLS_CERT "
@@ -184,6 +253,37 @@ class Settings(BaseSettings):
                             "private CA) or SJUKFALL_TEMPORAL_API_KEY; SJUKFALL_TEMPORAL_INSECURE=true "
                             "only where a service mesh encrypts the traffic")
         return problems
+
+    def webhook_problems(self) -> list[str]:
+        """Production: https only, and each recipient signed with secrets of its own."""
+        problems = []
+        owners: dict[str, str] = {}
+        for recipient, url in sorted(self.webhook_urls.items()):
+            if urlsplit(url).scheme != "https":
+                problems.append(f"SJUKFALL_WEBHOOK_URLS: {recipient}'s URL must be https:// in "
+                                "production")
+            secrets = self.webhook_secrets.get(recipient) or []
+            if not secrets:
+                problems.append(f"SJUKFALL_WEBHOOK_SECRETS has no secret for {recipient}: each "
+                                "recipient has its own, so none can sign as another")
+            for secret in secrets:
+                if len(secret) < MIN_SECRET_LENGTH:
+                    problems.append(f"SJUKFALL_WEBHOOK_SECRETS: {recipient}'s secret is shorter "
+                                    f"than {MIN_SECRET_LENGTH} characters")
+                if owners.setdefault(secret, recipient) != recipient:
+                    problems.append(f"SJUKFALL_WEBHOOK_SECRETS: {recipient} shares a secret with "
+                                    f"{owners[secret]}")
+        return problems
+
+    @property
+    def secrets_by_recipient(self) -> dict[str, list[str]]:
+        """Each recipient's signing secrets (dev: the shared webhook_secret where none is set)."""
+        from collections import defaultdict
+
+        fallback = [self.webhook_secret]
+        out: dict[str, list[str]] = defaultdict(lambda: fallback)
+        out.update({r: list(s) for r, s in self.webhook_secrets.items() if s})
+        return out
 
     def fk_client_problems(self) -> list[str]:
         """What keeps a process that sends to FK (the worker) from doing so in production.
@@ -224,6 +324,17 @@ class Settings(BaseSettings):
     @property
     def resolved_fk_url(self) -> str:
         return self.fk_url or f"http://127.0.0.1:{self.fk_simulator_port}"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
+
+    @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        """Origins the codec server answers browsers from: the embedded UI's in dev."""
+        if self.codec_cors_origins or self.env == "production":
+            return list(self.codec_cors_origins)
+        return [f"http://{host}:{self.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
 
     @property
     def resolved_log_format(self) -> str:

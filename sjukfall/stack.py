@@ -70,7 +70,9 @@ def run(settings: Settings) -> int:
             postgres.start()
         if not settings.temporal_address:
             temporal = TemporalDevServer(settings.data_dir / "temporal", settings.temporal_port,
-                                         settings.temporal_ui_port, settings.temporal_namespace)
+                                         settings.temporal_ui_port, settings.temporal_namespace,
+                                         codec_endpoint=f"http://{settings.api_host}:"
+                                                        f"{settings.api_port}/codec")
             temporal.start()
         database_url = settings.database_url or (postgres.url if postgres else "")
         address = settings.temporal_address or (temporal.address if temporal else "")
@@ -157,7 +159,7 @@ async def _serve(settings: Settings, database_url: str, address: str,
             fk = await outside.enter_async_context(Simulator(
                 settings.fk_secret, f"http://127.0.0.1:{settings.api_port}",
                 issue_token(settings.jwt_secret, "fk-simulator", "fk_gateway", [],
-                            ttl_seconds=365 * 86400),
+                            ttl_seconds=settings.jwt_max_age_seconds),
                 port=settings.fk_simulator_port, protocol=settings.fk_transport,
                 care_address=settings.rivta_logical_address,
                 fk_address=settings.rivta_fk_logical_address,

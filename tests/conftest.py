@@ -17,7 +17,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from sjukfall.embedded import (
@@ -28,7 +27,12 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
+from sjukfall.payload_codec import data_converter
+from sjukfall.settings import Settings
 from store.databases import create_database, drop_database
+
+# Clients encrypt payloads as in production (the dev key): tests see what Temporal holds.
+ENCRYPTED = data_converter(Settings())
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +75,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per test module: time skips only while every workflow on the
     server is idle, so a module's leftovers must not hold up the next module's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=ENCRYPTED,
         test_server_existing_path=str(temporal_test_server()),
     )
     await register_search_attributes(env.client)
@@ -82,7 +86,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=ENCRYPTED,
         dev_server_existing_path=str(temporal_cli()),
         dev_server_extra_args=search_attribute_args(),
     )

@@ -78,14 +78,17 @@ async def test_a_backdated_case_from_open_to_history(api: Api) -> None:
     assert {"CertificateRecorded", "PlanEstablished", "PlanRevised", "ConsentGiven",
             "ConsentWithdrawn"} <= set(types)
 
-    # every read by a person is in the PDL log (one entry per person, case and purpose within
-    # a few minutes), which ops can query when the patient asks who read the case
+    # every read by a person is in the PDL log (one entry per person, case, kind of read and
+    # purpose within a few minutes), which ops can query when the patient asks who read the
+    # case; the list shown is a read of each case on it, and reading the log is logged too
     await api.http.get(f"/cases/{case_id}", headers=api.headers("coordinator", **{
         "X-Purpose": "samordning"}))
     log = (await api.http.get(f"/cases/{case_id}/access-log", headers=api.headers("ops", ()))).json()
-    entries = [(e["actor_id"], e["role"], e["purpose"]) for e in log["items"]]
-    assert entries == [("physician-1", "physician", "care"),
-                       ("coordinator-1", "coordinator", "samordning")]
+    entries = [(e["actor_id"], e["action"], e["purpose"]) for e in log["items"]]
+    assert entries == [("coordinator-1", "list", "care"), ("physician-1", "summary", "care"),
+                       ("physician-1", "events", "care"),
+                       ("coordinator-1", "summary", "samordning"),
+                       ("ops-1", "access_log", "care")]
 
 
 async def test_tokens_and_roles(api: Api) -> None:

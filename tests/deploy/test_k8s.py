@@ -203,9 +203,14 @@ def test_the_production_settings_accept_the_configmap(
             value = str(tmp_path / key.lower())
             Path(value).write_text("pem")
         monkeypatch.setenv(key, str(value))
-    monkeypatch.setenv("SJUKFALL_DATABASE_URL", "postgresql://sjukfall:pw@db:5432/sjukfall")
+    monkeypatch.setenv("SJUKFALL_DATABASE_URL",
+                       "postgresql://sjukfall:pw@db:5432/sjukfall?sslmode=verify-full")
     monkeypatch.setenv("SJUKFALL_WEBHOOK_SECRET", "w" * 64)
     monkeypatch.setenv("SJUKFALL_FK_SECRET", "f" * 64)
+    monkeypatch.setenv("SJUKFALL_WEBHOOK_SECRETS", json.dumps(
+        {r: [r[0] * 64] for r in ("employer", "fk", "patient")}))
+    monkeypatch.setenv("SJUKFALL_PAYLOAD_KEYS", '{"k1": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}')
+    monkeypatch.setenv("SJUKFALL_PAYLOAD_KEY_ID", "k1")
     settings = Settings()
     assert settings.env == "production" and settings.jwks_url
     assert set(settings.webhook_urls) >= {"employer", "fk", "patient"}

@@ -38,12 +38,16 @@ def production(monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path]) -> d
     """A complete production environment; tests take one thing away at a time."""
     env = {
         "SJUKFALL_ENV": "production",
-        "SJUKFALL_DATABASE_URL": "postgresql://sjukfall@db.internal:5432/sjukfall",
+        "SJUKFALL_DATABASE_URL": "postgresql://sjukfall@db.internal:5432/sjukfall?sslmode=verify-full",
         "SJUKFALL_TEMPORAL_ADDRESS": "temporal.internal:7233",
         "SJUKFALL_JWKS_URL": "https://idp.example.org/jwks.json",
+        "SJUKFALL_JWT_ISSUER": "https://idp.example.org",
+        "SJUKFALL_JWT_AUDIENCE": "sjukfall-api",
         "SJUKFALL_WEBHOOK_SECRET": STRONG,
         "SJUKFALL_FK_URL": "https://fk-gateway.example.org",
         "SJUKFALL_FK_SECRET": STRONG,
+        "SJUKFALL_PAYLOAD_KEYS": '{"k1": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}',
+        "SJUKFALL_PAYLOAD_KEY_ID": "k1",
         "SJUKFALL_TEMPORAL_TLS_CERT": str(tls_files["cert"]),
         "SJUKFALL_TEMPORAL_TLS_KEY": str(tls_files["key"]),
         "SJUKFALL_TEMPORAL_TLS_CA": str(tls_files["ca"]),

@@ -67,7 +67,8 @@ async def test_case_show_and_events_log_the_read(database_url: str, seeded: list
 
     async with await EventStore.connect(database_url) as store:
         purposes = [r["purpose"] for r in await store.pool.fetch(
-            "SELECT purpose FROM access_log WHERE case_id = $1 AND actor_id = 'ops-anna'", case_id)]
+            "SELECT purpose FROM access_log WHERE case_id = $1 AND actor_id = 'ops-anna' "
+            "ORDER BY id", case_id)]
     assert purposes == ["incident 42", "operations"]
 
     missing = cli(database_url, "case", "show", "no-such-case")
