@@ -127,7 +127,9 @@ class ChainBreak:
 
 async def verify_chain(pool: asyncpg.Pool, head: bytes | None = None) -> tuple[int, ChainBreak | None]:
     """Walk the chain in order: (entries checked, the first break or None). `head`, a hash
-    recorded earlier outside the database, also catches entries removed from the end."""
+    recorded earlier outside the database, also catches entries removed from the end. An entry
+    purged by retention left its seq and hashes in `access_log_purged` (0100): the walk goes
+    through it, but cannot recompute it (its fields are gone)."""
     checked = 0
     previous: bytes | None = None
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
@@ -136,7 +138,10 @@ async def verify_chain(pool: asyncpg.Pool, head: bytes | None = None) -> tuple[i
             SELECT id, seq, prev_hash, hash,
                    access_log_entry_hash(prev_hash, seq, at, actor_id, role, units, case_id,
                                          action, purpose) AS recomputed
-            FROM access_log ORDER BY seq
+            FROM access_log
+            UNION ALL
+            SELECT NULL, seq, prev_hash, hash, hash FROM access_log_purged
+            ORDER BY seq
             """,
             prefetch=5000,
         )

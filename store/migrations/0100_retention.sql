@@ -99,19 +99,39 @@ BEGIN
 END;
 $$;
 
+-- A purged access-log entry leaves its place in the hash chain (0090) behind: seq and hashes,
+-- nothing about the read. `sjukfall audit verify` walks the chain through these, so a purge is
+-- told apart from a removal.
+CREATE TABLE access_log_purged (
+    seq       bigint      NOT NULL PRIMARY KEY,
+    prev_hash bytea,
+    hash      bytea       NOT NULL,
+    purged_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION access_log_purged_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'access_log_purged is append-only: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
+CREATE TRIGGER access_log_purged_no_update_delete
+    BEFORE UPDATE OR DELETE ON access_log_purged
+    FOR EACH ROW EXECUTE FUNCTION access_log_purged_append_only();
+
 CREATE OR REPLACE FUNCTION access_log_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE'
        AND EXISTS (SELECT 1 FROM retention_purged_cases WHERE case_id = OLD.case_id) THEN
+        INSERT INTO access_log_purged (seq, prev_hash, hash)
+            VALUES (OLD.seq, OLD.prev_hash, OLD.hash);
         RETURN OLD;  -- retention of a closed case (store/retention.py)
     END IF;
     RAISE EXCEPTION 'access_log is append-only: % is not allowed', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
-
--- TRUNCATE bypasses row triggers: refuse it on the access log as on the events.
-CREATE TRIGGER access_log_no_truncate
-    BEFORE TRUNCATE ON access_log
-    FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only();
+-- (TRUNCATE of the access log is refused by 0090's access_log_no_truncate.)

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from sjukfall.settings import Settings
-from store.access_log import record_access
+from store.access_log import record_access, verify_chain
 from store.databases import create_database, drop_database
 from store.eventstore import EventStore
 from store.projections import rebuild_all
@@ -157,6 +157,11 @@ async def test_apply_purges_the_due_cases_and_keeps_what_and_how_many(
 
     assert set((await counts(db, record["old_closed"])).values()) == {0}
     assert await counts(db, kept) == kept_before  # nothing else touched
+    async with await EventStore.connect(database_url) as store:
+        # the access log's hash chain still holds through the purged entries' places
+        checked, broken = await verify_chain(store.pool)
+    remaining = await db.fetchval("SELECT count(*) FROM access_log")
+    assert broken is None and checked == remaining + run["access_entries"]
 
     purged = await db.fetch("SELECT case_id, run_id, events, access_entries "
                             "FROM retention_purged_cases WHERE run_id = $1", run["run_id"])

@@ -51,6 +51,7 @@ from tests.workflows.support import (
     open_new_case,
     outcome,
     plan,
+    today,
 )
 from worker import case_worker, sandbox_runner
 from workflows.case import PATCH_LEAN, PATCH_REVISED_RULES, CaseInput, CaseOutcome, CaseWorkflow
