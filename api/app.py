@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import bodies, codec, fk_routes, rivta_routes
+from api import bodies, codec, console, fk_routes, rivta_routes
 from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     _routes(app)
     app.include_router(fk_routes.router)
     app.include_router(rivta_routes.router)  # FK over RIV-TA SOAP (SJUKFALL_FK_TRANSPORT=rivta)
+    app.include_router(console.router)  # the web console, /console (api/console/README.md)
     observe_requests(app)  # access log + request metrics (api/observability.py)
     app.state.codec = codec_for(settings)
     app.include_router(codec.router)  # the Temporal UI's codec server (ops, PDL-logged)

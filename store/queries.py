@@ -81,6 +81,10 @@ SORT_COLUMNS = frozenset(
 )
 
 
+#: `list_cases(coordination_status=...)`: cases whose coordination status was never set.
+NO_COORDINATION_STATUS = "unset"
+
+
 class InvalidQuery(ValueError):
     """A filter or sort the read side does not offer; `field` names the parameter."""
 
@@ -112,6 +116,7 @@ async def list_cases(
     overdue: bool | None = None,
     unanswered_fk: bool | None = None,
     in_coordinator_queue: bool | None = None,
+    coordination_status: str | None = None,
     text: str | None = None,
     sort: str = "sick_period_start",
     descending: bool = False,
@@ -125,6 +130,7 @@ async def list_cases(
 
     `overdue=True`: follow-up date or FK answer date before today, or an overdue flag set;
     `overdue=False`: none of these. `unanswered_fk=True`: at least one FK message awaits care.
+    `coordination_status`: one of the statuses, or NO_COORDINATION_STATUS for none set yet.
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
 
@@ -179,6 +185,10 @@ async def list_cases(
         where.append("unanswered_fk > 0" if unanswered_fk else "unanswered_fk = 0")
     if in_coordinator_queue is not None:
         where.append(f"in_coordinator_queue = {arg(in_coordinator_queue)}")
+    if coordination_status == NO_COORDINATION_STATUS:
+        where.append("coordination_status IS NULL")
+    elif coordination_status is not None:
+        where.append(f"coordination_status = {arg(coordination_status)}")
     if text:
         pattern = arg(_like(text))
         where.append(
