@@ -19,7 +19,11 @@
    and store.access_log.accesses_for_case (the per-case PDL log), and reports p50/p99.
    Baseline of the same run: a primary-key lookup of one case_summary row (`floor`); every
    figure is also given as p99 / floor p99.
-4. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL of the slowest query (and of the slowest list
+4. Times the HTTP layer in-process (the real app through httpx's ASGI transport; the server time
+   from its Server-Timing header): the JSON list (GET /cases) and case (GET /cases/{id} and
+   /events) next to the web console's list page and case page, which read the same and render
+   HTML, PDL entries included (`pages`; target: page p99 <= 2x the JSON p99).
+5. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL of the slowest query (and of the slowest list
    filter, when that is another query).
 
 Unless --database-url is given, a durable embedded PostgreSQL is started in a temporary folder
@@ -255,6 +259,7 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
         results["list"] = lists
         results["list_capped"] = capped
         results["list_values"] = values
+        results["pages"] = await pages(store, pick, values, max(5, reps // 4))
 
         # period_measures: SQL aggregates over case_measure_facts
         measure_periods = {
@@ -302,6 +307,57 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
     finally:
         await store.close()
     return results
+
+
+async def pages(store: EventStore, pick: list[str], values: dict[str, Any],
+                reps: int) -> dict[str, Any]:
+    """Server time of the JSON endpoints and of the console's pages over the same reads."""
+    import httpx
+
+    from api.app import create_app
+    from api.auth import issue_token
+    from sjukfall.settings import Settings
+
+    settings = Settings(jwt_secret="bench-secret-at-least-32-bytes-long!!")
+    app = create_app(settings, client=None, store=store)  # type: ignore[arg-type]  # reads only
+    units = [r[0] for r in await store.pool.fetch(
+        "SELECT DISTINCT unit_id FROM case_summary WHERE unit_id IS NOT NULL")]
+    # 50 coordinators of every unit: the PDL entries are written as for real readers
+    tokens = [issue_token(settings.jwt_secret, f"rk-bench-{n}", "coordinator", units)
+              for n in range(50)]
+    listing = {"unit": values["unit_id"], "min_days": "15", "sort": "next_milestone_at"}
+
+    async def server_ms(http: httpx.AsyncClient, url: str, i: int, page: bool,
+                        params: dict[str, str] | None = None) -> float:
+        token = tokens[i % len(tokens)]
+        headers = ({"Cookie": f"sjukfall_console={token}"} if page
+                   else {"Authorization": f"Bearer {token}"})
+        response = await http.get(url, params=params, headers=headers)
+        assert response.status_code == 200, (url, response.status_code, response.text[:300])
+        return float(response.headers["server-timing"].split("dur=")[1])
+
+    calls: dict[str, Callable[[httpx.AsyncClient, int], Awaitable[float]]] = {
+        "json_list": lambda h, i: server_ms(h, "/cases", i, False, listing),
+        "list_page": lambda h, i: server_ms(h, "/console/cases", i, True, listing),
+        "json_case": lambda h, i: server_ms(h, f"/cases/{pick[i]}", i, False),
+        "json_events": lambda h, i: server_ms(h, f"/cases/{pick[i]}/events", i, False),
+        "case_page": lambda h, i: server_ms(h, f"/console/cases/{pick[i]}", i, True),
+    }
+    out: dict[str, Any] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for name, call in calls.items():
+            await call(http, 0)  # warm
+            samples = [await call(http, i + 1) for i in range(reps)]
+            out[name] = {"reps": reps, "p50_ms": round(common.percentile(samples, 50), 2),
+                         "p99_ms": round(common.percentile(samples, 99), 2)}
+            common.say(f"  {name}: {out[name]}")
+    json_case_p99 = out["json_case"]["p99_ms"] + out["json_events"]["p99_ms"]
+    out["list_page_vs_json"] = common.ratio(out["list_page"]["p99_ms"], out["json_list"]["p99_ms"])
+    out["case_page_vs_json"] = common.ratio(out["case_page"]["p99_ms"], json_case_p99)
+    out["target_met"] = all(r is not None and r <= 2 for r in
+                            (out["list_page_vs_json"], out["case_page_vs_json"]))
+    return out
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:

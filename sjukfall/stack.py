@@ -194,7 +194,8 @@ async def serve_api(settings: Settings) -> None:
 def _print_endpoints(settings: Settings, database_url: str, temporal: TemporalDevServer | None,
                      extra: list[str]) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
-    lines = [f"API       {base}  (docs: /docs, health: /healthz)"]
+    lines = [f"API       {base}  (docs: /docs, health: /healthz)",
+             f"Console   {base}/console  (web console; dev sign-in at /console/sign-in)"]
     if temporal is not None:
         lines.append(f"Temporal  {temporal.address}  (UI: http://127.0.0.1:{temporal.ui_port})")
     else:

@@ -28,3 +28,8 @@ def test_queries_bench_times_every_query_and_explains_the_slowest() -> None:
     assert set(result["targets"]) >= {"case_summary", "case_history", "measures_year", "list:none"}
     plans = result["explain"][result["slowest"]]
     assert plans and all("Execution Time" in p for p in plans)
+    # the web console's pages beside the JSON endpoints that read the same
+    pages = result["pages"]
+    for name in ("json_list", "list_page", "json_case", "json_events", "case_page"):
+        assert pages[name]["p99_ms"] >= pages[name]["p50_ms"] > 0, name
+    assert pages["list_page_vs_json"] > 0 and pages["case_page_vs_json"] > 0
