@@ -321,10 +321,11 @@ async def case_list(request: Request) -> Response:
         rows, total = await _list(request, session, query, "list")
     except InvalidQuery as err:
         rows, total, errors = [], 0, [*errors, str(err)]
-    context = {"rows": rows, "total": total, "query": query, "errors": errors, "link": lambda **k: _link(query, **k),
-                   "chapters": [f"{a}-{b}" for a, b in CHAPTERS],
-                   "age_bands": [band for _, _, band in AGE_BANDS] + [">65"],
-                   "today": today(), "no_status": NO_COORDINATION_STATUS, "page_sizes": PAGE_SIZES}
+    context: dict[str, Any] = {
+        "rows": rows, "total": total, "query": query, "errors": errors,
+        "link": lambda **k: _link(query, **k), "chapters": [f"{a}-{b}" for a, b in CHAPTERS],
+        "age_bands": [band for _, _, band in AGE_BANDS] + [">65"], "today": today(),
+        "no_status": NO_COORDINATION_STATUS, "page_sizes": PAGE_SIZES}
     partial = (request.headers.get("hx-request") == "true"
                and request.headers.get("hx-target") == "results")
     return page(request, "_results.html" if partial else "cases.html", session, **context)

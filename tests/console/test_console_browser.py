@@ -34,9 +34,15 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+#: What the browser complained about (script errors, CSP refusals): the pages must cause none.
+COMPLAINTS: list[str] = []
+
+
 async def sign_in(browser: Browser, api: Api, sub: str, role: str, units: str) -> Page:
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
     page = await context.new_page()
+    page.on("pageerror", lambda err: COMPLAINTS.append(str(err)))
+    page.on("console", lambda m: COMPLAINTS.append(m.text) if m.type == "error" else None)
     await page.goto(f"{api.url}/console/cases")
     await expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
     await page.get_by_label("Användar-id").fill(sub)
@@ -112,3 +118,5 @@ async def test_a_coordinator_works_a_backdated_case_and_ops_sees_the_reads(api: 
     await expect(karin.filter(has_text="Händelsehistorik")).to_have_count(1)
     await expect(log.locator("tr", has_text="koordinator-sven")).to_have_count(0)
     await ops.context.close()
+    # the 404 pages are expected; nothing else (no script error, nothing the CSP refused)
+    assert [c for c in COMPLAINTS if "404" not in c] == []
