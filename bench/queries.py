@@ -199,6 +199,8 @@ def list_filters(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "unanswered_fk": {"unanswered_fk": True},
         "in_coordinator_queue": {"in_coordinator_queue": True},
         "text": {"text": "norr"},
+        "physician": {"physician": "dr-7"},  # the console's filters (issue #19)
+        "coordination_status": {"coordination_status": queries.NO_COORDINATION_STATUS},
         "coordinator_view": {"unit_ids": [v["unit_id"]], "phase": ["ongoing", "follow_up"],
                              "min_days": 15, "sort": "next_milestone_at"},
         "page_20": {"offset": 1000},

@@ -117,6 +117,7 @@ async def list_cases(
     unanswered_fk: bool | None = None,
     in_coordinator_queue: bool | None = None,
     coordination_status: str | None = None,
+    physician: str | None = None,
     text: str | None = None,
     sort: str = "sick_period_start",
     descending: bool = False,
@@ -131,6 +132,7 @@ async def list_cases(
     `overdue=True`: follow-up date or FK answer date before today, or an overdue flag set;
     `overdue=False`: none of these. `unanswered_fk=True`: at least one FK message awaits care.
     `coordination_status`: one of the statuses, or NO_COORDINATION_STATUS for none set yet.
+    `physician`: cases where that physician (the certificate's `issued_by`) issued a certificate.
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
 
@@ -189,6 +191,11 @@ async def list_cases(
         where.append("coordination_status IS NULL")
     elif coordination_status is not None:
         where.append(f"coordination_status = {arg(coordination_status)}")
+    if physician is not None:  # index events_certificate_issuer (migration 0110)
+        where.append(
+            "case_id IN (SELECT stream_id FROM events WHERE type = 'CertificateRecorded' "
+            f"AND data->'certificate'->>'issued_by' = {arg(physician)})"
+        )
     if text:
         pattern = arg(_like(text))
         where.append(

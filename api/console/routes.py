@@ -208,11 +208,6 @@ async def sign_out(request: Request) -> Response:
 
 # -- sjukfallslistan -------------------------------------------------------------------------
 
-LIST_FILTERS = ("unit", "phase", "min_days", "max_days", "grade", "diagnosis_chapter", "sex",
-                "age_band", "overdue", "unanswered_fk", "in_coordinator_queue",
-                "coordination_status", "q")
-
-
 class ListQuery(BaseModel):
     """The list page's query string as typed filters; an empty field is no filter."""
 
@@ -228,6 +223,7 @@ class ListQuery(BaseModel):
     unanswered_fk: bool | None = None
     in_coordinator_queue: bool | None = None
     coordination_status: str | None = None
+    physician: str | None = None
     q: str | None = None
     sort: str = "sick_period_start"
     descending: bool = False
@@ -274,7 +270,8 @@ FILTER_NAMES = {"unit": "Vårdenhet", "phase": "Fas", "min_days": "Längd från 
                 "diagnosis_chapter": "Diagnoskapitel", "sex": "Kön", "age_band": "Åldersgrupp",
                 "overdue": "Försenade åtgärder", "unanswered_fk": "Obesvarade FK-meddelanden",
                 "in_coordinator_queue": "Koordinatorns kö",
-                "coordination_status": "Koordineringsstatus", "q": "Fritext",
+                "coordination_status": "Koordineringsstatus", "physician": "Läkare",
+                "q": "Fritext",
                 "offset": "Sida", "limit": "Antal per sida", "sort": "Sortering"}
 
 
@@ -290,7 +287,8 @@ async def _list(request: Request, session: Session, query: ListQuery,
         max_days=query.max_days, grade=query.grade, diagnosis_chapter=query.diagnosis_chapter,
         sex=query.sex, age_band=query.age_band, overdue=query.overdue,
         unanswered_fk=query.unanswered_fk, in_coordinator_queue=query.in_coordinator_queue,
-        coordination_status=query.coordination_status, text=query.q, sort=query.sort,
+        coordination_status=query.coordination_status, physician=query.physician,
+        text=query.q, sort=query.sort,
         descending=query.descending, limit=query.limit, offset=query.offset,
         read_at=datetime.now(UTC))
     await record_accesses(request.app.state.store.pool, actor_id=principal.sub,

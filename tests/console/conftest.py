@@ -21,7 +21,7 @@ async def today(api: Api) -> date:  # noqa: F811
 
 async def open_backdated_case(api: Api, case_id: str, days_ago: int, unit: str = "vc-norr",  # noqa: F811
                               patient: str = "19121212-1212", protected: bool = False,
-                              last_day: int = 90) -> str:
+                              last_day: int = 90, physician: str = "dr-anna") -> str:
     """A case opened `days_ago` days after its day 1, with a certificate from day 1 to
     `last_day` at 100 %, through the JSON API as a physician of `unit` would."""
     now = await today(api)
@@ -35,7 +35,7 @@ async def open_backdated_case(api: Api, case_id: str, days_ago: int, unit: str =
     certificate = {
         "certificate_id": f"{case_id}-c1",
         "issued_at": datetime.combine(now, datetime.min.time(), STOCKHOLM).replace(hour=9).isoformat(),
-        "issued_by": "dr-anna", "diagnoses": [{"code": "F43.8A"}],
+        "issued_by": physician, "diagnoses": [{"code": "F43.8A"}],
         "periods": [{"grade": 100, "start": str(start), "end": str(start + timedelta(days=last_day - 1))}],
         "motivation_early_start": "Bedömd per telefon dag 1",
     }

@@ -57,6 +57,18 @@ async def test_the_list_is_the_apis_list_and_each_case_shown_is_a_read(api: Api)
     assert rows[0][0] == "Sjukfall" and [r[0] for r in rows[1:]] == [long]
     assert ("koord-list", "export") in await access_entries(api, long)
 
+    # the physician on the certificate; the coordination status (or none set yet)
+    by_bo = await open_backdated_case(api, "list-bo", days_ago=40, physician="dr-bo")
+    page = await client.get("/console/cases", params={"physician": "dr-bo", "q": "list-"})
+    assert by_bo in page.text and long not in page.text and short not in page.text
+    status = await client.post(f"/console/cases/{by_bo}/actions/status", data={
+        "csrf": csrf_of(page.text), "idempotency_key": "s1", "status": "active"})
+    assert status.status_code == 303, status.text
+    active = await client.get("/console/cases", params={"coordination_status": "active"})
+    assert by_bo in active.text and long not in active.text
+    unset = await client.get("/console/cases", params={"coordination_status": "unset", "q": "list-"})
+    assert by_bo not in unset.text and long in unset.text
+
     bad = await client.get("/console/cases", params={"min_days": "många"})
     assert bad.status_code == 200 and "Längd från (dagar): ogiltigt värde." in bad.text
     await client.aclose()
