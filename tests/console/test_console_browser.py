@@ -66,6 +66,8 @@ async def test_a_coordinator_works_a_backdated_case_and_ops_sees_the_reads(api: 
 
     # the coordinator filters the list to cases over 30 days, with the keyboard where it counts
     page = await sign_in(browser, api, "koordinator-karin", "coordinator", "vc-norr")
+    await page.keyboard.press("Tab")  # the first stop skips the menus
+    await expect(page.get_by_role("link", name="Hoppa till innehållet")).to_be_focused()
     await page.get_by_label("Längd från (dagar)").fill("31")
     await page.get_by_label("Längd från (dagar)").press("Enter")
     results = page.locator("#results")
@@ -96,6 +98,8 @@ async def test_a_coordinator_works_a_backdated_case_and_ops_sees_the_reads(api: 
     await expect(row).to_contain_text("informationsutbyte")
     await expect(row).to_contain_text("Gäller")
     await page.screenshot(path=str(DOCS / "console-case.png"), full_page=True)
+    await page.set_viewport_size({"width": 1024, "height": 768})  # a laptop: nothing cut off
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 1024
     await page.context.close()
 
     # another unit's coordinator: the page a case that does not exist gets
