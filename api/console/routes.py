@@ -66,6 +66,7 @@ CASE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(t=texts, label=texts.label, HIDDEN=HIDDEN, tz=STOCKHOLM)
+templates.env.filters["pct"] = texts.percent
 
 
 # -- the frame every page shares -------------------------------------------------------------

@@ -161,3 +161,10 @@ def label(table: dict[str, str], value: Any) -> str:
     if value is None:
         return "–"
     return table.get(str(value), str(value))
+
+
+def percent(share: float | None, decimals: int = 1) -> str:
+    """0.125 -> '12,5 %' (Swedish decimal comma); no share -> '–'."""
+    if share is None:
+        return "–"
+    return f"{share * 100:.{decimals}f}".replace(".", ",") + "\u00a0%"
