@@ -191,10 +191,13 @@ async def list_cases(
         where.append("coordination_status IS NULL")
     elif coordination_status is not None:
         where.append(f"coordination_status = {arg(coordination_status)}")
-    if physician is not None:  # index events_certificate_issuer (migration 0110)
+    if physician is not None:
+        # A few cases per physician: their ids first (index events_certificate_issuer, 0110),
+        # then each row by primary key, rather than a join over the whole list.
         where.append(
-            "case_id IN (SELECT stream_id FROM events WHERE type = 'CertificateRecorded' "
-            f"AND data->'certificate'->>'issued_by' = {arg(physician)})"
+            "case_id = ANY(ARRAY(SELECT DISTINCT stream_id FROM events "
+            "WHERE type = 'CertificateRecorded' "
+            f"AND data->'certificate'->>'issued_by' = {arg(physician)}))"
         )
     if text:
         pattern = arg(_like(text))
