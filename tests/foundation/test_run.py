@@ -73,6 +73,8 @@ def test_run_serves_then_stops_everything_and_keeps_the_data(stack_env: dict[str
     try:
         lines = wait_for_lines(proc, "Ctrl-C")
         assert any(line.startswith(f"API       {api}") for line in lines)
+        assert any(line.startswith(f"Console   {api}/console") for line in lines)
+        assert "Logga in" in httpx.get(f"{api}/console/sign-in").text
         assert any("UI: http://127.0.0.1:" in line for line in lines)
         assert any(line.startswith("FK        http://127.0.0.1:") for line in lines)
         assert any(line.startswith("Inbox     http://127.0.0.1:") for line in lines)
