@@ -192,13 +192,14 @@ async def list_cases(
     elif coordination_status is not None:
         where.append(f"coordination_status = {arg(coordination_status)}")
     if physician is not None:
-        # A few cases per physician: their ids first (index events_certificate_issuer, 0110),
-        # then each row by primary key, rather than a join over the whole list.
-        where.append(
-            "case_id = ANY(ARRAY(SELECT DISTINCT stream_id FROM events "
-            "WHERE type = 'CertificateRecorded' "
-            f"AND data->'certificate'->>'issued_by' = {arg(physician)}))"
+        # The physician's cases first (index events_certificate_issuer, 0110), once for the
+        # count and the page; then each row by primary key, not a join over the whole list.
+        cases = await pool.fetch(
+            "SELECT DISTINCT stream_id FROM events WHERE type = 'CertificateRecorded' "
+            "AND data->'certificate'->>'issued_by' = $1",
+            physician,
         )
+        where.append(f"case_id = ANY({arg([r[0] for r in cases])}::text[])")
     if text:
         pattern = arg(_like(text))
         where.append(
