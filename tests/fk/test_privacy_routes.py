@@ -20,9 +20,18 @@ READERS = ("physician", "coordinator", "ops")
 
 
 def read_routes(stack: FkStack) -> list[str]:
-    """Every GET route that takes a case id, from the app itself (a new one is walked too)."""
-    return sorted(r.path for r in stack.app.routes if isinstance(r, APIRoute)
-                  and "GET" in r.methods and "{case_id}" in r.path)
+    """Every GET route that takes a case id, from the app itself (a new one is walked too),
+    those of included routers (the web console's pages) included."""
+
+    def walk(routes: list[Any]) -> Any:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                yield r
+            elif hasattr(r, "original_router"):  # FastAPI keeps an included router whole
+                yield from walk(r.original_router.routes)
+
+    return sorted(r.path for r in walk(stack.app.routes)
+                  if "GET" in r.methods and "{case_id}" in r.path)
 
 
 async def protected_case(stack: FkStack) -> str:
@@ -37,8 +46,21 @@ async def protected_case(stack: FkStack) -> str:
 
 
 def leaks(body: Any) -> bool:
-    text = json.dumps(body, ensure_ascii=False, default=str)
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, default=str)
     return any(form in text for form in FORMS)
+
+
+async def read(stack: FkStack, url: str, role: str,
+               units: tuple[str, ...] = ("vc-norr",)) -> tuple[int, Any]:
+    """GET as `role`: the JSON API with the bearer token; the web console's pages (issue #19)
+    with the same token as its session cookie. The body: JSON, or the page's HTML."""
+    headers = stack.headers(role, units)
+    if not url.startswith("/console/"):
+        response = await stack.http.get(url, headers=headers)
+        return response.status_code, response.json()
+    token = headers["Authorization"].removeprefix("Bearer ")
+    response = await stack.http.get(url, headers={"Cookie": f"sjukfall_console={token}"})
+    return response.status_code, response.text
 
 
 async def test_no_non_physician_sees_a_protected_identity_on_any_read_route(
@@ -50,14 +72,14 @@ async def test_no_non_physician_sees_a_protected_identity_on_any_read_route(
     for role in READERS:
         for path in [*routes, "/cases"]:
             url = path.format(case_id=case_id)
-            response = await stack.http.get(url, headers=stack.headers(role))
-            if response.status_code == 403:  # the role may not read this route at all
+            status, body = await read(stack, url, role)
+            if status == 403:  # the role may not read this route at all
                 continue
-            assert response.status_code == 200, (role, url, response.text)
+            assert status == 200, (role, url, body)
             if role == "physician":
-                seen_by_physician.append(leaks(response.json()))
+                seen_by_physician.append(leaks(body))
             else:
-                assert not leaks(response.json()), (role, url, response.text)
+                assert not leaks(body), (role, url, body)
     assert any(seen_by_physician)  # the physician does see who the patient is
 
     events = (await stack.http.get(f"/cases/{case_id}/events",
@@ -83,17 +105,19 @@ async def test_another_units_case_answers_as_a_missing_one(stack: FkStack) -> No
         if "{certificate_id}" in path:
             continue
         for role in READERS:
-            headers = stack.headers(role, ("vc-syd",))
             if role == "ops":
                 continue  # ops see every unit
-            theirs = await stack.http.get(path.format(case_id=case_id), headers=headers)
-            none = await stack.http.get(path.format(case_id=missing), headers=headers)
-            if none.status_code == 403:
-                assert theirs.status_code == 403
+            theirs, their_body = await read(stack, path.format(case_id=case_id), role, ("vc-syd",))
+            none, no_body = await read(stack, path.format(case_id=missing), role, ("vc-syd",))
+            if none == 403:
+                assert theirs == 403
                 continue
-            assert theirs.status_code == none.status_code == 404, (path, theirs.text)
-            assert theirs.json()["detail"].replace(case_id, "X") == \
-                none.json()["detail"].replace(missing, "X")
+            assert theirs == none == 404, (path, their_body)
+            if isinstance(no_body, str):  # a console page: the whole page alike
+                assert their_body.replace(case_id, "X") == no_body.replace(missing, "X")
+            else:
+                assert their_body["detail"].replace(case_id, "X") == \
+                    no_body["detail"].replace(missing, "X")
 
     # Opening a case under an id another unit holds: the same answer as an id your own unit
     # already holds, never a read of it, and nothing recorded.
