@@ -22,15 +22,15 @@ from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
-from api.problems import PROBLEM, Problem, install
+from api.problems import PROBLEM, Problem, install, problem_responses, refusal
 from api.purpose import Purpose
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
 from domain.identity import normalise
 from domain.privacy import mask_identity
-from domain.summary import as_read_at
 from domain.state import CaseState
+from domain.summary import as_read_at
 from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
@@ -48,12 +48,10 @@ INT32 = 2**31 - 1  # versions and day counts are PostgreSQL integers
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": title, "content": {PROBLEM: {}}}
-    for status, title in [(400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
-                          (404, "No such case"), (409, "Conflicts with the case's state"),
-                          (422, "Invalid input"), (503, "Temporal or PostgreSQL unavailable")]
-}
+ERRORS = problem_responses([
+    (400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
+    (404, "No such case"), (409, "Conflicts with the case's state"), (422, "Invalid input"),
+    (503, "Temporal or PostgreSQL unavailable")])
 
 
 class CaseCreated(BaseModel):
@@ -141,8 +139,7 @@ async def certificate_is_this_cases(request: Request, case_id: str, cmd: Any) ->
     cid = certificate.certificate_id
     if await case_holding_certificate(request.app.state.store.pool, cid, case_id):
         message = f"certificate {cid} is already recorded on another case"
-        raise Problem(409, message, [{"field": "certificate.certificate_id",
-                                      "rule": "certificate_in_other_case", "message": message}])
+        raise refusal("certificate.certificate_id", "certificate_in_other_case", message)
 
 
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
@@ -176,8 +173,7 @@ def patient_number(value: str, field: str) -> str:
     try:
         return normalise(value, stockholm_today())
     except ValueError as err:
-        raise Problem(422, str(err), [{"field": field, "rule": "identity_number",
-                                       "message": str(err)}]) from None
+        raise refusal(field, "identity_number", str(err)) from None
 
 
 async def find_patient(request: Request, principal: Principal, patient_id: str, purpose: str,
@@ -283,9 +279,8 @@ def _routes(app: FastAPI) -> None:
         """Open a case for a patient's sick period, optionally with its first certificate."""
         data: Any = body
         if not principal.sees_unit(data.unit_id):
-            raise Problem(403, f"you do not work for unit {data.unit_id}",
-                          [{"field": "unit_id", "rule": "unit_not_allowed",
-                            "message": "the case must belong to one of your units"}])
+            raise refusal("unit_id", "unit_not_allowed", "the case must belong to one of your units",
+                          detail=f"you do not work for unit {data.unit_id}")
         # A retried request (same key) must reach the same case, so the id follows from the key.
         case_id = data.case_id or (uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.sub}/{key}").hex
                                    if key else uuid.uuid4().hex)
@@ -351,8 +346,7 @@ def _routes(app: FastAPI) -> None:
                 in_coordinator_queue=in_coordinator_queue, text=q, sort=sort,
                 descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
         except InvalidQuery as err:
-            raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
-                                           "message": str(err)}]) from None
+            raise refusal(err.field, "not_offered", str(err)) from None
         await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
                               role=principal.role, units=list(principal.units),
                               case_ids=[r["case_id"] for r in rows], action="list",
@@ -473,15 +467,14 @@ def _routes(app: FastAPI) -> None:
             if unit is None and len(principal.units) == 1:
                 unit = principal.units[0]
             if unit is None or unit not in principal.units:
-                raise Problem(422, "give one of your units", [{
-                    "field": "unit", "rule": "unit_required",
-                    "message": "measures are per unit: give one of your units"}])
+                raise refusal("unit", "unit_required",
+                              "measures are per unit: give one of your units",
+                              detail="give one of your units")
         await run_once(request.app.state.store, request.app.state.measure_facts)  # fresh figures
         try:
             result = await period_measures(request.app.state.store.pool, from_, to, unit)
         except InvalidQuery as err:
-            raise Problem(422, str(err), [{"field": err.field, "rule": "period_order",
-                                           "message": str(err)}]) from None
+            raise refusal(err.field, "period_order", str(err)) from None
         return result.model_dump(mode="json")
 
     @app.middleware("http")

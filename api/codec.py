@@ -19,7 +19,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, require
-from api.problems import Problem
+from api.problems import refusal
 from api.purpose import Purpose
 from sjukfall.payload_codec import EncryptionCodec
 from store.access_log import record_accesses
@@ -33,9 +33,9 @@ def _payloads(body: Any) -> list[Payload]:
     try:
         return list(ParseDict(body, Payloads()).payloads)
     except Exception:  # noqa: BLE001 - any malformed body is the client's error
-        raise Problem(422, "the body is not Temporal Payloads JSON", [{
-            "field": "payloads", "rule": "payloads_json",
-            "message": "expected {\"payloads\": [{\"metadata\": {...}, \"data\": base64}]}"}]) from None
+        raise refusal("payloads", "payloads_json",
+                      'expected {"payloads": [{"metadata": {...}, "data": base64}]}',
+                      detail="the body is not Temporal Payloads JSON") from None
 
 
 def _answer(payloads: list[Payload]) -> dict[str, Any]:
