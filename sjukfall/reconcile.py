@@ -126,14 +126,14 @@ async def restart_from_record(pool: Any, client: Any, task_queue: str, case_id: 
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
     from api.commands import workflow_id
-    from domain import initial_state
-    from store.projections import apply_in_place, decode_event
+    from domain import apply_in_place, initial_state
+    from store.projections import decode_event
     from store.queries import case_events
     from workflows.case import CaseIndex, CaseInput, CaseWorkflow
 
     state = initial_state(case_id)
     for e in await case_events(pool, case_id):
-        state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+        apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
     index = CaseIndex.of(state)
     await client.start_workflow(
         CaseWorkflow.run, CaseInput(case_id=case_id, state=state, indexed=index),

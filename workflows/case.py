@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         Event,
         Timer,
         decide,
-        evolve,
         fold,
         initial_state,
         next_timer,
@@ -444,8 +443,7 @@ class CaseWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=APPEND_RETRY,
         )
-        for event in events:
-            self.state = evolve(self.state, event)
+        self.state = fold(events, self.state)  # one copy of the state per append
         self.changed = True
 
     # -- notifications ----------------------------------------------------------------------
