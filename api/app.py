@@ -22,8 +22,18 @@ from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
+from api.operations import operation_id, readable_operations
 from api.problems import PROBLEM, Problem, install, problem_responses, refusal
 from api.purpose import Purpose
+from api.read_models import (
+    CaseAccessLog,
+    CaseListPage,
+    CaseSummaryView,
+    HistoryPage,
+    MeasuresView,
+    PatientAccessLog,
+    ok,
+)
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
@@ -65,6 +75,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         version="0.1.0",
         description="Sick-leave cases (sjukfall): commands, projections, event history.",
         responses=ERRORS,
+        generate_unique_id_function=operation_id,
         dependencies=[Depends(clean_query)],
         # The interactive docs (and the schema they read) are off in production unless enabled.
         **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None,
@@ -77,6 +88,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.summary = CaseSummaryProjection()
     app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)
+    readable_operations(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     app.include_router(fk_routes.router)
@@ -306,7 +318,8 @@ def _routes(app: FastAPI) -> None:
         await catch_up(request)
         return CaseCreated(case_id=result.case_id, version=result.version)
 
-    @app.get("/cases", tags=["cases"])
+    @app.get("/cases", tags=["cases"], name="list_cases", response_model=None,
+             responses=ok(CaseListPage, "A page of the cases"))
     async def cases(
         request: Request,
         purpose: Purpose,
@@ -354,7 +367,8 @@ def _routes(app: FastAPI) -> None:
         return {"total": total, "limit": limit, "offset": offset,
                 "items": [shown(principal, r) for r in rows]}
 
-    @app.get("/cases/{case_id}", tags=["cases"])
+    @app.get("/cases/{case_id}", tags=["cases"], response_model=None,
+             responses=ok(CaseSummaryView, "The case's summary"))
     async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
                            purpose: Purpose, principal: Principal = people) -> dict[str, Any]:
         """The case's summary; the identity number is hidden from non-physicians when the
@@ -365,7 +379,8 @@ def _routes(app: FastAPI) -> None:
         return shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
                                  "patient_id": state.patient_id})
 
-    @app.get("/cases/{case_id}/events", tags=["cases"])
+    @app.get("/cases/{case_id}/events", tags=["cases"], name="case_history", response_model=None,
+             responses=ok(HistoryPage, "A page of the case's history"))
     async def events(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                      from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
@@ -384,7 +399,8 @@ def _routes(app: FastAPI) -> None:
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 
-    @app.get("/cases/{case_id}/access-log", tags=["operations"])
+    @app.get("/cases/{case_id}/access-log", tags=["operations"], name="case_access_log",
+             response_model=None, responses=ok(CaseAccessLog, "Who read the case"))
     async def access_log(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                          principal: Principal = ops) -> dict[str, Any]:
         """Who read the case, when, in what role and why (PDL): for a patient's request. The
@@ -394,7 +410,8 @@ def _routes(app: FastAPI) -> None:
         items = await accesses_for_case(request.app.state.store.pool, case_id)
         return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
 
-    @app.get("/patients/{patient_id}/access-log", tags=["operations"])
+    @app.get("/patients/{patient_id}/access-log", tags=["operations"], response_model=None,
+             responses=ok(PatientAccessLog, "Who read the patient's cases"))
     async def patient_access_log(request: Request, patient_id: Annotated[str, Path(max_length=20)],
                                  purpose: Purpose, principal: Principal = ops) -> dict[str, Any]:
         """Who read any of the patient's cases, when, in what role and why: the answer to a
@@ -416,7 +433,7 @@ def _routes(app: FastAPI) -> None:
         return await command(request, principal, case_id, lambda actor: bodies.build(
             c.RevokeCertificate, body, actor=actor, certificate_id=certificate_id), key)
 
-    @app.post("/cases/{case_id}/plan", tags=["commands"])
+    @app.post("/cases/{case_id}/plan", tags=["commands"], name="establish_or_revise_plan")
     async def plan(request: Request, case_id: Annotated[str, CASE_ID], body: bodies.PlanBody,
                    key: IdempotencyKey = None, principal: Principal = physician) -> CommandResult:
         """Establish the sick-leave and rehabilitation plan (KVÅ DV077) or revise it."""
@@ -440,7 +457,7 @@ def _routes(app: FastAPI) -> None:
         return await command(request, principal, case_id, lambda actor: bodies.build(
             c.WithdrawConsent, body, actor=actor), key)
 
-    @app.post("/cases/{case_id}/coordination", tags=["commands"])
+    @app.post("/cases/{case_id}/coordination", tags=["commands"], name="record_coordination")
     async def coordination(
         request: Request, case_id: Annotated[str, CASE_ID],
         body: Annotated[bodies.COORDINATION_UNION, Body(discriminator="action")],  # type: ignore[name-defined]
@@ -454,7 +471,8 @@ def _routes(app: FastAPI) -> None:
     for path, kind, body_model, roles, summary in SIMPLE_COMMANDS:
         _command_route(app, path, kind, body_model, roles, summary)
 
-    @app.get("/measures", tags=["measures"])
+    @app.get("/measures", tags=["measures"], name="follow_up_measures", response_model=None,
+             responses=ok(MeasuresView, "The period's measures"))
     async def measures(
         request: Request,
         from_: Annotated[date, Query(alias="from")],
