@@ -36,6 +36,7 @@ from api.read_models import (
 )
 from domain import DomainError, decide, initial_state
 from domain import commands as c
+from domain.bounds import check_bounds
 from domain.calendar import STOCKHOLM
 from domain.identity import normalise
 from domain.privacy import mask_identity
@@ -158,6 +159,10 @@ async def command(request: Request, principal: Principal, case_id: str, build: A
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
     cmd = build(actor_of(principal, row["unit_id"]))
+    try:  # the input's own bounds first: invalid input is a 422 whatever else holds
+        check_bounds(cmd)
+    except DomainError as err:
+        raise domain_problem(err) from None
     await certificate_is_this_cases(request, case_id, cmd)
     result = await send_command(request.app.state.temporal, case_id, cmd,
                                 update_id(request, principal.sub, case_id, key, cmd))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -22,11 +23,16 @@ async def region_api(time_skipping_env: WorkflowEnvironment, database_url: str) 
         yield running
 
 
+def unique(cid: str) -> str:
+    """Certificate ids are unique across cases, as Intygstjänsten's are (tests share a database)."""
+    return f"{cid}-{uuid.uuid4().hex[:8]}"
+
+
 async def open_with_certificate(api: Api, **extra: object) -> str:
     start = await today(api)
     opened = await api.http.post("/cases", headers=api.headers(), json={
         "patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(start),
-        "certificate": certificate(start, 1, 10, issued=start), **extra})
+        "certificate": certificate(start, 1, 10, issued=start, cid=unique("c1")), **extra})
     assert opened.status_code == 201, opened.text
     return str(opened.json()["case_id"])
 
@@ -44,7 +50,7 @@ async def test_the_regions_gap_is_the_default_for_new_cases(region_api: Api) -> 
     # days 11-21 without a certificate (11 days): within 14, so still the same sick period
     later = await region_api.http.post(
         f"/cases/{case_id}/certificates", headers=region_api.headers(),
-        json={"certificate": certificate(start, 22, 30, issued=start, cid="c2")})
+        json={"certificate": certificate(start, 22, 30, issued=start, cid=unique("c2"))})
     assert later.status_code == 200, later.text
     assert later.json()["events"][0] == "CertificateRecorded"
 
@@ -55,7 +61,7 @@ async def test_a_request_may_name_its_own_gap(region_api: Api) -> None:
     start = await today(region_api)
     refused = await region_api.http.post(
         f"/cases/{case_id}/certificates", headers=region_api.headers(),
-        json={"certificate": certificate(start, 22, 30, issued=start, cid="c2")})
+        json={"certificate": certificate(start, 22, 30, issued=start, cid=unique("c2"))})
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["rule"] == "new_sick_period"
 

@@ -16,7 +16,7 @@ from tests.api.conftest import Api
 from tests.api.test_end_to_end import PNR, certificate, today
 
 ROLES = ("physician", "coordinator", "ops", "fk_gateway")
-Body = Callable[[date], Any]
+Body = Callable[[date, str], Any]  # (day 1, the case's certificate id)
 PLAN = {"assessment": "a", "goals": ["g"], "sick_leave": "s", "return_to_work": "r"}
 
 
@@ -24,47 +24,48 @@ def plan(start: date, follow_up: int = 14) -> dict[str, Any]:
     return {"plan": {**PLAN, "follow_up_date": str(start + timedelta(days=follow_up))}}
 
 
-def fk_message(start: date) -> dict[str, Any]:
+def fk_message(start: date, cert: str) -> dict[str, Any]:
     return {"message_id": f"fk-{uuid.uuid4().hex[:8]}", "reference_id": "ref-1",
-            "sent_at": datetime.now(UTC).isoformat(), "certificate_id": "c1",
+            "sent_at": datetime.now(UTC).isoformat(), "certificate_id": cert,
             "patient_id": PNR.replace("-", ""), "topic": "KONTKT", "heading": "Kontakt",
             "text": "Ring oss.", "sender": "Försäkringskassan"}
 
 
 # (method, path, roles allowed, body, the allowed roles' success status, events recorded);
-# {case} is a fresh case at the caller's unit, opened on day 1 with certificate c1 and a plan
+# {case} is a fresh case at the caller's unit, opened on day 1 with certificate {cert} (an id
+# of its own: a certificate id belongs to one case) and a plan
 MATRIX: list[tuple[str, str, set[str], Body | None, int, list[str] | None]] = [
     ("GET", "/cases", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}/events", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}/access-log", {"ops"}, None, 200, None),
     ("POST", "/cases", {"physician", "coordinator"},
-     lambda s: {"patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(s)}, 201, None),
+     lambda s, cert: {"patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(s)}, 201, None),
     ("POST", "/cases/{case}/certificates", {"physician"},
-     lambda s: {"certificate": certificate(s, 11, 20, issued=s, cid="c2", relation={
-         "kind": "FRLANG", "certificate_id": "c1"})}, 200, ["CertificateRecorded"]),
-    ("POST", "/cases/{case}/certificates/c1/revoke", {"physician"},
-     lambda s: {"reason": "fel patient"}, 200, ["CertificateRevoked"]),
-    ("POST", "/cases/{case}/plan", {"physician"}, lambda s: {**plan(s, 21), "reason": "r"}, 200,
+     lambda s, cert: {"certificate": certificate(s, 11, 20, issued=s, cid=f"{cert}-2", relation={
+         "kind": "FRLANG", "certificate_id": cert})}, 200, ["CertificateRecorded"]),
+    ("POST", "/cases/{case}/certificates/{cert}/revoke", {"physician"},
+     lambda s, cert: {"reason": "fel patient"}, 200, ["CertificateRevoked"]),
+    ("POST", "/cases/{case}/plan", {"physician"}, lambda s, cert: {**plan(s, 21), "reason": "r"}, 200,
      ["PlanRevised"]),
     ("POST", "/cases/{case}/plan/follow-ups", {"physician", "coordinator"},
-     lambda s: {"followed_up_on": str(s)}, 200, ["PlanFollowedUp"]),
+     lambda s, cert: {"followed_up_on": str(s)}, 200, ["PlanFollowedUp"]),
     ("POST", "/cases/{case}/sick-period-start", {"physician", "coordinator"},
-     lambda s: {"sick_period_start": str(s - timedelta(days=2)), "reason": "sjuk sedan lördag"},
+     lambda s, cert: {"sick_period_start": str(s - timedelta(days=2)), "reason": "sjuk sedan lördag"},
      200, ["SickPeriodStartCorrected"]),
     ("POST", "/cases/{case}/consents", {"physician", "coordinator"},
-     lambda s: {"recipient": "fk", "purpose": "contact"}, 200, ["ConsentGiven"]),
+     lambda s, cert: {"recipient": "fk", "purpose": "contact"}, 200, ["ConsentGiven"]),
     ("DELETE", "/cases/{case}/consents/employer/share_information", {"physician", "coordinator"},
      None, 200, ["ConsentWithdrawn"]),
     ("POST", "/cases/{case}/employer-return-plan", {"physician", "coordinator"},
-     lambda s: {"plan_date": str(s), "note": "upptrappning"}, 200,
+     lambda s, cert: {"plan_date": str(s), "note": "upptrappning"}, 200,
      ["EmployerReturnPlanRecorded"]),
     ("POST", "/cases/{case}/close", {"physician", "coordinator"},
-     lambda s: {"reason": "opened_in_error"}, 200, ["CaseClosed"]),
+     lambda s, cert: {"reason": "opened_in_error"}, 200, ["CaseClosed"]),
     ("POST", "/cases/{case}/coordination", {"physician", "coordinator"},
-     lambda s: {"action": "offer"}, 200, ["CoordinationOffered"]),
+     lambda s, cert: {"action": "offer"}, 200, ["CoordinationOffered"]),
     ("POST", "/cases/{case}/coordination", {"physician", "coordinator"},
-     lambda s: {"action": "perform", "kind": "internal", "performed_on": str(s)}, 200,
+     lambda s, cert: {"action": "perform", "kind": "internal", "performed_on": str(s)}, 200,
      ["CoordinationPerformed"]),
     ("POST", "/fk/messages", {"fk_gateway"}, fk_message, 200, None),
     ("GET", "/measures?from=2026-01-01&to=2026-12-31&unit=vc-norr",
@@ -72,10 +73,11 @@ MATRIX: list[tuple[str, str, set[str], Body | None, int, list[str] | None]] = [
 ]
 
 
-async def fresh_case(api: Api, start: date) -> str:
+async def fresh_case(api: Api, start: date) -> tuple[str, str]:
+    cert = f"c-{uuid.uuid4().hex[:12]}"
     opened = await api.http.post("/cases", headers=api.headers(), json={
         "patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(start),
-        "certificate": certificate(start, 1, 10, issued=start)})
+        "certificate": certificate(start, 1, 10, issued=start, cid=cert)})
     assert opened.status_code == 201, opened.text
     case_id = str(opened.json()["case_id"])
     for path, body in ((f"/cases/{case_id}/plan", plan(start)),
@@ -85,7 +87,7 @@ async def fresh_case(api: Api, start: date) -> str:
                         {"recipient": "coordinator", "purpose": "coordination"})):
         response = await api.http.post(path, headers=api.headers(), json=body)
         assert response.status_code == 200, response.text
-    return case_id
+    return case_id, cert
 
 
 def signed(role: str, raw: bytes) -> dict[str, str]:
@@ -98,13 +100,16 @@ def signed(role: str, raw: bytes) -> dict[str, str]:
 async def test_role_matrix(api: Api, method: str, path: str, allowed: set[str],
                            body: Body | None, status: int, events: list[str] | None) -> None:
     start = await today(api)
-    refused_case = await fresh_case(api, start)
-    raw = json.dumps(body(start) if body else {}).encode()
-    anonymous = await api.http.request(method, path.format(case=refused_case), content=raw)
+    refused_case, refused_cert = await fresh_case(api, start)
+    raw = json.dumps(body(start, refused_cert) if body else {}).encode()
+    anonymous = await api.http.request(method, path.format(case=refused_case, cert=refused_cert),
+                                       content=raw)
     assert anonymous.status_code == 401
     for role in ROLES:
-        case_id = await fresh_case(api, start) if role in allowed else refused_case
-        url = path.format(case=case_id)
+        case_id, cert = await fresh_case(api, start) if role in allowed else (refused_case,
+                                                                               refused_cert)
+        raw = json.dumps(body(start, cert) if body else {}).encode()
+        url = path.format(case=case_id, cert=cert)
         headers = {**api.headers(role), **signed(role, raw), "Content-Type": "application/json"}
         response = await api.http.request(method, url, headers=headers, content=raw)
         if role in allowed:  # the call does what it says, for every role allowed to make it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,19 @@ def test_nothing_is_published_on_all_interfaces_and_nothing_unauthenticated_at_a
         assert published(service), name
         assert all(host == "127.0.0.1" for host, _ in published(service)), name
     assert set(admin["services"]) == {"temporal-ui", "temporal"}
+
+
+def test_the_temporal_ui_opens_payloads_only_through_the_apis_codec_server(
+    stack: dict[str, Any],
+) -> None:
+    """Payloads are encrypted; the UI decodes through /codec (ops token, PDL-logged), and the API
+    lets exactly the UI's origin call it from a browser."""
+    ui = stack["services"]["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://127.0.0.1:8000/codec"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    api = stack["services"]["api"]["environment"]
+    assert json.loads(api["SJUKFALL_CODEC_CORS_ORIGINS"]) == [ui["TEMPORAL_CORS_ORIGINS"]]
+    assert "SJUKFALL_CODEC_CORS_ORIGINS" not in stack["services"]["worker"]["environment"]
 
 
 def test_images_are_pinned(stack: dict[str, Any]) -> None:
