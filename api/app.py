@@ -23,7 +23,7 @@ from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
 from api.operations import operation_id, readable_operations
-from api.problems import PROBLEM, Problem, install, problem_responses, refusal
+from api.problems import Problem, install, problem_responses, refusal
 from api.purpose import Purpose
 from api.read_models import (
     CaseAccessLog,

@@ -11,6 +11,7 @@ under `-` when they name none. Browsers may call it from the origins in SJUKFALL
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -58,10 +59,8 @@ def _case_ids(payloads: list[Payload]) -> set[str]:
 
     for payload in payloads:
         if payload.metadata.get("encoding", b"").startswith(b"json"):
-            try:
+            with contextlib.suppress(ValueError):
                 walk(json.loads(payload.data))
-            except ValueError:
-                pass
     return found
 
 

@@ -8,9 +8,9 @@ whose workflow is running, this compares the stream's version and phase with the
 | finding | what it means | what to do |
 |---|---|---|
 | `ok` | same version; a closed case's workflow has completed | nothing |
-| `workflow_missing` | the record has an open case, Temporal no workflow for it | repair: start it from the record |
+| `workflow_missing` | the record has an open case, Temporal no workflow for it | repair: start it |
 | `record_ahead` | the record holds events the workflow does not know | repair: restart it from the record |
-| `workflow_ahead` | the workflow holds events the record lacks | by hand: the next append fails (`WrongExpectedVersion`) |
+| `workflow_ahead` | the workflow holds events the record lacks | by hand (`WrongExpectedVersion`) |
 | `workflow_ended` | the record's case is open, its workflow ended without closing it | by hand |
 | `no_record` | a running workflow for a case the record does not have | by hand |
 

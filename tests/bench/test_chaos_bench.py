@@ -7,7 +7,6 @@ import pytest
 
 from tests.bench.support import run_bench
 
-
 PG_RESTART_HANGS = pytest.mark.skip(reason=(
     "bench/chaos.py's pg_restart run passes from a shell (about 10 s) but hangs when started as "
     "a child of another Python process, as here; seen on the released commit too. Cause not "
