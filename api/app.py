@@ -79,8 +79,9 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         generate_unique_id_function=operation_id,
         dependencies=[Depends(clean_query)],
         # The interactive docs (and the schema they read) are off in production unless enabled.
-        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None,
-                                              "openapi_url": None}),
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.temporal = client
@@ -381,8 +382,9 @@ def _routes(app: FastAPI) -> None:
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        return shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
-                                 "patient_id": state.patient_id})
+        summary: dict[str, Any] = shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
+                                                    "patient_id": state.patient_id})
+        return summary
 
     @app.get("/cases/{case_id}/events", tags=["cases"], name="case_history", response_model=None,
              responses=ok(HistoryPage, "A page of the case's history"))
@@ -465,11 +467,12 @@ def _routes(app: FastAPI) -> None:
     @app.post("/cases/{case_id}/coordination", tags=["commands"], name="record_coordination")
     async def coordination(
         request: Request, case_id: Annotated[str, CASE_ID],
-        body: Annotated[bodies.COORDINATION_UNION, Body(discriminator="action")],  # type: ignore[name-defined]
+        body: Annotated[bodies.COORDINATION_UNION,  # type: ignore[name-defined, unused-ignore]
+                        Body(discriminator="action")],
         key: IdempotencyKey = None, principal: Principal = care,
     ) -> CommandResult:
         """The coordinator's measures (KVÅ GC001 when performed), status, meetings, SIP."""
-        kind = bodies.COORDINATION_ACTIONS[body.action]
+        kind = bodies.COORDINATION_ACTIONS[body.action]  # type: ignore[attr-defined, unused-ignore]
         return await command(request, principal, case_id,
                              lambda actor: bodies.build(kind, body, actor=actor), key)
 

@@ -62,7 +62,7 @@ def domain_problem(err: DomainError | ApplicationError) -> Problem:
 
 async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
     if isinstance(err, WorkflowUpdateFailedError):
-        cause = err.cause
+        cause: BaseException | None = err.cause
         while cause is not None and not isinstance(cause, ApplicationError):
             cause = cause.__cause__
         if isinstance(cause, ApplicationError) and cause.type == "DomainError":

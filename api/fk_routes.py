@@ -39,7 +39,7 @@ from domain import ErrorKind
 from domain.commands import Actor, ReceiveFkMessage, SendCertificateToFk, SendFkMessage
 from domain.fk import OutboundFkMessage
 from fk.lookup import case_for_certificate, message_received
-from fk.schemas import Result, SendMessageToCare
+from fk.schemas import ErrorId, Result, SendMessageToCare
 from sjukfall.logs import get_logger
 from sjukfall.signing import signed_headers, verify
 
@@ -50,11 +50,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 #: The contract's result code for a refusal, by the rule's kind (a conflict with the case's
 #: state is FK's APPLICATION_ERROR; a message that is wrong in itself its VALIDATION_ERROR) ...
-CONTRACT_BY_KIND: dict[ErrorKind, tuple[int, str]] = {ErrorKind.CONFLICT: (409, "APPLICATION_ERROR")}
+CONTRACT_BY_KIND: dict[ErrorKind, tuple[int, ErrorId]] = {
+    ErrorKind.CONFLICT: (409, "APPLICATION_ERROR")}
 #: ... and where the contract has a code of its own for a rule: a message about a revoked
 #: certificate is REVOKED; an answer to a question already answered is, for FK, a message
 #: that cannot be valid (for care's own API it is a conflict).
-CONTRACT_BY_RULE: dict[str, tuple[int, str]] = {
+CONTRACT_BY_RULE: dict[str, tuple[int, ErrorId]] = {
     "certificate_revoked": (422, "REVOKED"),
     "already_answered": (422, "VALIDATION_ERROR"),
 }
