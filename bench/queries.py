@@ -223,9 +223,8 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
             await fn(rec, 0)
             sql_of[name] = rec.calls
 
-        def floor(i):
-            return pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1",
-                                                pick[i])
+        def floor(i: int) -> Any:
+            return pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1", pick[i])
         results["floor"] = await timed(reps, floor)
         common.say(f"  floor (pk lookup): {results['floor']}")
 

@@ -20,7 +20,7 @@ import typer
 try:  # typer carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer
-    from click import ClickException
+    from click import ClickException  # type: ignore[assignment, unused-ignore]
 
 from domain.calendar import STOCKHOLM
 from sjukfall.settings import get_settings
@@ -130,7 +130,7 @@ def token(
     settings = get_settings()
     if settings.env == "production":
         raise typer.BadParameter("dev tokens are not issued in production")
-    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type]
+    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type, unused-ignore]
                            **{k: v for k, v in (("iss", settings.jwt_issuer),
                                                 ("aud", settings.jwt_audience)) if v}))
 
@@ -764,7 +764,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         typer.echo("sjukfall: aborted", err=True)
         return EXIT_INTERRUPTED
     except ClickException as err:  # usage: unknown option, bad value, missing argument
-        where = err.ctx.command_path if getattr(err, "ctx", None) else "sjukfall"
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "sjukfall"
         if err.format_message():  # (no arguments at all: the help was shown instead)
             typer.echo(f"{where}: {err.format_message()}".replace("\n", " "), err=True)
         return err.exit_code

@@ -101,7 +101,8 @@ async def reconcile(pool: Any, client: Any, task_queue: str, *, repair: bool = F
         status, workflow_version = "missing", None
         try:
             described = await handle.describe()
-            status = WorkflowExecutionStatus.Name(int(described.status or 0)).removeprefix(
+            status = WorkflowExecutionStatus.Name(
+                WorkflowExecutionStatus.ValueType(int(described.status or 0))).removeprefix(
                 "WORKFLOW_EXECUTION_STATUS_").lower()
             if status == "running":
                 state = await handle.query(CaseWorkflow.current_state)
