@@ -24,7 +24,7 @@ from sjukfall.metrics import start_worker_metrics, temporal_runtime
 from sjukfall.payload_codec import data_converter
 from sjukfall.settings import Settings, get_settings
 from sjukfall.tracing import setup_tracing, shutdown_tracing
-from store.eventstore import EventStore
+from store.eventstore import EventStore, is_transient
 from workflows.case import CaseWorkflow
 
 log = get_logger(__name__)
@@ -90,6 +90,24 @@ async def case_worker(
             yield worker
 
 
+async def connect_store(database_url: str, patience: float = 60) -> EventStore:
+    """The database may be restarting as the worker starts (a deploy, a failover): wait for it,
+    with backoff, rather than crash at once. A refusal that will not change (a wrong password,
+    no such database) fails at once."""
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + patience, 0.5
+    while True:
+        try:
+            return await EventStore.connect(database_url)
+        except Exception as err:
+            if not is_transient(err) or loop.time() + delay > deadline:
+                raise
+            log.warning("database_unavailable_at_start", error=type(err).__name__,
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def main() -> None:
     settings = get_settings()
     configure(settings.resolved_log_format, settings.log_level)
@@ -98,7 +116,7 @@ async def main() -> None:
     if problems := settings.fk_client_problems():
         raise SystemExit("; ".join(problems))
     client = await connect_client(settings)
-    store = await EventStore.connect(settings.database_url)
+    store = await connect_store(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

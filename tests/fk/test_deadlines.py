@@ -8,12 +8,11 @@ from domain import summarize
 from domain.calendar import start_of, subtract_working_days
 from tests.fk.conftest import FkStack, eventually
 from tests.fk.support import PNR, case_with_certificate, records
+from tests.workflows.support import skip_to as skip_time
 
 
 async def skip_to(stack: FkStack, instant: datetime) -> None:
-    now = await stack.env.get_current_time()
-    if instant > now:
-        await stack.env.sleep(instant - now)
+    await skip_time(stack.env, instant)
 
 
 def on_time(recorded: str, due: datetime) -> bool:

@@ -11,6 +11,7 @@ scenario, never to make a failing replay pass):
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -54,7 +55,14 @@ from tests.workflows.support import (
     today,
 )
 from worker import case_worker, sandbox_runner
-from workflows.case import PATCH_LEAN, PATCH_REVISED_RULES, CaseInput, CaseOutcome, CaseWorkflow
+from workflows.case import (
+    PATCH_LEAN,
+    PATCH_REVISED_RULES,
+    PATCH_SEARCH_ATTRIBUTES,
+    CaseInput,
+    CaseOutcome,
+    CaseWorkflow,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = ROOT / "tests" / "histories"
@@ -79,6 +87,27 @@ async def test_committed_histories_replay_on_the_current_workflow() -> None:
     results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
     failures = {wid: str(err) for wid, err in results.replay_failures.items()}
     assert failures == {}
+
+
+def patches_in(history: WorkflowHistory) -> frozenset[str]:
+    """The patch ids a history's run took (its workflow.patched markers)."""
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            for payloads in event.marker_recorded_event_attributes.details.values():
+                for payload in payloads.payloads:
+                    if b'"id"' in payload.data:
+                        found.add(json.loads(payload.data)["id"])
+    return frozenset(found)
+
+
+def test_every_released_version_of_the_workflow_has_a_committed_history() -> None:
+    """Each release in turn: the first, then each patch added on top of the ones before (the
+    runs in flight at each upgrade are what a change must still replay)."""
+    released = [PATCH_SEARCH_ATTRIBUTES, PATCH_LEAN, PATCH_REVISED_RULES]
+    versions = {patches_in(h) for h in committed_histories()}
+    for n in range(len(released) + 1):
+        assert frozenset(released[:n]) in versions, released[:n]
 
 
 @pytest.mark.skipif(not RECORDING, reason="set SJUKFALL_RECORD_HISTORIES=1 to record")
