@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -109,10 +110,9 @@ async def migrate_connection(conn: asyncpg.Connection) -> list[str]:
         return done
     finally:
         if not conn.is_closed():
-            try:
+            # the lock ends with the session anyway
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
-            except (asyncpg.PostgresError, OSError):
-                pass  # the lock ends with the session anyway
 
 
 async def applied_migrations(database_url: str) -> list[str]:

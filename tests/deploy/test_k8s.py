@@ -305,7 +305,7 @@ def test_network_policies_deny_by_default_and_allow_each_pod_what_it_needs() -> 
     assert _egress_ports(policies["sjukfall-migrate"]) == {postgres}
     assert _egress_ports(policies["sjukfall-temporal-setup"]) == {temporal}
     # every pod is selected by a policy of its own; only the API takes requests from outside
-    for name, spec in k8s_workloads(ours_only=False):
+    for name, _spec in k8s_workloads(ours_only=False):
         label = dict(k8s_documents_by_name())[name.split("/")[1]]
         assert any(p["spec"]["podSelector"].get("matchLabels") == label
                    for p in policies.values()), name
