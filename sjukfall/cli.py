@@ -136,14 +136,26 @@ def token(
 
 
 @db_app.command("migrate")
-def db_migrate(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Apply pending migrations (idempotent)."""
-    from store.migrate import MigrationError, migrate
+def db_migrate(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    app_login: str | None = typer.Option(
+        None, "--app-login", help="then make this login role (password: "
+        "SJUKFALL_APP_DB_PASSWORD) a member of sjukfall_app, the role the API and workers "
+        "connect as"),
+) -> None:
+    """Apply pending migrations (idempotent), as the schema's owner."""
+    from store.migrate import MigrationError, grant_app_login, migrate
 
     url = _database_url()
+    password = get_settings().app_db_password
+    if app_login and not password:
+        raise CliError("settings: SJUKFALL_APP_DB_PASSWORD is required with --app-login",
+                       EXIT_USAGE)
     with _database_errors(url):
         try:
             applied = asyncio.run(migrate(url))
+            if app_login and password:
+                asyncio.run(grant_app_login(url, app_login, password))
         except MigrationError as err:
             raise CliError(f"database {_where(url)}: {err}", EXIT_DATABASE) from None
     if as_json:
