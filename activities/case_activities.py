@@ -101,7 +101,8 @@ class CaseActivities:
             version = await self.store.append(request.case_id, request.expected_version, new)
         except WrongExpectedVersion as err:
             # One writer per case: a stale version is a bug, retrying cannot fix it.
-            raise ApplicationError(str(err), type="WrongExpectedVersion", non_retryable=True)
+            raise ApplicationError(str(err), type="WrongExpectedVersion",
+                                   non_retryable=True) from None
         except Exception as err:
             if is_transient(err):
                 raise  # the database is away for a moment: retried with backoff

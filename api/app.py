@@ -22,16 +22,26 @@ from api.auth import CARE, PEOPLE, Principal, TokenVerifier, require
 from api.commands import domain_problem, open_case, send_command, update_id
 from api.limits import BodyLimit, clean_query
 from api.observability import observe_requests
-from api.problems import PROBLEM, Problem, install
+from api.operations import operation_id, readable_operations
+from api.problems import Problem, install, problem_responses, refusal
 from api.purpose import Purpose
+from api.read_models import (
+    CaseAccessLog,
+    CaseListPage,
+    CaseSummaryView,
+    HistoryPage,
+    MeasuresView,
+    PatientAccessLog,
+    ok,
+)
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.bounds import check_bounds
 from domain.calendar import STOCKHOLM
 from domain.identity import normalise
 from domain.privacy import mask_identity
-from domain.summary import as_read_at
 from domain.state import CaseState
+from domain.summary import as_read_at
 from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
@@ -49,12 +59,10 @@ INT32 = 2**31 - 1  # versions and day counts are PostgreSQL integers
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": title, "content": {PROBLEM: {}}}
-    for status, title in [(400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
-                          (404, "No such case"), (409, "Conflicts with the case's state"),
-                          (422, "Invalid input"), (503, "Temporal or PostgreSQL unavailable")]
-}
+ERRORS = problem_responses([
+    (400, "Body is not JSON"), (401, "No or bad token"), (403, "Role or unit not allowed"),
+    (404, "No such case"), (409, "Conflicts with the case's state"), (422, "Invalid input"),
+    (503, "Temporal or PostgreSQL unavailable")])
 
 
 class CaseCreated(BaseModel):
@@ -68,10 +76,12 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
         version="0.1.0",
         description="Sick-leave cases (sjukfall): commands, projections, event history.",
         responses=ERRORS,
+        generate_unique_id_function=operation_id,
         dependencies=[Depends(clean_query)],
         # The interactive docs (and the schema they read) are off in production unless enabled.
-        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None,
-                                              "openapi_url": None}),
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.temporal = client
@@ -80,6 +90,7 @@ def create_app(settings: Settings, *, client: Client, store: EventStore) -> Fast
     app.state.summary = CaseSummaryProjection()
     app.state.measure_facts = CaseMeasureFactsProjection()
     install(app)
+    readable_operations(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     app.include_router(fk_routes.router)
@@ -143,8 +154,7 @@ async def certificate_is_this_cases(request: Request, case_id: str, cmd: Any) ->
     cid = certificate.certificate_id
     if await case_holding_certificate(request.app.state.store.pool, cid, case_id):
         message = f"certificate {cid} is already recorded on another case"
-        raise Problem(409, message, [{"field": "certificate.certificate_id",
-                                      "rule": "certificate_in_other_case", "message": message}])
+        raise refusal("certificate.certificate_id", "certificate_in_other_case", message)
 
 
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
@@ -182,8 +192,7 @@ def patient_number(value: str, field: str) -> str:
     try:
         return normalise(value, stockholm_today())
     except ValueError as err:
-        raise Problem(422, str(err), [{"field": field, "rule": "identity_number",
-                                       "message": str(err)}]) from None
+        raise refusal(field, "identity_number", str(err)) from None
 
 
 async def find_patient(request: Request, principal: Principal, patient_id: str, purpose: str,
@@ -289,9 +298,8 @@ def _routes(app: FastAPI) -> None:
         """Open a case for a patient's sick period, optionally with its first certificate."""
         data: Any = body
         if not principal.sees_unit(data.unit_id):
-            raise Problem(403, f"you do not work for unit {data.unit_id}",
-                          [{"field": "unit_id", "rule": "unit_not_allowed",
-                            "message": "the case must belong to one of your units"}])
+            raise refusal("unit_id", "unit_not_allowed", "the case must belong to one of your units",
+                          detail=f"you do not work for unit {data.unit_id}")
         # A retried request (same key) must reach the same case, so the id follows from the key.
         case_id = data.case_id or (uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.sub}/{key}").hex
                                    if key else uuid.uuid4().hex)
@@ -317,7 +325,8 @@ def _routes(app: FastAPI) -> None:
         await catch_up(request)
         return CaseCreated(case_id=result.case_id, version=result.version)
 
-    @app.get("/cases", tags=["cases"])
+    @app.get("/cases", tags=["cases"], name="list_cases", response_model=None,
+             responses=ok(CaseListPage, "A page of the cases"))
     async def cases(
         request: Request,
         purpose: Purpose,
@@ -357,8 +366,7 @@ def _routes(app: FastAPI) -> None:
                 in_coordinator_queue=in_coordinator_queue, text=q, sort=sort,
                 descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
         except InvalidQuery as err:
-            raise Problem(422, str(err), [{"field": err.field, "rule": "not_offered",
-                                           "message": str(err)}]) from None
+            raise refusal(err.field, "not_offered", str(err)) from None
         await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
                               role=principal.role, units=list(principal.units),
                               case_ids=[r["case_id"] for r in rows], action="list",
@@ -366,7 +374,8 @@ def _routes(app: FastAPI) -> None:
         return {"total": total, "limit": limit, "offset": offset,
                 "items": [shown(principal, r) for r in rows]}
 
-    @app.get("/cases/{case_id}", tags=["cases"])
+    @app.get("/cases/{case_id}", tags=["cases"], response_model=None,
+             responses=ok(CaseSummaryView, "The case's summary"))
     async def case_summary(request: Request, case_id: Annotated[str, CASE_ID],
                            purpose: Purpose, principal: Principal = people) -> dict[str, Any]:
         """The case's summary; the identity number is hidden from non-physicians when the
@@ -374,10 +383,12 @@ def _routes(app: FastAPI) -> None:
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        return shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
-                                 "patient_id": state.patient_id})
+        summary: dict[str, Any] = shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
+                                                    "patient_id": state.patient_id})
+        return summary
 
-    @app.get("/cases/{case_id}/events", tags=["cases"])
+    @app.get("/cases/{case_id}/events", tags=["cases"], name="case_history", response_model=None,
+             responses=ok(HistoryPage, "A page of the case's history"))
     async def events(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                      from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
@@ -396,7 +407,8 @@ def _routes(app: FastAPI) -> None:
             "next_from_version": page[-1].version if len(records) > limit else None,
         }
 
-    @app.get("/cases/{case_id}/access-log", tags=["operations"])
+    @app.get("/cases/{case_id}/access-log", tags=["operations"], name="case_access_log",
+             response_model=None, responses=ok(CaseAccessLog, "Who read the case"))
     async def access_log(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
                          principal: Principal = ops) -> dict[str, Any]:
         """Who read the case, when, in what role and why (PDL): for a patient's request. The
@@ -406,7 +418,8 @@ def _routes(app: FastAPI) -> None:
         items = await accesses_for_case(request.app.state.store.pool, case_id)
         return {"case_id": case_id, "items": shown(principal, items, row["protected_identity"])}
 
-    @app.get("/patients/{patient_id}/access-log", tags=["operations"])
+    @app.get("/patients/{patient_id}/access-log", tags=["operations"], response_model=None,
+             responses=ok(PatientAccessLog, "Who read the patient's cases"))
     async def patient_access_log(request: Request, patient_id: Annotated[str, Path(max_length=20)],
                                  purpose: Purpose, principal: Principal = ops) -> dict[str, Any]:
         """Who read any of the patient's cases, when, in what role and why: the answer to a
@@ -428,7 +441,7 @@ def _routes(app: FastAPI) -> None:
         return await command(request, principal, case_id, lambda actor: bodies.build(
             c.RevokeCertificate, body, actor=actor, certificate_id=certificate_id), key)
 
-    @app.post("/cases/{case_id}/plan", tags=["commands"])
+    @app.post("/cases/{case_id}/plan", tags=["commands"], name="establish_or_revise_plan")
     async def plan(request: Request, case_id: Annotated[str, CASE_ID], body: bodies.PlanBody,
                    key: IdempotencyKey = None, principal: Principal = physician) -> CommandResult:
         """Establish the sick-leave and rehabilitation plan (KVÅ DV077) or revise it."""
@@ -452,21 +465,23 @@ def _routes(app: FastAPI) -> None:
         return await command(request, principal, case_id, lambda actor: bodies.build(
             c.WithdrawConsent, body, actor=actor), key)
 
-    @app.post("/cases/{case_id}/coordination", tags=["commands"])
+    @app.post("/cases/{case_id}/coordination", tags=["commands"], name="record_coordination")
     async def coordination(
         request: Request, case_id: Annotated[str, CASE_ID],
-        body: Annotated[bodies.COORDINATION_UNION, Body(discriminator="action")],  # type: ignore[name-defined]
+        body: Annotated[bodies.COORDINATION_UNION,  # type: ignore[name-defined, unused-ignore]
+                        Body(discriminator="action")],
         key: IdempotencyKey = None, principal: Principal = care,
     ) -> CommandResult:
         """The coordinator's measures (KVÅ GC001 when performed), status, meetings, SIP."""
-        kind = bodies.COORDINATION_ACTIONS[body.action]
+        kind = bodies.COORDINATION_ACTIONS[body.action]  # type: ignore[attr-defined, unused-ignore]
         return await command(request, principal, case_id,
                              lambda actor: bodies.build(kind, body, actor=actor), key)
 
     for path, kind, body_model, roles, summary in SIMPLE_COMMANDS:
         _command_route(app, path, kind, body_model, roles, summary)
 
-    @app.get("/measures", tags=["measures"])
+    @app.get("/measures", tags=["measures"], name="follow_up_measures", response_model=None,
+             responses=ok(MeasuresView, "The period's measures"))
     async def measures(
         request: Request,
         from_: Annotated[date, Query(alias="from")],
@@ -479,15 +494,14 @@ def _routes(app: FastAPI) -> None:
             if unit is None and len(principal.units) == 1:
                 unit = principal.units[0]
             if unit is None or unit not in principal.units:
-                raise Problem(422, "give one of your units", [{
-                    "field": "unit", "rule": "unit_required",
-                    "message": "measures are per unit: give one of your units"}])
+                raise refusal("unit", "unit_required",
+                              "measures are per unit: give one of your units",
+                              detail="give one of your units")
         await run_once(request.app.state.store, request.app.state.measure_facts)  # fresh figures
         try:
             result = await period_measures(request.app.state.store.pool, from_, to, unit)
         except InvalidQuery as err:
-            raise Problem(422, str(err), [{"field": err.field, "rule": "period_order",
-                                           "message": str(err)}]) from None
+            raise refusal(err.field, "period_order", str(err)) from None
         return result.model_dump(mode="json")
 
     @app.middleware("http")

@@ -21,7 +21,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.problems import Problem
+from api.problems import refusal
 
 Role = Literal["physician", "coordinator", "ops", "fk_gateway"]
 ROLES: tuple[Role, ...] = ("physician", "coordinator", "ops", "fk_gateway")
@@ -178,8 +178,7 @@ def require(*roles: Role):  # type: ignore[no-untyped-def]
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if principal.role not in roles:
             message = f"role {principal.role} may not do this; allowed: {', '.join(roles)}"
-            raise Problem(403, message, [{"field": "role", "rule": "role_not_allowed",
-                                          "message": message}])
+            raise refusal("role", "role_not_allowed", message)
         return principal
 
     return check

@@ -27,7 +27,7 @@ def body_model(command: type[BaseModel], name: str | None = None,
         if field not in left_out
     }
     fields.update(extra)
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload, unused-ignore]
         name or f"{command.__name__}Body",
         __config__=ConfigDict(extra="forbid", str_max_length=TEXT_MAX),
         __doc__=command.__doc__,

@@ -11,6 +11,7 @@ under `-` when they name none. Browsers may call it from the origins in SJUKFALL
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -19,7 +20,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, require
-from api.problems import Problem
+from api.problems import refusal
 from api.purpose import Purpose
 from sjukfall.payload_codec import EncryptionCodec
 from store.access_log import record_accesses
@@ -33,9 +34,9 @@ def _payloads(body: Any) -> list[Payload]:
     try:
         return list(ParseDict(body, Payloads()).payloads)
     except Exception:  # noqa: BLE001 - any malformed body is the client's error
-        raise Problem(422, "the body is not Temporal Payloads JSON", [{
-            "field": "payloads", "rule": "payloads_json",
-            "message": "expected {\"payloads\": [{\"metadata\": {...}, \"data\": base64}]}"}]) from None
+        raise refusal("payloads", "payloads_json",
+                      'expected {"payloads": [{"metadata": {...}, "data": base64}]}',
+                      detail="the body is not Temporal Payloads JSON") from None
 
 
 def _answer(payloads: list[Payload]) -> dict[str, Any]:
@@ -58,10 +59,8 @@ def _case_ids(payloads: list[Payload]) -> set[str]:
 
     for payload in payloads:
         if payload.metadata.get("encoding", b"").startswith(b"json"):
-            try:
+            with contextlib.suppress(ValueError):
                 walk(json.loads(payload.data))
-            except ValueError:
-                pass
     return found
 
 

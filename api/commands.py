@@ -18,19 +18,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Problem
+from api.problems import Problem, refusal
 from domain import Command, DomainError, decide, fold, initial_state
 from domain.commands import OpenCase
 from sjukfall.logs import get_logger
 from workflows.case import KEY_PREFIX, CaseIndex, CaseInput, CaseWorkflow, CommandResult
 
 log = get_logger(__name__)
-
-# Rules that describe a clash with the case's current state rather than bad input.
-CONFLICT_RULES = {"case_closed", "case_already_opened", "already_answered", "certificate_duplicate",
-                  "sick_period_not_ended"}
-FORBIDDEN_RULES = {"role_not_allowed"}
-
 
 def update_id(request: Request, subject: str, case_id: str, key: str | None,
               command: Command) -> str | None:
@@ -59,21 +53,16 @@ def workflow_id(case_id: str) -> str:
 
 
 def domain_problem(err: DomainError | ApplicationError) -> Problem:
+    """A domain refusal, raised here or in the workflow (which sends field and rule along)."""
     if isinstance(err, DomainError):
-        field, rule, message = err.field, err.rule, err.message
-    else:
-        details: dict[str, Any] = err.details[0] if err.details else {}
-        field, rule, message = details.get("field", "body"), details.get("rule", "rejected"), err.message
-    status = 409 if rule in CONFLICT_RULES else 403 if rule in FORBIDDEN_RULES else 422
-    return Problem(status, message, [{"field": field, "rule": rule, "message": message}])
-
-
-CLOSED = [{"field": "case_id", "rule": "case_closed", "message": "the case is closed"}]
+        return refusal(err.field, err.rule, err.message)
+    details: dict[str, Any] = err.details[0] if err.details else {}
+    return refusal(details.get("field", "body"), details.get("rule", "rejected"), err.message)
 
 
 async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
     if isinstance(err, WorkflowUpdateFailedError):
-        cause = err.cause
+        cause: BaseException | None = err.cause
         while cause is not None and not isinstance(cause, ApplicationError):
             cause = cause.__cause__
         if isinstance(cause, ApplicationError) and cause.type == "DomainError":
@@ -92,7 +81,8 @@ async def _translate(client: Client, err: Exception, case_id: str) -> Problem:
                 )
             except RPCError:
                 return Problem(404, f"no case {case_id}")
-            return Problem(409, f"case {case_id} is closed", CLOSED)
+            return refusal("case_id", "case_closed", "the case is closed",
+                           detail=f"case {case_id} is closed")
         log.warning("workflow_service_error", case_id=case_id, status=err.status.name,
                     message=err.message[:300])
         return Problem(503, f"the workflow service did not answer: {err.status.name}")

@@ -34,11 +34,12 @@ from pydantic import BaseModel, Field
 
 from api.auth import Principal, require
 from api.commands import send_command
-from api.problems import Problem, validation_errors
+from api.problems import Problem, rule_kind, validation_errors
+from domain import ErrorKind
 from domain.commands import Actor, ReceiveFkMessage, SendCertificateToFk, SendFkMessage
 from domain.fk import OutboundFkMessage
 from fk.lookup import case_for_certificate, message_received
-from fk.schemas import Result, SendMessageToCare
+from fk.schemas import ErrorId, Result, SendMessageToCare
 from sjukfall.logs import get_logger
 from sjukfall.signing import signed_headers, verify
 
@@ -47,8 +48,17 @@ log = get_logger(__name__)
 CASE_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
-#: Domain rules that mean "this message will never be accepted as it is".
-REVOKED_RULES = {"certificate_revoked"}
+#: The contract's result code for a refusal, by the rule's kind (a conflict with the case's
+#: state is FK's APPLICATION_ERROR; a message that is wrong in itself its VALIDATION_ERROR) ...
+CONTRACT_BY_KIND: dict[ErrorKind, tuple[int, ErrorId]] = {
+    ErrorKind.CONFLICT: (409, "APPLICATION_ERROR")}
+#: ... and where the contract has a code of its own for a rule: a message about a revoked
+#: certificate is REVOKED; an answer to a question already answered is, for FK, a message
+#: that cannot be valid (for care's own API it is a conflict).
+CONTRACT_BY_RULE: dict[str, tuple[int, ErrorId]] = {
+    "certificate_revoked": (422, "REVOKED"),
+    "already_answered": (422, "VALIDATION_ERROR"),
+}
 
 
 def fk_secret(request: Request) -> str:
@@ -91,14 +101,14 @@ async def signed_by_gateway(request: Request) -> None:
 
 def contract_error(problem: Problem) -> tuple[int, Result]:
     """The contract's error for the case's refusal (a domain rule, a closed case, no answer)."""
-    rule = problem.errors[0]["rule"] if problem.errors else ""
     if problem.status == 503:
         return 503, Result.error("TECHNICAL_ERROR", problem.detail)
-    if rule in REVOKED_RULES:
-        return 422, Result.error("REVOKED", problem.detail)
-    if problem.status == 409 and rule != "already_answered":
-        return 409, Result.error("APPLICATION_ERROR", problem.detail)
-    return 422, Result.error("VALIDATION_ERROR", problem.detail)
+    if not problem.errors:  # no case for the message
+        return 422, Result.error("VALIDATION_ERROR", problem.detail)
+    rule = problem.errors[0]["rule"]
+    status, code = CONTRACT_BY_RULE.get(rule) or CONTRACT_BY_KIND.get(rule_kind(rule),
+                                                                      (422, "VALIDATION_ERROR"))
+    return status, Result.error(code, problem.detail)
 
 
 GATEWAY = Depends(require("fk_gateway"))

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import Problem, problem_response
+from api.problems import problem_response, refusal
 from domain.bounds import CONTROL
 
 
@@ -61,6 +61,5 @@ def clean_query(request: Request) -> None:
     even compare a NUL)."""
     for name, value in request.query_params.multi_items():
         if CONTROL.search(value) or CONTROL.search(name):
-            raise Problem(422, f"{name} holds a control character", [{
-                "field": name, "rule": "control_character",
-                "message": "only tab and newline are allowed"}])
+            raise refusal(name, "control_character", "only tab and newline are allowed",
+                          detail=f"{name} holds a control character")

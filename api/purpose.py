@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from api.problems import Problem
+from api.problems import refusal
 from store.access_log import InvalidPurpose, checked_purpose
 
 PurposeHeader = Annotated[str, Header(alias="X-Purpose", max_length=200,
@@ -18,8 +18,7 @@ def read_purpose(purpose: PurposeHeader = "care") -> str:
     try:
         return checked_purpose(purpose)
     except InvalidPurpose as err:
-        raise Problem(422, str(err), [{"field": "X-Purpose", "rule": "purpose_required",
-                                       "message": str(err)}]) from None
+        raise refusal("X-Purpose", "purpose_required", str(err)) from None
 
 
 Purpose = Annotated[str, Depends(read_purpose)]

@@ -17,6 +17,7 @@ implements the same case.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -63,10 +64,8 @@ class BaselineWorkflow:
         for wake in input.wakes:
             delay = (wake.at - workflow.now()).total_seconds()
             if delay > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(lambda: self.closed, timeout=delay)
-                except TimeoutError:
-                    pass
             if self.closed:
                 break
             async with self.lock:

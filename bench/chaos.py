@@ -98,9 +98,10 @@ OUTCOME_TYPES = {"NotificationSent", "NotificationSuppressed", "NotificationFail
 
 def script(case_id: str, now: datetime) -> list[list[Command]]:
     start = now.astimezone(STOCKHOLM).date() - timedelta(days=9)
-    back = lambda days: CorrectSickPeriodStart(
-        actor=PHYSICIAN, sick_period_start=start - timedelta(days=days),
-        reason="the first sick day was earlier")
+    def back(days):
+        return CorrectSickPeriodStart(
+            actor=PHYSICIAN, sick_period_start=start - timedelta(days=days),
+            reason="the first sick day was earlier")
     return [
         [OpenCase(actor=PHYSICIAN, case_id=case_id, patient_id=PNR, unit_id="vc-norr",
                   sick_period_start=start, employer_name="Verkstaden AB",
@@ -392,10 +393,11 @@ async def one_run(kind: str, args: argparse.Namespace, client: Client, address: 
         "injected_failure_share": round(receiver.injected_failures / max(1, receiver.attempts), 3),
         "slowed_first_attempts": receiver.slowed,
         "fk_attempts": fk.attempts,
-        "command_resends": sum(r["send_attempts"] for r in results
-                               if isinstance(r, dict)) - sum(len(s) for s in script("x", datetime.now(STOCKHOLM))) * len(case_ids),
+        "command_resends": sum(r["send_attempts"] for r in results if isinstance(r, dict))
+        - sum(len(s) for s in script("x", datetime.now(STOCKHOLM))) * len(case_ids),
         "errors": errors[:5],
-        "ok": not errors and extra.get("reference_matches_domain", True) and summary["not_final"] == 0 and summary["streams_not_dense"] == 0
+        "ok": not errors and extra.get("reference_matches_domain", True)
+        and summary["not_final"] == 0 and summary["streams_not_dense"] == 0
         and summary["streams_differing"] == 0 and summary["delivered_twice"] == 0
         and summary["consent_violations"] == 0 and summary["sent_not_received"] == 0
         and summary["received_not_recorded"] == 0 and summary["fk_certificates_missing"] == 0

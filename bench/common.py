@@ -38,8 +38,6 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from sjukfall.payload_codec import data_converter as _encrypted
-from sjukfall.settings import Settings as _Settings
 from sjukfall.embedded import (
     EmbeddedPostgres,
     free_port,
@@ -49,6 +47,8 @@ from sjukfall.embedded import (
     temporal_test_server,
 )
 from sjukfall.inbox import WebhookReceiver as _TestReceiver
+from sjukfall.payload_codec import data_converter as _encrypted
+from sjukfall.settings import Settings as _Settings
 from sjukfall.signing import IDEMPOTENCY_HEADER
 from sjukfall.webhooks import verify_webhook as verify
 from store.databases import create_database, drop_database  # noqa: F401  (common.drop_database)
@@ -234,7 +234,8 @@ def history_costs(history: History) -> dict[str, Any]:
     }
 
 
-async def fetch_costs(client: Client, workflow_ids: Iterable[str], concurrency: int = 20) -> list[dict[str, Any]]:
+async def fetch_costs(client: Client, workflow_ids: Iterable[str],
+                      concurrency: int = 20) -> list[dict[str, Any]]:
     """history_costs of each workflow id (every run, following continue-as-new)."""
     sem = asyncio.Semaphore(concurrency)
 
@@ -255,7 +256,8 @@ async def fetch_costs(client: Client, workflow_ids: Iterable[str], concurrency: 
                 total["activity_types"].update(c["activity_types"])
                 total["runs"] += 1
                 last = history.events[-1] if history.events else None
-                if last is None or last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                continued = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+                if last is None or last.event_type != continued:
                     break
                 run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
                 history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()

@@ -73,7 +73,7 @@ def seeded_cases(cases: int, events: int, seed: int = 3) -> Any:
     first = [next(source) for _ in range(200)]
     mean_len = sum(len(e) for _, e in first) / len(first)
     pool = iter(first)
-    for n in range(cases):
+    for _n in range(cases):
         try:
             case_id, evs = next(pool)
         except StopIteration:
@@ -229,8 +229,8 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
             await fn(rec, 0)
             sql_of[name] = rec.calls
 
-        floor = lambda i: pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1",
-                                        pick[i])
+        def floor(i: int) -> Any:
+            return pool.fetchval("SELECT case_id FROM case_summary WHERE case_id = $1", pick[i])
         results["floor"] = await timed(reps, floor)
         common.say(f"  floor (pk lookup): {results['floor']}")
 

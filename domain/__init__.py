@@ -2,8 +2,8 @@
 
 from .commands import Actor, Command
 from .consent import consent_allows, consent_check
-from .decider import decide, evolve, fold, initial_state
-from .errors import DomainError
+from .decider import apply_in_place, decide, evolve, fold, initial_state
+from .errors import DomainError, ErrorKind
 from .events import Event, event_from_record, event_id_for, event_to_record
 from .measures import Measures, compute_measures, kva_registrations
 from .rules import CURRENT, RELEASED, Rules
@@ -19,10 +19,12 @@ __all__ = [
     "CaseSummary",
     "Command",
     "DomainError",
+    "ErrorKind",
     "Event",
     "Measures",
     "Rules",
     "Timer",
+    "apply_in_place",
     "compute_measures",
     "consent_allows",
     "consent_check",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import typer
@@ -20,7 +20,7 @@ import typer
 try:  # typer carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer
-    from click import ClickException
+    from click import ClickException  # type: ignore[assignment, unused-ignore]
 
 from domain.calendar import STOCKHOLM
 from sjukfall.settings import get_settings
@@ -130,20 +130,32 @@ def token(
     settings = get_settings()
     if settings.env == "production":
         raise typer.BadParameter("dev tokens are not issued in production")
-    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type]
+    typer.echo(issue_token(settings.jwt_secret, sub, role, unit, ttl,  # type: ignore[arg-type, unused-ignore]
                            **{k: v for k, v in (("iss", settings.jwt_issuer),
                                                 ("aud", settings.jwt_audience)) if v}))
 
 
 @db_app.command("migrate")
-def db_migrate(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Apply pending migrations (idempotent)."""
-    from store.migrate import MigrationError, migrate
+def db_migrate(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    app_login: str | None = typer.Option(
+        None, "--app-login", help="then make this login role (password: "
+        "SJUKFALL_APP_DB_PASSWORD) a member of sjukfall_app, the role the API and workers "
+        "connect as"),
+) -> None:
+    """Apply pending migrations (idempotent), as the schema's owner."""
+    from store.migrate import MigrationError, grant_app_login, migrate
 
     url = _database_url()
+    password = get_settings().app_db_password
+    if app_login and not password:
+        raise CliError("settings: SJUKFALL_APP_DB_PASSWORD is required with --app-login",
+                       EXIT_USAGE)
     with _database_errors(url):
         try:
             applied = asyncio.run(migrate(url))
+            if app_login and password:
+                asyncio.run(grant_app_login(url, app_login, password))
         except MigrationError as err:
             raise CliError(f"database {_where(url)}: {err}", EXIT_DATABASE) from None
     if as_json:
@@ -283,7 +295,7 @@ def retention(
     dry_run: bool = typer.Option(False, "--dry-run", help="list what is due; change nothing"),
     apply: bool = typer.Option(False, "--apply", help="purge what is due"),
     yes: bool = typer.Option(False, "--yes", help="with --apply: do not ask"),
-    who: Optional[str] = typer.Option(None, "--as", help="your user id, recorded with the run "
+    who: str | None = typer.Option(None, "--as", help="your user id, recorded with the run "
                                       "(default: SJUKFALL_OPERATOR or the login name)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
@@ -410,19 +422,19 @@ def _cell(value: Any) -> str:
 
 @cases_app.command("list")
 def cases_list(
-    phase: Optional[str] = typer.Option(None, help="assessment | plan | follow_up | closed"),
+    phase: str | None = typer.Option(None, help="assessment | plan | follow_up | closed"),
     unit: list[str] = typer.Option([], help="care unit id; repeat for several"),
-    min_days: Optional[int] = typer.Option(None, min=0),
-    max_days: Optional[int] = typer.Option(None, min=0),
-    grade: Optional[int] = typer.Option(None, help="current grade: 25 | 50 | 75 | 100"),
-    diagnosis_chapter: Optional[str] = typer.Option(None, help="ICD-10 chapter, e.g. F"),
-    sex: Optional[str] = typer.Option(None, help="kvinna | man"),
-    age_band: Optional[str] = typer.Option(None, help="e.g. 30-39"),
-    overdue: Optional[bool] = typer.Option(None, "--overdue/--not-overdue"),
-    unanswered_fk: Optional[bool] = typer.Option(None, "--unanswered-fk/--no-unanswered-fk"),
-    in_coordinator_queue: Optional[bool] = typer.Option(
+    min_days: int | None = typer.Option(None, min=0),
+    max_days: int | None = typer.Option(None, min=0),
+    grade: int | None = typer.Option(None, help="current grade: 25 | 50 | 75 | 100"),
+    diagnosis_chapter: str | None = typer.Option(None, help="ICD-10 chapter, e.g. F"),
+    sex: str | None = typer.Option(None, help="kvinna | man"),
+    age_band: str | None = typer.Option(None, help="e.g. 30-39"),
+    overdue: bool | None = typer.Option(None, "--overdue/--not-overdue"),
+    unanswered_fk: bool | None = typer.Option(None, "--unanswered-fk/--no-unanswered-fk"),
+    in_coordinator_queue: bool | None = typer.Option(
         None, "--in-coordinator-queue/--not-in-coordinator-queue"),
-    text: Optional[str] = typer.Option(None, "--q", help="free text on case id, unit, diagnosis"),
+    text: str | None = typer.Option(None, "--q", help="free text on case id, unit, diagnosis"),
     sort: str = typer.Option("sick_period_start", help="column to sort by"),
     descending: bool = typer.Option(False, "--descending"),
     limit: int = typer.Option(50, help="1-1000"), offset: int = typer.Option(0, min=0),
@@ -549,7 +561,7 @@ def case_find(patient_id: str, who: str | None = OperatorOpt, purpose: str = Pur
 
 
 @case_app.command("show")
-def case_show(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
+def case_show(case_id: str, who: str | None = OperatorOpt, purpose: str = PurposeOpt,
               as_json: bool = JsonOpt) -> None:
     """The case's summary and a timeline of its events."""
     summary, events = _read_case_or_exit(case_id, who, "show", purpose)
@@ -580,7 +592,7 @@ def _timeline_row(e: Any) -> dict[str, Any]:
 
 
 @case_app.command("events")
-def case_events_cmd(case_id: str, who: Optional[str] = OperatorOpt, purpose: str = PurposeOpt,
+def case_events_cmd(case_id: str, who: str | None = OperatorOpt, purpose: str = PurposeOpt,
                     as_json: bool = JsonOpt) -> None:
     """The case's full event history, in order."""
     _, events = _read_case_or_exit(case_id, who, "events", purpose)
@@ -632,7 +644,7 @@ def keys_new() -> None:
 def measures(
     period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
     period_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
-    unit: Optional[str] = typer.Option(None), as_json: bool = JsonOpt,
+    unit: str | None = typer.Option(None), as_json: bool = JsonOpt,
 ) -> None:
     """Follow-up measures (uppföljningsmått) for a period, as tables (--json: one object)."""
     from store.queries import InvalidQuery, period_measures
@@ -727,8 +739,8 @@ def api() -> None:
 @app.command("fk-simulator")
 def fk_simulator(
     host: str = typer.Option("127.0.0.1", help="0.0.0.0 in a container"),
-    port: Optional[int] = typer.Option(None, help="default: SJUKFALL_FK_SIMULATOR_PORT"),
-    care_url: Optional[str] = typer.Option(None, help="the care API FK messages go to "
+    port: int | None = typer.Option(None, help="default: SJUKFALL_FK_SIMULATOR_PORT"),
+    care_url: str | None = typer.Option(None, help="the care API FK messages go to "
                                            "(default: http://127.0.0.1:SJUKFALL_API_PORT)"),
 ) -> None:
     """Serve the Försäkringskassan simulator (test and staging environments only); it sends to
@@ -764,7 +776,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         typer.echo("sjukfall: aborted", err=True)
         return EXIT_INTERRUPTED
     except ClickException as err:  # usage: unknown option, bad value, missing argument
-        where = err.ctx.command_path if getattr(err, "ctx", None) else "sjukfall"
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "sjukfall"
         if err.format_message():  # (no arguments at all: the help was shown instead)
             typer.echo(f"{where}: {err.format_message()}".replace("\n", " "), err=True)
         return err.exit_code

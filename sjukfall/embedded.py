@@ -168,11 +168,11 @@ class EmbeddedPostgres:
                 "-h", "127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
         if not self.durable:  # tests: speed over crash safety
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
-        self.proc = subprocess.Popen(
-            args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=lambda: _child_setup(uid, gid, signal.SIGINT),  # SIGINT: fast shutdown
-        )
+        with open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=lambda: _child_setup(uid, gid, signal.SIGINT),  # SIGINT: fast shutdown
+            )
         wait_for_port(self.port, timeout, self.proc)
         self._wait_accepting(timeout)
 
@@ -252,9 +252,9 @@ class TemporalDevServer:
         args += search_attribute_args()
         if self.codec_endpoint:
             args += ["--ui-codec-endpoint", self.codec_endpoint]
-        log = open(self.data_dir / "temporal.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     start_new_session=True, preexec_fn=_child_setup)
+        with open(self.data_dir / "temporal.log", "ab") as log:  # the child keeps its copy
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=_child_setup)
         wait_for_port(self.port, timeout, self.proc)
         wait_for_port(self.ui_port, timeout, self.proc)
 

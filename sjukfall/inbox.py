@@ -13,6 +13,7 @@ import contextlib
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,12 @@ from starlette.routing import Route
 from sjukfall.embedded import free_port
 from sjukfall.signing import IDEMPOTENCY_HEADER
 from sjukfall.webhooks import verify_webhook
+
+
+@contextlib.contextmanager
+def _no_signals() -> Iterator[None]:
+    """uvicorn's signal capture, left out: the test process keeps its own handlers."""
+    yield
 
 
 @dataclass
@@ -74,7 +81,7 @@ class WebhookReceiver:
                                 Route("/", self._list, methods=["GET"])])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                      log_config=None, access_log=False))
-        self._server.capture_signals = lambda: contextlib.nullcontext()  # type: ignore[method-assign]
+        self._server.capture_signals = _no_signals  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             await asyncio.sleep(0.01)

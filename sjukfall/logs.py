@@ -52,7 +52,7 @@ class _StderrLogger:
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler bound to the sys.stderr of the moment, not of configuration time."""
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override, unused-ignore]  # the stub calls it an attribute
     def stream(self) -> Any:
         return sys.stderr
 

@@ -229,10 +229,12 @@ async def observe_append(
 
 
 def _remember(event: Event) -> None:
-    if event.type in _START_EVENTS:
-        _starts.put(event.case_id, (event.sick_period_start, event.occurred_at))  # type: ignore[union-attr]
-    elif event.type == "NotificationRequested":
-        _recipients.put(event.notification_id, event.recipient)  # type: ignore[union-attr]
+    from domain.events import CaseOpened, NotificationRequested, SickPeriodStartCorrected
+
+    if isinstance(event, (CaseOpened, SickPeriodStartCorrected)):  # _START_EVENTS
+        _starts.put(event.case_id, (event.sick_period_start, event.occurred_at))
+    elif isinstance(event, NotificationRequested):
+        _recipients.put(event.notification_id, event.recipient)
 
 
 async def _resolve(pool: asyncpg.Pool, events: Sequence[Event]) -> None:
@@ -248,9 +250,11 @@ async def _resolve(pool: asyncpg.Pool, events: Sequence[Event]) -> None:
             if row is not None:
                 _starts.put(event.case_id, (date.fromisoformat(row[0]),
                                             datetime.fromisoformat(row[1])))
-    missing = [e.notification_id for e in events  # type: ignore[union-attr]
-               if e.type in ("NotificationSent", "NotificationFailed")
-               and _recipients.get(e.notification_id) is None]  # type: ignore[union-attr]
+    from domain.events import NotificationFailed, NotificationSent
+
+    missing = [e.notification_id for e in events
+               if isinstance(e, (NotificationSent, NotificationFailed))
+               and _recipients.get(e.notification_id) is None]
     if missing:
         rows = await pool.fetch(
             "SELECT event_id, data->>'recipient' FROM events WHERE event_id = ANY($1::text[])",
@@ -295,7 +299,8 @@ def milestone_lateness(event: Any) -> float | None:
         return None
     start, start_recorded_at = known
     due = max(day_start(start, event.day), start_recorded_at)
-    return max(0.0, (event.occurred_at - due).total_seconds())
+    seconds: float = max(0.0, (event.occurred_at - due).total_seconds())
+    return seconds
 
 
 def forget() -> None:

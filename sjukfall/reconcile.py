@@ -8,9 +8,9 @@ whose workflow is running, this compares the stream's version and phase with the
 | finding | what it means | what to do |
 |---|---|---|
 | `ok` | same version; a closed case's workflow has completed | nothing |
-| `workflow_missing` | the record has an open case, Temporal no workflow for it | repair: start it from the record |
+| `workflow_missing` | the record has an open case, Temporal no workflow for it | repair: start it |
 | `record_ahead` | the record holds events the workflow does not know | repair: restart it from the record |
-| `workflow_ahead` | the workflow holds events the record lacks | by hand: the next append fails (`WrongExpectedVersion`) |
+| `workflow_ahead` | the workflow holds events the record lacks | by hand (`WrongExpectedVersion`) |
 | `workflow_ended` | the record's case is open, its workflow ended without closing it | by hand |
 | `no_record` | a running workflow for a case the record does not have | by hand |
 
@@ -101,7 +101,8 @@ async def reconcile(pool: Any, client: Any, task_queue: str, *, repair: bool = F
         status, workflow_version = "missing", None
         try:
             described = await handle.describe()
-            status = WorkflowExecutionStatus.Name(int(described.status or 0)).removeprefix(
+            status = WorkflowExecutionStatus.Name(
+                WorkflowExecutionStatus.ValueType(int(described.status or 0))).removeprefix(
                 "WORKFLOW_EXECUTION_STATUS_").lower()
             if status == "running":
                 state = await handle.query(CaseWorkflow.current_state)
@@ -126,14 +127,14 @@ async def restart_from_record(pool: Any, client: Any, task_queue: str, case_id: 
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
     from api.commands import workflow_id
-    from domain import initial_state
-    from store.projections import apply_in_place, decode_event
+    from domain import apply_in_place, initial_state
+    from store.projections import decode_event
     from store.queries import case_events
     from workflows.case import CaseIndex, CaseInput, CaseWorkflow
 
     state = initial_state(case_id)
     for e in await case_events(pool, case_id):
-        state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+        apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
     index = CaseIndex.of(state)
     await client.start_workflow(
         CaseWorkflow.run, CaseInput(case_id=case_id, state=state, indexed=index),

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Production only: a database URL without sslmode=verify-full, acknowledged (the compose
     # stack's database on its private network, or a service mesh).
     database_insecure: bool = False
+    # `sjukfall db migrate --app-login ROLE`: the password that login role gets (the API and
+    # workers connect as it, a member of sjukfall_app; migrations alone run as the owner).
+    app_db_password: str | None = None
     postgres_port: int = 5433
 
     # /docs, /redoc and /openapi.json: on in dev; in production only when set to true.

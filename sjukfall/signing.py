@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 SIGNATURE_HEADER = "X-Sjukfall-Signature"
 TIMESTAMP_HEADER = "X-Sjukfall-Timestamp"
@@ -30,7 +31,7 @@ def signed_headers(secret: str, body: bytes, idempotency_key: str) -> dict[str, 
     }
 
 
-def verify(secret: str, headers: dict[str, str] | object, body: bytes, max_age: int = 300) -> bool:
+def verify(secret: str, headers: Mapping[str, str], body: bytes, max_age: int = 300) -> bool:
     get = headers.get
     signature, ts = get(SIGNATURE_HEADER), get(TIMESTAMP_HEADER)
     if not signature or not ts or not (signature + ts).isascii() or not ts.isdigit():

@@ -19,7 +19,6 @@ import uvicorn
 from api.auth import issue_token
 from domain.consent import Recipient
 from fk.simulator import Simulator
-from sjukfall.inbox import WebhookReceiver
 from sjukfall.embedded import (
     EmbeddedPostgres,
     PortInUse,
@@ -27,6 +26,7 @@ from sjukfall.embedded import (
     ensure_port_free,
     wait_for_temporal,
 )
+from sjukfall.inbox import WebhookReceiver
 from sjukfall.logs import configure, get_logger
 from sjukfall.settings import Settings
 

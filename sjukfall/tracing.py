@@ -128,7 +128,8 @@ def _instrument_clients(provider: Any) -> None:
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
+    AsyncPGInstrumentor(  # type: ignore[no-untyped-call]
+        capture_parameters=False).instrument(tracer_provider=provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
 
 
@@ -145,8 +146,9 @@ class _NoTraceOfItsOwn(Sampler):
                       trace_state: Any = None) -> SamplingResult:
         if kind == trace.SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
-        return self._root.should_sample(parent_context, trace_id, name, kind, attributes,
-                                        links, trace_state)
+        result: SamplingResult = self._root.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state)
+        return result
 
     def get_description(self) -> str:
         return f"NoTraceOfItsOwn{{{self._root.get_description()}}}"

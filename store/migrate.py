@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -78,6 +79,24 @@ async def migrate(database_url: str) -> list[str]:
         await conn.close()
 
 
+async def grant_app_login(database_url: str, role: str, password: str) -> None:
+    """Make `role` the application's login: created (or its password set) and a member of
+    `sjukfall_app` (migration 0091), so the API and workers never connect as the owner."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise MigrationError(f"{role!r} is not a plain role name (a-z, 0-9, _)")
+    conn = await asyncpg.connect(database_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        # DDL takes no parameters: the password goes in as a quoted literal
+        literal = await conn.fetchval("SELECT quote_literal($1)", password)
+        verb = "ALTER" if exists else "CREATE"
+        await conn.execute(f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                           f"NOBYPASSRLS PASSWORD {literal}")
+        await conn.execute(f"GRANT sjukfall_app TO {role}")
+    finally:
+        await conn.close()
+
+
 async def migrate_connection(conn: asyncpg.Connection) -> list[str]:
     migrations = available_migrations()
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
@@ -109,10 +128,9 @@ async def migrate_connection(conn: asyncpg.Connection) -> list[str]:
         return done
     finally:
         if not conn.is_closed():
-            try:
+            # the lock ends with the session anyway
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
-            except (asyncpg.PostgresError, OSError):
-                pass  # the lock ends with the session anyway
 
 
 async def applied_migrations(database_url: str) -> list[str]:

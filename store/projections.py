@@ -5,8 +5,9 @@ Per batch: group the events by case, take each case's state from an in-memory ca
 table (or `initial_state`), apply the new events (`decode_event` upcasts old schema
 versions), then write every row of the batch in a few statements.
 
-Folding is done in place on a state the projection owns (the domain's `evolve` deep-copies the
-whole state, ~170 us, against ~5 us for applying the event). The cache is bounded, and used
+Folding is done in place on a state the projection owns (`domain.apply_in_place`: the
+domain's `evolve` deep-copies the whole state, ~170 us, against ~5 us for applying the event;
+its `fold` copies once per fold). The cache is bounded, and used
 only when the stored row's version equals the cached version, so a batch that rolled back
 (cache ahead of the table) reloads from the table. Rows depend on each case alone, so a rebuild
 replays the record case by case (`per_stream`, see store.subscription.rebuild), and
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from domain import CaseState, evolve, initial_state, summarize
+from domain import CaseState, apply_in_place, initial_state, summarize
 from domain.calendar import local_date
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.measures import CaseFacts, case_facts
@@ -54,27 +55,12 @@ if TYPE_CHECKING:
     Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 
-try:  # in-place application of one event (evolve = deep copy + this)
-    from domain.decider import _apply as _domain_apply
-except ImportError:  # pragma: no cover - the domain changed shape; fall back to evolve
-    _domain_apply = None  # type: ignore[assignment]
-
-
 def _case_event_types() -> frozenset[str]:
     union = typing.get_args(Event)[0]
     return frozenset(cls.model_fields["type"].default for cls in typing.get_args(union))
 
 
 CASE_EVENT_TYPES = _case_event_types()
-
-
-def apply_in_place(state: CaseState, event: Event) -> CaseState:
-    """`evolve(state, event)` without the copy; `state` must not be shared with anyone."""
-    if _domain_apply is None:
-        return evolve(state, event)
-    state.version = event.version
-    _domain_apply(state, event)
-    return state
 
 
 def decode_event(type_: str, schema_version: int, data: str | dict[str, Any]) -> Event:
@@ -241,7 +227,7 @@ class CaseSummaryProjection(CaseFold):
                 for e in case_events:
                     if e.version <= state.version:
                         continue  # already folded into the stored state
-                    state = apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+                    apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
                 self.remember(case_id, state)
                 summary = summarize(state).model_dump()
                 for name in SUMMARY_COLUMNS:
@@ -515,7 +501,7 @@ class CaseMeasureFactsProjection(CaseFold):
                         trail.record(mark, case_facts(state))
                         dirty = False
                     mark = day if mark is None else max(mark, day)
-                    state = apply_in_place(state, event)
+                    apply_in_place(state, event)
                     dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
                 if dirty and mark is not None:
                     trail.record(mark, case_facts(state))

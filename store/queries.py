@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from domain.state import CaseState
-from domain.summary import as_read_at
 from domain.measures import (
     LENGTH_BUCKETS,
     AnswerTimes,
@@ -21,6 +19,8 @@ from domain.measures import (
     Measures,
     _share,
 )
+from domain.state import CaseState
+from domain.summary import as_read_at
 from store.eventstore import RecordedEvent, loads, to_recorded
 
 if TYPE_CHECKING:

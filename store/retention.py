@@ -43,7 +43,9 @@ LEGAL_MINIMUM_YEARS = 10  # patientdatalagen 3 kap. 17 §
 #: Read models with one or more rows per case, keyed by `case_id`. A new table keyed by case
 #: (e.g. an index by patient) belongs here: tests/store/test_retention.py checks that every
 #: table with a case_id or stream_id column is purged or named as kept.
-PURGED_TABLES = ("case_summary", "case_state", "case_measure_facts", "case_measure_state")
+PURGED_TABLES = (
+    "case_summary", "case_state", "case_measure_facts", "case_measure_state", "certificate_cases",
+)
 #: Tables with a case id that retention keeps on purpose (its own records) or purges itself.
 KEPT_TABLES = ("retention_purged_cases", "events", "access_log")
 

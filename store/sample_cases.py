@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from domain import CaseState, decide, event_to_record, evolve, initial_state, next_timer
+from domain import CaseState, decide, event_to_record, fold, initial_state, next_timer
 from domain.calendar import day_start
 from domain.certificate import Certificate
 from domain.commands import (
@@ -58,8 +58,7 @@ class CaseDriver:
         if self.state.is_closed:
             return []
         events = decide(command, self.state, self.clock)
-        for event in events:
-            self.state = evolve(self.state, event)
+        self.state = fold(events, self.state)  # one copy per decision, not per event
         self.events += events
         return events
 

@@ -23,7 +23,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import asyncpg
@@ -319,7 +319,5 @@ async def run_forever(
             continue
         delay = backoff if failed else poll_interval
         backoff = min(backoff * 2, max_backoff) if failed else poll_interval
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            pass

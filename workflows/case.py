@@ -16,6 +16,7 @@ Deterministic: time is `workflow.now()`, all I/O is in activities.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         Event,
         Timer,
         decide,
-        evolve,
         fold,
         initial_state,
         next_timer,
@@ -189,6 +189,13 @@ def parse_key(update_id: str | None) -> tuple[str, str] | None:
     return (scope, fingerprint) if scope and fingerprint else None
 
 
+def update_id() -> str:
+    """The id of the update being handled (called only in update handlers and validators)."""
+    info = workflow.current_update_info()
+    assert info is not None, "not in an update"
+    return info.id
+
+
 def key_reused() -> DomainError:
     return DomainError("Idempotency-Key", "idempotency_key_reused",
                        "this Idempotency-Key was used before with another request; "
@@ -263,10 +270,8 @@ class CaseWorkflow:
             return False
         delay = (until - workflow.now()).total_seconds()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: not self.state.is_closed, timeout=delay)
-            except TimeoutError:
-                pass
         return not self.state.is_closed
 
     async def _sleep_until_next_timer(self) -> None:
@@ -354,7 +359,7 @@ class CaseWorkflow:
 
     @workflow.update
     async def execute(self, command: Command) -> CommandResult:
-        key = parse_key(workflow.current_update_info().id)
+        key = parse_key(update_id())
         async with self.lock:
             try:
                 if key is not None and (answered := self._answered(*key)) is not None:
@@ -379,7 +384,7 @@ class CaseWorkflow:
     @execute.validator
     def validate(self, command: Command) -> None:
         try:
-            key = parse_key(workflow.current_update_info().id)
+            key = parse_key(update_id())
             if key is not None and self._answered(*key) is not None:
                 return  # a repeat: answered as the first time, decided nothing
             decide(command, self.state, workflow.now(), self.rules)
@@ -444,8 +449,7 @@ class CaseWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=APPEND_RETRY,
         )
-        for event in events:
-            self.state = evolve(self.state, event)
+        self.state = fold(events, self.state)  # one copy of the state per append
         self.changed = True
 
     # -- notifications ----------------------------------------------------------------------

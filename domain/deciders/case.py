@@ -41,8 +41,14 @@ from ..state import (
 from . import certificates
 from .common import flag, not_after_today, unflag
 
-CaseCommand = OpenCase | CorrectSickPeriodStart | EstablishPlan | RevisePlan | RecordPlanFollowUp | ReachFollowUpDate | CloseCase
-CaseEvent = CaseOpened | SickPeriodStartCorrected | PlanEstablished | PlanRevised | PlanFollowedUp | FollowUpDue | CaseReopened | CaseClosed
+CaseCommand = (
+    OpenCase | CorrectSickPeriodStart | EstablishPlan | RevisePlan | RecordPlanFollowUp |
+    ReachFollowUpDate | CloseCase
+)
+CaseEvent = (
+    CaseOpened | SickPeriodStartCorrected | PlanEstablished | PlanRevised | PlanFollowedUp |
+    FollowUpDue | CaseReopened | CaseClosed
+)
 
 
 def decide(c: CaseCommand, state: CaseState, out: Emitter) -> None:

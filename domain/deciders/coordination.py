@@ -51,8 +51,16 @@ from ..state import (
 from ..vocabulary import CoordinationKind
 from .common import not_after_today, require_consent, unflag
 
-CoordinationCommand = OfferCoordination | PerformCoordination | SetCoordinationStatus | ReferToCoordinator | ReferToMultimodalTeam | RecordMappingConversation | RecordMultimodalTeamMeeting | RecordReconciliationMeeting | RecordJointIndividualPlan | RecordEmployerReturnPlan
-CoordinationEvent = CoordinationOffered | CoordinationPerformed | CoordinationStatusSet | ReferredToCoordinator | ReferredToMultimodalTeam | MappingConversationHeld | MultimodalTeamMeetingHeld | ReconciliationMeetingHeld | JointIndividualPlanRecorded | EmployerReturnPlanRecorded
+CoordinationCommand = (
+    OfferCoordination | PerformCoordination | SetCoordinationStatus | ReferToCoordinator |
+    ReferToMultimodalTeam | RecordMappingConversation | RecordMultimodalTeamMeeting |
+    RecordReconciliationMeeting | RecordJointIndividualPlan | RecordEmployerReturnPlan
+)
+CoordinationEvent = (
+    CoordinationOffered | CoordinationPerformed | CoordinationStatusSet | ReferredToCoordinator |
+    ReferredToMultimodalTeam | MappingConversationHeld | MultimodalTeamMeetingHeld |
+    ReconciliationMeetingHeld | JointIndividualPlanRecorded | EmployerReturnPlanRecorded
+)
 
 #: The external actor a coordination measure involves (None: internal to care).
 COORDINATION_COUNTERPART: dict[CoordinationKind, Recipient | None] = {

@@ -36,7 +36,10 @@ from . import certificates, fk_messaging
 from .common import flag
 
 DutiesCommand = ReachMilestone | RecordNotificationOutcome
-DutiesEvent = MilestoneReached | MilestoneDutiesDoneLate | NotificationRequested | NotificationSent | NotificationSuppressed | NotificationFailed
+DutiesEvent = (
+    MilestoneReached | MilestoneDutiesDoneLate | NotificationRequested | NotificationSent |
+    NotificationSuppressed | NotificationFailed
+)
 
 _OUTCOMES: dict[str, NotificationOutcome] = {
     "NotificationSent": "sent",

@@ -38,7 +38,10 @@ from ..state import (
 from .common import flag, require_consent, unflag
 
 FkMessagingCommand = ReceiveFkMessage | SendFkMessage | ReachFkAnswerReminder | ReachFkAnswerDeadline
-FkMessagingEvent = FkMessageReceived | FkMessageSendRequested | FkMessageSent | FkMessageAnswered | FkMessageClosed | FkAnswerReminderDue | FkAnswerOverdue
+FkMessagingEvent = (
+    FkMessageReceived | FkMessageSendRequested | FkMessageSent | FkMessageAnswered |
+    FkMessageClosed | FkAnswerReminderDue | FkAnswerOverdue
+)
 
 
 def decide(c: FkMessagingCommand, state: CaseState, out: Emitter) -> None:

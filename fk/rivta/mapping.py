@@ -361,7 +361,10 @@ def _ns(contract: Contract) -> dict[str, str]:
 
 def _message_fields(contract: Contract, root: etree._Element) -> dict[str, Any]:
     ns = _ns(contract)
-    t = lambda path: _text(root, path, ns)
+
+    def t(path: str) -> str | None:
+        return _text(root, path, ns)
+
     answer_to = None
     if root.find("m:svarPa", ns) is not None:
         answer_to = {
@@ -431,7 +434,10 @@ def read_send_message_to_recipient(root: etree._Element) -> SendMessageToRecipie
 def read_revoke_certificate(root: etree._Element) -> RevokeCertificate:
     _expect(REVOKE_CERTIFICATE, root)
     ns = _ns(REVOKE_CERTIFICATE)
-    t = lambda path: _text(root, path, ns)
+
+    def t(path: str) -> str | None:
+        return _text(root, path, ns)
+
     return _model(
         RevokeCertificate,
         {
@@ -451,7 +457,10 @@ def read_register_certificate(root: etree._Element) -> RegisterCertificate:
     ns = _ns(REGISTER_CERTIFICATE)
     intyg = root.find("m:intyg", ns)
     assert intyg is not None  # the schema requires it
-    t = lambda path: _text(intyg, path, ns)
+
+    def t(path: str) -> str | None:
+        return _text(intyg, path, ns)
+
     if t("core:typ/types:code") != LISJP:
         raise RivtaError(f"intyg/typ: only {LISJP} (FK7804) is received here")
     answers: dict[str, list[dict[str, etree._Element]]] = {}

@@ -133,7 +133,8 @@ def envelope(logical_address: str | None, body: etree._Element) -> bytes:
         )
         address.text = logical_address
     etree.SubElement(env, f"{{{SOAP_ENV}}}Body").append(body)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    text: bytes = etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return text
 
 
 @dataclass(frozen=True)
@@ -202,4 +203,5 @@ def fault(text: str) -> bytes:
     item = etree.SubElement(body, f"{{{SOAP_ENV}}}Fault")
     etree.SubElement(item, "faultcode").text = "soapenv:Server"
     etree.SubElement(item, "faultstring").text = text
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    document: bytes = etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return document

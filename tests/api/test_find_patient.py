@@ -8,6 +8,7 @@ from tests.api.test_end_to_end import today
 
 PATIENT = "19121212-1212"
 OTHER = "198112189876"
+THIRD = "19850101-1236"  # each test its own patient: the module's tests share a database
 
 
 async def open_at(api: Api, unit: str, patient: str) -> str:
@@ -43,12 +44,12 @@ async def test_a_patients_cases_are_found_at_your_units_and_the_search_is_logged
 
 
 async def test_the_patients_access_log_across_cases_for_ops_only(api: Api) -> None:
-    case_id = await open_at(api, "vc-norr", PATIENT)
+    case_id = await open_at(api, "vc-norr", THIRD)
     await api.http.get(f"/cases/{case_id}", headers=api.headers("physician"))
-    refused = await api.http.get(f"/patients/{PATIENT}/access-log",
+    refused = await api.http.get(f"/patients/{THIRD}/access-log",
                                  headers=api.headers("coordinator"))
     assert refused.status_code == 403
-    answer = await api.http.get(f"/patients/{PATIENT}/access-log", headers={
+    answer = await api.http.get(f"/patients/{THIRD}/access-log", headers={
         "Authorization": f"Bearer {api.token('ops', (), 'ops-pdl')}",
         "X-Purpose": "patientens begaran"})
     assert answer.status_code == 200, answer.text

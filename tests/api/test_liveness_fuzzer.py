@@ -66,7 +66,8 @@ class Liveness(RuleBasedStateMachine):
         super().__init__()
         self.http = httpx.Client(base_url=self.api.url, timeout=PROBE_SECONDS + 20)
         self.accepted: dict[str, list[str]] = {}  # case -> event types of accepted commands
-        self.answers: dict[str, tuple[str, str, Any, int, Any]] = {}  # key -> first request/answer
+        # a key's scope (key, caller, case, route) -> the first body sent under it and its answer
+        self.answers: dict[tuple[str, str, str, str], tuple[Any, tuple[int, Any]]] = {}
 
     def teardown(self) -> None:
         self.http.close()
@@ -103,13 +104,13 @@ class Liveness(RuleBasedStateMachine):
                key: str | None) -> None:
         """What the record must now hold, given the answer (the model of the API)."""
         assert response.status_code < 500, response.text
-        request = (case_id, path, body)
-        first = self.answers.get(key) if key else None
-        if first is not None and first[:3] == request and role == first[4]:
-            assert (response.status_code, response.json()) == first[3], "a repeat differs"
+        scope = (key, role, case_id, path) if key else None  # as the API scopes a key
+        first = self.answers.get(scope) if scope else None
+        if first is not None and first[0] == body:
+            assert (response.status_code, response.json()) == first[1], "a repeat differs"
             return  # nothing new recorded
-        if first is not None and first[4] == role and first[:2] == request[:2]:
-            # Same key, another body: refused (for that, or for the body's own fault).
+        if first is not None:
+            # Same key and scope, another body: refused (for that, or for the body's own fault).
             assert response.status_code == 422, response.text
             return
         if response.status_code == 200:
@@ -117,8 +118,8 @@ class Liveness(RuleBasedStateMachine):
         else:
             problem = response.json()
             assert problem["errors"] and all(e["field"] and e["rule"] for e in problem["errors"])
-        if key and first is None and response.status_code == 200:
-            self.answers[key] = (*request, (200, response.json()), role)  # type: ignore[assignment]
+        if scope and response.status_code == 200:
+            self.answers[scope] = (body, (200, response.json()))
 
     @rule(case=cases, key=st.one_of(st.none(), keys), text=texts,
           recipient=st.sampled_from(["employer", "fk", "af"]), until=st.one_of(st.none(), dates))

@@ -88,7 +88,7 @@ async def test_opening_at_the_edge_of_the_calendar_is_refused(api: Api, start: s
 
 async def test_a_certificate_ending_in_year_9999_is_refused_and_the_case_goes_on(api: Api) -> None:
     case_id, start = await open_case(api)
-    cert = certificate(start, 1, 10, issued=start)
+    cert = certificate(start, 1, 10, issued=start, cid=f"c-{uuid.uuid4().hex[:8]}")  # ids are one case's
     cert["periods"][0]["end"] = "9999-12-31"
     before = await stream(api, case_id)
     response = await asyncio.wait_for(api.http.post(

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,6 +37,7 @@ OPERATOR_ENV = {
     "TEMPORAL_DB_PASSWORD": "t" * 32,
     "TEMPORAL_VISIBILITY_DB_PASSWORD": "v" * 32,
     "DB_PASSWORD": "d" * 32,
+    "APP_DB_PASSWORD": "a" * 32,
     "SJUKFALL_JWT_SECRET": "j" * 64,
     "SJUKFALL_WEBHOOK_SECRET": "w" * 64,
     "SJUKFALL_FK_SECRET": "f" * 64,
@@ -158,6 +160,23 @@ def test_migrations_run_once_before_workers_and_the_api(stack: dict[str, Any]) -
             "service_completed_successfully"
 
 
+def test_only_migrations_connect_as_the_owner(stack: dict[str, Any]) -> None:
+    """The API and workers connect as the app's login, a member of sjukfall_app (no UPDATE,
+    DELETE or TRUNCATE on the records); the migrate step, as the owner, makes that login."""
+    services = stack["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+
+    def user(service: str) -> str:
+        url = interpolate(environment(services[service])["SJUKFALL_DATABASE_URL"], OPERATOR_ENV)
+        return str(urlsplit(url).username)
+
+    assert user("migrate") == owner
+    assert services["migrate"]["command"] == ["db", "migrate", "--app-login", "sjukfall_api"]
+    assert "SJUKFALL_APP_DB_PASSWORD" in environment(services["migrate"])
+    for name in ("worker", "api"):
+        assert user(name) == "sjukfall_api" != owner, name
+
+
 def test_workers_are_replicated(stack: dict[str, Any]) -> None:
     replicas = interpolate(str(stack["services"]["worker"]["deploy"]["replicas"]), {})
     assert int(replicas) >= 2
@@ -187,7 +206,8 @@ def test_secrets_come_from_the_operator_not_from_the_file(stack: dict[str, Any])
                     f"{name}.{key} must be ${{VAR:?...}}, not a literal"
         url = environment(service).get("SJUKFALL_DATABASE_URL")
         if url is not None:
-            assert "${DB_PASSWORD:?" in url, f"{name}: the password comes from outside"
+            assert re.search(r"\$\{(APP_)?DB_PASSWORD:\?", url), \
+                f"{name}: the password comes from outside"
     with pytest.raises(KeyError, match="SJUKFALL_JWT_SECRET"):
         interpolate(environment(stack["services"]["api"])["SJUKFALL_JWT_SECRET"], {})
 
@@ -230,7 +250,8 @@ def test_the_production_settings_accept_what_compose_gives(
         monkeypatch.setenv(key, interpolate(value, OPERATOR_ENV))
     settings = Settings()
     assert settings.env == "production"
-    assert settings.database_url == f"postgresql://sjukfall:{'d' * 32}@postgres:5432/sjukfall"
+    login = f"sjukfall:{'d' * 32}" if service == "migrate" else f"sjukfall_api:{'a' * 32}"
+    assert settings.database_url == f"postgresql://{login}@postgres:5432/sjukfall"
     assert settings.temporal_address == "temporal:7233"
 
 

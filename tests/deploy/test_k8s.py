@@ -119,7 +119,8 @@ def test_the_migrations_job_runs_once_and_is_not_restarted_in_place() -> None:
     job = by_kind("Job")["sjukfall-migrate"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert job["spec"]["backoffLimit"] >= 1
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "migrate"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "db", "migrate", "--app-login", "sjukfall_api"]  # as the owner; the pods as the app
 
 
 def test_services_reach_the_pods_they_name() -> None:
@@ -275,7 +276,7 @@ def test_pods_start_only_on_their_schema() -> None:
         assert init["envFrom"] == spec["containers"][0]["envFrom"], name
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
     assert by_kind("Job")["sjukfall-migrate"]["spec"]["template"]["spec"]["containers"][0][
-        "args"] == ["db", "migrate"]
+        "args"][:2] == ["db", "migrate"]
 
 
 def _egress_ports(policy: dict[str, Any]) -> set[tuple[str, int]]:
@@ -305,7 +306,7 @@ def test_network_policies_deny_by_default_and_allow_each_pod_what_it_needs() -> 
     assert _egress_ports(policies["sjukfall-migrate"]) == {postgres}
     assert _egress_ports(policies["sjukfall-temporal-setup"]) == {temporal}
     # every pod is selected by a policy of its own; only the API takes requests from outside
-    for name, spec in k8s_workloads(ours_only=False):
+    for name, _spec in k8s_workloads(ours_only=False):
         label = dict(k8s_documents_by_name())[name.split("/")[1]]
         assert any(p["spec"]["podSelector"].get("matchLabels") == label
                    for p in policies.values()), name

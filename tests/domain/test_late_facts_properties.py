@@ -78,7 +78,8 @@ def test_same_certificates_any_order_any_later_time_same_duties_once(
     spans: list[tuple[int, int]], data: st.DataObject
 ) -> None:
     ids = [f"c{i}" for i in range(len(spans))]
-    reference = run([(cid, f, l, at(1, 10)) for cid, (f, l) in zip(ids, spans, strict=True)])
+    reference = run([(cid, first, last, at(1, 10))
+                     for cid, (first, last) in zip(ids, spans, strict=True)])
 
     order = data.draw(st.permutations(range(len(spans))), label="order")
     # up to day 120; a case that closed itself meanwhile takes the certificate at the last

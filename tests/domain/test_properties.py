@@ -349,7 +349,8 @@ def test_any_valid_command_sequence_folds_and_never_sends_without_consent() -> N
     check()
     kinds = {kind for kind, _ in tally}
     shares = {k: tally[k, True] / (tally[k, True] + tally[k, False]) for k in sorted(kinds)}
-    print("accepted of tried per command:", {k: f"{tally[k, True]}/{tally[k, True] + tally[k, False]}" for k in sorted(kinds)})
+    print("accepted of tried per command:",
+          {k: f"{tally[k, True]}/{tally[k, True] + tally[k, False]}" for k in sorted(kinds)})
     assert len(kinds) >= (15 if EXAMPLES >= 100 else 10), kinds  # every kind of command was tried
     accepted = sum(tally[k, True] for k in kinds)
     assert accepted >= ACCEPTED_OVERALL * sum(tally.values()), shares

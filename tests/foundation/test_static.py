@@ -1,7 +1,9 @@
-"""Static guards that keep the architecture honest."""
+"""Static guards that keep the architecture honest: ruff (the rule families in pyproject.toml),
+mypy --strict over the layers below the API, and imports that only go down the layers."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -9,9 +11,74 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: mypy --strict is clean over all of the program (bench/ and tests/ are not checked)
+STRICT = ["domain", "store", "fk", "activities", "workflows", "api", "sjukfall", "worker.py"]
 
-def test_domain_passes_mypy_strict() -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "domain/"], cwd=ROOT,
+#: The layers, lowest first: a module imports from its own layer and those below, never above.
+#: `sjukfall/` holds both the platform utilities every layer above the store uses (logs,
+#: metrics, settings, signing, ...) and the program's entry points, which sit on top.
+ENTRY_POINTS = {"sjukfall.cli", "sjukfall.stack", "sjukfall.reconcile", "sjukfall.stuck",
+                "worker"}
+LAYERS = [{"domain"}, {"store"}, {"sjukfall"}, {"activities", "fk"}, {"workflows"}, {"api"},
+          {"entry"}]
+
+
+def layer_of(module: str) -> int:
+    if module in ENTRY_POINTS or module.split(".")[0] == "worker":
+        return len(LAYERS) - 1
+    top = module.split(".")[0]
+    return next(i for i, names in enumerate(LAYERS) if top in names)
+
+
+def project_imports() -> dict[str, set[str]]:
+    """Every module's imports of project modules, also those inside functions and
+    TYPE_CHECKING blocks (a late import hides a cycle; it does not remove it)."""
+    packages = set().union(*LAYERS[:-1]) | {"worker"}
+    paths = [p for name in packages - {"worker"} for p in (ROOT / name).rglob("*.py")]
+    found: dict[str, set[str]] = {}
+    for path in [*paths, ROOT / "worker.py"]:
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        found[module] = {n for n in names if n.split(".")[0] in packages}
+    return found
+
+
+def test_layers_import_downward_only() -> None:
+    upward = sorted(f"{module} -> {target}" for module, targets in project_imports().items()
+                    for target in targets
+                    if layer_of(_known(target)) > layer_of(module))
+    assert upward == []
+
+
+def test_fk_does_not_reach_into_activities() -> None:
+    """activities and fk share a layer; the activities use the FK port, never the reverse."""
+    assert [m for m, targets in project_imports().items()
+            if m.startswith("fk") and any(t.startswith("activities") for t in targets)] == []
+
+
+def _known(target: str) -> str:
+    """`sjukfall.cli.main` -> `sjukfall.cli` (a name imported from a module)."""
+    parts = target.split(".")
+    for n in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:n])
+        if candidate in ENTRY_POINTS:
+            return candidate
+    return target
+
+
+def test_the_program_passes_mypy_strict() -> None:
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", *STRICT], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_ruff_finds_nothing() -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 

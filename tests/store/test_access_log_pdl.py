@@ -4,8 +4,12 @@ kind, and a purpose must say something. Real PostgreSQL; tampering runs as the o
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -83,7 +87,15 @@ async def test_the_applications_role_can_only_add_to_the_records(
         pg_admin_url: str, database_url: str) -> None:
     name = f"app_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(pg_admin_url)
-    await admin.execute(f"CREATE ROLE {name} LOGIN IN ROLE sjukfall_app")
+    # the login the deploy files give the API and workers: made by the migrate step
+    migrated = subprocess.run(
+        [str(Path(sys.executable).parent / "sjukfall"), "db", "migrate", "--app-login", name],
+        env={**os.environ, "SJUKFALL_DATABASE_URL": database_url,
+             "SJUKFALL_APP_DB_PASSWORD": "s3cret-enough"},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert await admin.fetchval("SELECT rolcanlogin AND NOT rolsuper FROM pg_roles "
+                                "WHERE rolname = $1", name)
     parts = urlsplit(database_url)
     app_url = urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port}"))
     try:

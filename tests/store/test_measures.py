@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from domain import initial_state
+from domain import apply_in_place, initial_state
 from domain.commands import (
     Actor,
     CloseCase,
@@ -23,11 +23,7 @@ from domain.commands import (
 from domain.decider import fold
 from domain.measures import case_facts, compute_measures
 from store.eventstore import EventStore
-from store.projections import (
-    FACT_NEUTRAL_TYPES,
-    CaseMeasureFactsProjection,
-    apply_in_place,
-)
+from store.projections import FACT_NEUTRAL_TYPES, CaseMeasureFactsProjection
 from store.queries import InvalidQuery, period_measures
 from store.sample_cases import CaseDriver, certificate, make_pnr, sample_cases, to_new_events
 from store.subscription import rebuild, run_once
@@ -225,7 +221,7 @@ def test_fact_neutral_event_types_do_not_change_the_facts() -> None:
         state = initial_state(case_id)
         for event in events:
             before = case_facts(state) if state.is_opened else None
-            state = apply_in_place(state, event)
+            apply_in_place(state, event)
             if event.type in FACT_NEUTRAL_TYPES:
                 seen.add(event.type)
                 assert case_facts(state) == before, event.type

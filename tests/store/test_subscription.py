@@ -60,7 +60,7 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
 
 
 async def fill(store: EventStore, streams: int, per_stream: int) -> int:
-    for s in range(streams):
+    for _s in range(streams):
         await store.append(f"fill-{uuid.uuid4()}", 0, [ev(n=i) for i in range(per_stream)])
     return streams * per_stream
 

@@ -26,7 +26,7 @@ def case_with_a_consent() -> tuple[str, list]:  # type: ignore[type-arg]
 def as_schema_1(events: list) -> list[NewEvent]:  # type: ignore[type-arg]
     """The record as the first release wrote it: ConsentGiven schema 1 had no valid_until."""
     out = []
-    for record, event in zip(to_new_events(events), events, strict=True):
+    for record, _event in zip(to_new_events(events), events, strict=True):
         if record.type == "ConsentGiven":
             data = {k: v for k, v in record.data.items() if k != "valid_until"} | {
                 "schema_version": 1

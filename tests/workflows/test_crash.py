@@ -3,9 +3,9 @@
 Every case opens 400 days after its sick period began, with a certificate that ended 20 days
 ago: it fires all seven milestones, delivers its notifications and closes at once. The cases
 open in waves and the worker is killed right after a wave has opened (proof that it was up and
-working), so each kill lands in the middle of that wave's appends and deliveries. The outcome must equal an undisturbed
-run: every stream dense (no gap, no double), the same events per case, every notification
-delivered exactly once.
+working), so each kill lands in the middle of that wave's appends and deliveries. The outcome
+must equal an undisturbed run: every stream dense (no gap, no double), the same events per
+case, every notification delivered exactly once.
 """
 
 from __future__ import annotations
