@@ -695,7 +695,8 @@ async def statistics(request: Request) -> Response:
     return page(request, "statistics.html", session, m=m, errors=errors, unit=unit,
                 period_from=period_from, period_to=period_to, shares=_share_rows(m),
                 charts=_split_rows(m),
-                csv_query=urlencode({"from": period_from, "to": period_to, **({"unit": unit} if unit else {})}))
+                csv_query=urlencode({"from": period_from, "to": period_to,
+                                     **({"unit": unit} if unit else {})}))
 
 
 @router.get("/statistics.csv")
