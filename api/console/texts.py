@@ -150,7 +150,7 @@ def refusal(status: int, detail: str, errors: list[dict[str, Any]]) -> str:
     if status == 404:
         return "Sjukfallet finns inte."
     parts = []
-    for error in errors or [{"field": "", "rule": "", "message": detail}]:
+    for error in errors or [{"message": detail}]:
         text = RULES.get(error.get("rule", ""), f"Nekades: {error.get('message') or detail}")
         field = FIELDS.get(error.get("field", ""))
         parts.append(f"{field}: {text}" if field else text)
