@@ -42,6 +42,7 @@ from domain.identity import normalise
 from domain.privacy import mask_identity
 from domain.state import CaseState
 from domain.summary import as_read_at
+from domain.vocabulary import CoordinationStatus
 from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
 from sjukfall.payload_codec import codec_for
@@ -342,6 +343,10 @@ def _routes(app: FastAPI) -> None:
         overdue: bool | None = None,
         unanswered_fk: bool | None = None,
         in_coordinator_queue: bool | None = None,
+        coordination_status: Annotated[Literal[CoordinationStatus, "unset"] | None, Query(
+            description="the case's coordination status; `unset`: none set yet")] = None,
+        physician: Annotated[str | None, Query(max_length=200, description=(
+            "cases where this physician (HSA id) issued a certificate"))] = None,
         q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
         patient_id: Annotated[str | None, Query(max_length=20, description=(
             "the patient's identity number (any accepted form): their cases at your units"))] = None,
@@ -363,7 +368,8 @@ def _routes(app: FastAPI) -> None:
                 request.app.state.store.pool, phase=phase, unit_ids=units, min_days=min_days,
                 max_days=max_days, grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex,
                 age_band=age_band, overdue=overdue, unanswered_fk=unanswered_fk,
-                in_coordinator_queue=in_coordinator_queue, text=q, sort=sort,
+                in_coordinator_queue=in_coordinator_queue,
+                coordination_status=coordination_status, physician=physician, text=q, sort=sort,
                 descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
         except InvalidQuery as err:
             raise refusal(err.field, "not_offered", str(err)) from None
