@@ -5,6 +5,7 @@ cached. The IdP's key set is served by a real HTTP server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import threading
@@ -48,9 +49,10 @@ class Idp:
         return jwt.encode(body, self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
-@pytest.fixture
-def idp() -> Iterator[tuple[Idp, str]]:
-    state = Idp()
+@contextlib.contextmanager
+def jwks_server(state: Idp) -> Iterator[str]:
+    """The IdP's key set over real HTTP, at the URL yielded (a fetch waits while `state.gate`
+    is held, and is counted)."""
 
     class Keys(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -69,8 +71,17 @@ def idp() -> Iterator[tuple[Idp, str]]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Keys)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_port}/jwks"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/jwks"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def idp() -> Iterator[tuple[Idp, str]]:
+    state = Idp()
+    with jwks_server(state) as url:
+        yield state, url
 
 
 def verifier(url: str, **options: Any) -> TokenVerifier:

@@ -4,39 +4,22 @@ only if the API's verifier accepts it. The IdP's key set is served by a real HTT
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.auth import issue_token
-from sjukfall.embedded import free_port
 from tests.api.conftest import JWT_SECRET, Api, serve_api
-from tests.api.test_tokens import AUDIENCE, ISSUER, Idp
+from tests.api.test_tokens import AUDIENCE, ISSUER, Idp, jwks_server
 
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[tuple[Idp, str]]:
     state = Idp()
-
-    class Keys(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(state.jwks())
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Keys)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_port}/jwks"
-    server.shutdown()
+    with jwks_server(state) as url:
+        yield state, url
 
 
 @pytest.fixture(scope="module")
