@@ -115,23 +115,20 @@ async def test_one_trace_spans_request_update_workflow_and_activity(
 def test_an_otlp_endpoint_turns_tracing_on_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """`sjukfall run` sets up tracing for the API and the worker in one process: spans must
     not be exported twice."""
-    added: list[Any] = []
+    from temporalio.contrib.opentelemetry import create_tracer_provider
 
-    class Provider:
-        def add_span_processor(self, processor: Any) -> None:
-            added.append(processor)
-
-    monkeypatch.setattr(tracing, "_provider", Provider())
+    provider = create_tracer_provider()  # Temporal's real provider, not the process's global
+    monkeypatch.setattr(tracing, "_provider", provider)
     monkeypatch.setattr(tracing, "_otlp_added", False)
     settings = Settings(otlp_endpoint="http://collector.invalid:4318/")
     try:
         assert tracing.setup_tracing(settings, "sjukfall-api")
         assert tracing.setup_tracing(settings, "sjukfall-worker")
+        added = provider._tracer_provider._active_span_processor._span_processors
         assert len(added) == 1
         assert added[0].span_exporter._endpoint == "http://collector.invalid:4318/v1/traces"
     finally:
-        for processor in added:
-            processor.shutdown()
+        provider._tracer_provider.shutdown()
 
 
 async def test_database_and_outbound_calls_are_spans_of_the_trace_that_made_them(
