@@ -40,8 +40,9 @@ from domain.bounds import check_bounds
 from domain.calendar import STOCKHOLM
 from domain.identity import normalise
 from domain.privacy import mask_identity
+from domain.rehab_chain import link
 from domain.state import CaseState
-from domain.summary import as_read_at
+from domain.summary import as_read_at, rehab_chain_at
 from domain.vocabulary import CoordinationStatus
 from fk.lookup import case_holding_certificate
 from sjukfall.metrics import metrics_response
@@ -50,9 +51,16 @@ from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
 from store.access_log import accesses_for_case, accesses_for_cases, record_access, record_accesses
 from store.eventstore import EventStore
-from store.patients import cases_of_patient
+from store.patients import cases_of_patient, other_sick_periods
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
-from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
+from store.queries import (
+    InvalidQuery,
+    case_events,
+    folded_case,
+    get_case_summary,
+    list_cases,
+    period_measures,
+)
 from store.subscription import run_once
 from workflows.case import CommandResult
 
@@ -158,6 +166,13 @@ async def certificate_is_this_cases(request: Request, case_id: str, cmd: Any) ->
         raise refusal("certificate.certificate_id", "certificate_in_other_case", message)
 
 
+async def with_rehab_chain(request: Request, cmd: Any, case_id: str, patient_id: str) -> Any:
+    """The command with the rehabilitation chain link its day 1 gets from the patient's other
+    sick periods (the index of cases by patient; domain/rehab_chain.py has the rule)."""
+    periods = await other_sick_periods(request.app.state.store.pool, patient_id, case_id)
+    return cmd.model_copy(update={"rehab_chain": link(cmd.sick_period_start, periods)})
+
+
 async def command(request: Request, principal: Principal, case_id: str, build: Any,
                   key: str | None) -> CommandResult:
     row = await case_row(request, principal, case_id)
@@ -167,6 +182,10 @@ async def command(request: Request, principal: Principal, case_id: str, build: A
     except DomainError as err:
         raise domain_problem(err) from None
     await certificate_is_this_cases(request, case_id, cmd)
+    if isinstance(cmd, c.CorrectSickPeriodStart):
+        patient_id = (await folded_case(request.app.state.store.pool, case_id)).patient_id
+        if patient_id is not None:
+            cmd = await with_rehab_chain(request, cmd, case_id, patient_id)
     result = await send_command(request.app.state.temporal, case_id, cmd,
                                 update_id(request, principal.sub, case_id, key, cmd))
     await catch_up(request)
@@ -320,6 +339,8 @@ def _routes(app: FastAPI) -> None:
             if err.rule != "case_already_opened":
                 raise domain_problem(err) from None
         await certificate_is_this_cases(request, case_id, open_command)
+        open_command = await with_rehab_chain(request, open_command, case_id,
+                                              open_command.patient_id)
         result = await open_case(request.app.state.temporal, request.app.state.settings.task_queue,
                                  open_command,
                                  update_id(request, principal.sub, case_id, key, open_command))
@@ -389,7 +410,9 @@ def _routes(app: FastAPI) -> None:
         row = await case_row(request, principal, case_id, with_state=True)
         state = state_of(row)
         await log_read(request, principal, case_id, "summary", purpose)
-        summary: dict[str, Any] = shown(principal, {**row, **as_read_at(state, datetime.now(UTC)),
+        now = datetime.now(UTC)
+        summary: dict[str, Any] = shown(principal, {**row, **as_read_at(state, now),
+                                                    **rehab_chain_at(state, now),
                                                     "patient_id": state.patient_id})
         return summary
 

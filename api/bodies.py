@@ -51,7 +51,7 @@ def build(command: type[BaseModel], body: BaseModel, context: dict[str, Any] | N
 # The case id is optional (the server assigns one); the identity number is checked when the
 # command is built, with today's date, so that 10-digit numbers get their century.
 OpenCaseBody = body_model(
-    c.OpenCase, drop=(),
+    c.OpenCase, drop=("rehab_chain",),  # looked up by the server, never taken from the client
     case_id=(str | None, Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")),
     patient_id=(str, Field(description="personnummer or samordningsnummer, 10 or 12 digits")),
     merge_gap_days=(int | None, Field(
@@ -61,7 +61,7 @@ OpenCaseBody = body_model(
 )
 RecordCertificateBody = body_model(c.RecordCertificate)
 RevokeCertificateBody = body_model(c.RevokeCertificate, drop=("case_id", "certificate_id"))
-CorrectStartBody = body_model(c.CorrectSickPeriodStart)
+CorrectStartBody = body_model(c.CorrectSickPeriodStart, drop=("rehab_chain",))
 RecordFollowUpBody = body_model(c.RecordPlanFollowUp)
 GiveConsentBody = body_model(c.GiveConsent)
 CloseCaseBody = body_model(c.CloseCase)

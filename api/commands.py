@@ -32,7 +32,9 @@ def update_id(request: Request, subject: str, case_id: str, key: str | None,
 
     The key is scoped to who sent it, the method, the route template and the case, so two
     callers, two routes or two cases never share one; the fingerprint is the command itself
-    less who sent it, so the same key with another body is told apart and refused. Nothing a
+    less who sent it and what the server looked up (the rehabilitation chain link, which may
+    have changed between a request and its retry), so the same key with another body is told
+    apart and refused. Nothing a
     client sends can produce an id outside this namespace (FK's own are `fk-<message id>`).
     """
     if key is None:
@@ -40,7 +42,7 @@ def update_id(request: Request, subject: str, case_id: str, key: str | None,
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
     scope = _hash(f"{subject}\n{request.method}\n{template}\n{case_id}\n{key}")
-    fingerprint = _hash(command.model_dump_json(exclude={"actor"}))
+    fingerprint = _hash(command.model_dump_json(exclude={"actor", "rehab_chain"}))
     return f"{KEY_PREFIX}{scope}:{fingerprint}"
 
 

@@ -69,15 +69,31 @@ class CaseListItem(BaseModel):
     closed_reason: CloseReason | None = Field(description="Why it was closed.")
 
 
+class RehabChainView(BaseModel):
+    """Where the case stands in rehabiliteringskedjan (27 kap. SFB)."""
+
+    linked_case_id: str | None = Field(
+        description="The patient's earlier case whose sick period, less than 90 days before "
+                    "day 1, this one continues; null when the chain starts at day 1.")
+    days_before: int = Field(description="Chain days counted in linked earlier sick periods.")
+    chain_day: int | None = Field(
+        description="Today's day of the chain (days before + today's day of the sick period); "
+                    "null once the case is closed.")
+
+
 class CaseSummaryView(CaseListItem):
     """The case's summary: its list row, with the identity number for those who may see it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {**_CASE_EXAMPLE, "patient_id": "198112189876"}]})
+        {**_CASE_EXAMPLE, "patient_id": "198112189876",
+         "rehab_chain": {"linked_case_id": None, "days_before": 0, "chain_day": 42}}]})
 
     patient_id: str | None = Field(
         description="The identity number (12 digits); null when the patient has protected "
                     "identity and the reader is not a physician.")
+    rehab_chain: RehabChainView = Field(
+        description="The rehabilitation chain: the milestones 90/180/365 follow its day, "
+                    "8/14/30/60 the sick period's own.")
 
 
 class CaseListPage(BaseModel):

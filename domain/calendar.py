@@ -17,6 +17,10 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 #: Days from day 1 at which the case must act by itself (DOMAIN.md's milestone table).
 MILESTONE_DAYS: tuple[int, ...] = (8, 14, 30, 60, 90, 180, 365)
 
+#: The rehabilitation chain's milestones: they count the chain's days, which continue from a
+#: linked earlier sick period (domain/rehab_chain.py); the others count the sick period's own.
+CHAIN_MILESTONE_DAYS: tuple[int, ...] = (90, 180, 365)
+
 #: Certificates at most this many days apart belong to one sick period (Rehabstöd default).
 DEFAULT_GAP_DAYS = 5
 MAX_GAP_DAYS = 90

@@ -19,6 +19,7 @@ from .consent import Purpose, Recipient
 from .fk import FkMessage, OutboundFkMessage
 from .identity import Pnr
 from .plan import Plan
+from .rehab_chain import ChainLink
 from .vocabulary import (
     CloseReason,
     CoordinationKind,
@@ -59,12 +60,17 @@ class OpenCase(_Command):
     protected_identity: bool = False
     merge_gap_days: int = Field(default=DEFAULT_GAP_DAYS, ge=0, le=MAX_GAP_DAYS)
     certificate: Certificate | None = None
+    #: The patient's earlier sick period this one continues in the rehabilitation chain, as
+    #: looked up by the API in the index of cases by patient (never taken from a client).
+    rehab_chain: ChainLink | None = None
 
 
 class CorrectSickPeriodStart(_Command):
     type: Literal["CorrectSickPeriodStart"] = "CorrectSickPeriodStart"
     sick_period_start: date
     reason: str = ""
+    #: The chain link for the corrected day 1, looked up again like OpenCase's.
+    rehab_chain: ChainLink | None = None
 
 
 class RecordCertificate(_Command):

@@ -108,6 +108,8 @@ from .events import (
     ReconciliationMeetingHeld,
     ReferredToCoordinator,
     ReferredToMultimodalTeam,
+    RehabChainLinked,
+    RehabChainUnlinked,
     SickPeriodStartCorrected,
 )
 from .milestones import catch_up
@@ -313,6 +315,8 @@ def _apply(s: CaseState, e: Event) -> None:
         case (
             CaseOpened()
             | SickPeriodStartCorrected()
+            | RehabChainLinked()
+            | RehabChainUnlinked()
             | PlanEstablished()
             | PlanRevised()
             | PlanFollowedUp()

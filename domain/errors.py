@@ -18,7 +18,7 @@ class ErrorKind(StrEnum):
 
 _INVALID = (
     "answer_not_overdue", "answer_to_own_message", "answer_to_unknown", "answer_topic_mismatch",
-    "case_id_mismatch", "certificate_before_sick_period", "certificate_revoked",
+    "case_id_mismatch", "certificate_before_sick_period", "chain_link_not_earlier", "certificate_revoked",
     "certificate_unknown", "completion_items_only_on_komplt", "consent_not_needed",
     "consent_required", "control_character", "coordination_declined", "date_in_future",
     "date_out_of_range", "follow_up_not_due", "idempotency_key_reused",

@@ -58,6 +58,23 @@ class SickPeriodStartCorrected(_Event):
     reason: str = ""
 
 
+class RehabChainLinked(_Event):
+    """The sick period continues the rehabilitation chain of the patient's earlier period
+    (less than 90 days before day 1): chain day 1 of this case is `chain_days_before` + 1."""
+
+    type: Literal["RehabChainLinked"] = "RehabChainLinked"
+    earlier_case_id: str
+    earlier_sick_period_end: date
+    chain_days_before: int
+
+
+class RehabChainUnlinked(_Event):
+    """A corrected day 1 lies 90 days or more after the linked period: the chain starts anew."""
+
+    type: Literal["RehabChainUnlinked"] = "RehabChainUnlinked"
+    earlier_case_id: str
+
+
 class CertificateRecorded(_Event):
     """`replaces`: the certificate this one takes the place of (ERSATT, and KOMPLT under the
     revised rules); None in records made before it was written (then ERSATT replaces)."""
@@ -343,6 +360,8 @@ class CaseClosed(_Event):
 Event = Annotated[
     CaseOpened
     | SickPeriodStartCorrected
+    | RehabChainLinked
+    | RehabChainUnlinked
     | CertificateRecorded
     | CertificateRevoked
     | PlanEstablished

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .consent import Purpose, Recipient
 from .emitter import Emitter
@@ -187,7 +188,11 @@ def _day_60(state: CaseState, rules: Rules) -> Check:
 
 
 def _rehab_chain(day: int, state: CaseState) -> Check:
-    return Check({"sick_leave_continues": state.on_sick_leave_through(state.day(day + 1))})
+    """Chain day `day` (it may come earlier in a sick period that continues a linked one)."""
+    on = state.milestone_date(day)
+    if on is None:  # that chain day lay in the linked earlier period (linked after reaching it)
+        return Check()
+    return Check({"sick_leave_continues": state.on_sick_leave_through(on + timedelta(days=1))})
 
 
 def _day_90(state: CaseState, rules: Rules) -> Check:

@@ -12,7 +12,9 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from .calendar import (
+    CHAIN_MILESTONE_DAYS,
     LONG_ABSENCE_DAYS,
+    MILESTONE_DAYS,
     REOPEN_WINDOW_DAYS,
     DateRange,
     covered_days,
@@ -24,6 +26,7 @@ from .consent import ConsentRecord
 from .events import NotificationRequested
 from .fk import FkMessage, FkMessageRecord
 from .plan import Plan
+from .rehab_chain import ChainLink, SickPeriod
 from .vocabulary import (
     CloseReason,
     CoordinationStatus,
@@ -102,6 +105,8 @@ class CaseState(BaseModel):
     employer_name: str | None = None
     protected_identity: bool = False
     sick_period_start: date | None = None
+    #: The earlier sick period whose rehabilitation chain this one continues (None: day 1).
+    rehab_chain: ChainLink | None = None
     merge_gap_days: int = 5
     certificates: dict[str, CertificateRecord] = Field(default_factory=dict)
     plans: list[PlanVersion] = Field(default_factory=list)
@@ -148,6 +153,36 @@ class CaseState(BaseModel):
 
     def day(self, n: int) -> date:
         return day_date(self.start, n)
+
+    @property
+    def chain_days_before(self) -> int:
+        """Days of the rehabilitation chain counted in linked earlier sick periods."""
+        return self.rehab_chain.chain_days_before if self.rehab_chain else 0
+
+    def chain_day(self, on: date) -> int:
+        """Which day of the rehabilitation chain a date is."""
+        return self.chain_days_before + (on - self.start).days + 1
+
+    def milestone_date(self, day: int) -> date | None:
+        """The date milestone `day` falls on in this case: the chain milestones count the
+        chain's days. None when that chain day lay in the linked earlier period."""
+        own_day = day - self.chain_days_before if day in CHAIN_MILESTONE_DAYS else day
+        return self.day(own_day) if own_day >= 1 else None
+
+    def milestones_ahead(self) -> list[tuple[date, int]]:
+        """(date, milestone) of the milestones this case has still to reach, by date."""
+        return sorted(
+            (on, day)
+            for day in MILESTONE_DAYS
+            if day not in self.milestones_reached and (on := self.milestone_date(day)) is not None
+        )
+
+    def as_sick_period(self) -> SickPeriod | None:
+        """This case as an earlier sick period of a later case's chain (None: no sick period)."""
+        end = self.sick_period_end
+        if not self.is_opened or end is None or self.closed_reason == "opened_in_error":
+            return None
+        return SickPeriod(self.case_id, self.start, end, self.chain_days_before)
 
     @property
     def counting_certificates(self) -> list[Certificate]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .calendar import MILESTONE_DAYS, day_start, local_date
+from .calendar import local_date, start_of
 from .icd import chapter
 from .identity import age_band, birth_date, sex_for_statistics
 from .privacy import may_see_identity
@@ -61,8 +61,8 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
     latest = state.latest_certificate
     end = state.sick_period_end
     open_ = not state.is_closed
-    unreached = [d for d in MILESTONE_DAYS if d not in state.milestones_reached]
-    next_day = unreached[0] if open_ and unreached else None
+    ahead = state.milestones_ahead()
+    next_on, next_day = ahead[0] if open_ and ahead else (None, None)
     awaiting = state.fk_awaiting_care()
     return CaseSummary(
         case_id=state.case_id,
@@ -79,7 +79,7 @@ def summarize(state: CaseState, at: datetime | None = None) -> CaseSummary:
         diagnosis_code=latest.main_diagnosis.code if latest else None,
         diagnosis_chapter=chapter(latest.main_diagnosis.code) if latest else None,
         next_milestone_day=next_day,
-        next_milestone_at=day_start(state.start, next_day) if next_day else None,
+        next_milestone_at=start_of(next_on) if next_on else None,
         follow_up_due=state.follow_up_date if open_ else None,
         fk_answer_due=min((d for r in awaiting if (d := r.message.last_answer_date)), default=None),
         overdue=list(state.flags),
@@ -116,6 +116,18 @@ def as_read_at(state: CaseState, at: datetime) -> dict[str, Any]:
     if not state.is_opened:
         return {}
     return {"current_grade": _grade(state, at), "consents": _consents(state, at)}
+
+
+def rehab_chain_at(state: CaseState, at: datetime) -> dict[str, Any]:
+    """The case's place in the rehabilitation chain as read at `at` (chain day while open)."""
+    if not state.is_opened:
+        return {}
+    linked = state.rehab_chain
+    return {"rehab_chain": {
+        "linked_case_id": linked.earlier_case_id if linked else None,
+        "days_before": state.chain_days_before,
+        "chain_day": None if state.is_closed else state.chain_day(local_date(at)),
+    }}
 
 
 def in_coordinator_queue(state: CaseState) -> bool:

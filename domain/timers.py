@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from pydantic import AwareDatetime, BaseModel
 
-from .calendar import MILESTONE_DAYS, day_start, start_of, subtract_working_days
+from .calendar import start_of, subtract_working_days
 from .commands import (
     SYSTEM,
     CloseCase,
@@ -39,9 +39,8 @@ def due_timers(state: CaseState, rules: Rules = CURRENT) -> list[Timer]:
     if not state.is_opened or state.is_closed:
         return []
     timers = [
-        Timer(at=day_start(state.start, day), command=ReachMilestone(actor=SYSTEM, day=day))
-        for day in MILESTONE_DAYS
-        if day not in state.milestones_reached
+        Timer(at=start_of(on), command=ReachMilestone(actor=SYSTEM, day=day))
+        for on, day in state.milestones_ahead()
     ]
     due = state.follow_up_date
     if due is not None and due not in state.follow_up_dates_reached:

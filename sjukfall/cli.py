@@ -801,7 +801,13 @@ def run_cli(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run_cli())
+    code = run_cli()
+    # Leave without interpreter finalization: a Temporal client that failed to connect can
+    # still have a Rust runtime thread that takes the GIL while Python shuts down, and that
+    # aborts the process (exit 134 instead of our code). Nothing of ours runs at exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

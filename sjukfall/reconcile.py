@@ -127,14 +127,10 @@ async def restart_from_record(pool: Any, client: Any, task_queue: str, case_id: 
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
     from api.commands import workflow_id
-    from domain import apply_in_place, initial_state
-    from store.projections import decode_event
-    from store.queries import case_events
+    from store.queries import folded_case
     from workflows.case import CaseIndex, CaseInput, CaseWorkflow
 
-    state = initial_state(case_id)
-    for e in await case_events(pool, case_id):
-        apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+    state = await folded_case(pool, case_id)
     index = CaseIndex.of(state)
     await client.start_workflow(
         CaseWorkflow.run, CaseInput(case_id=case_id, state=state, indexed=index),

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from domain.decider import apply_in_place, initial_state
 from domain.measures import (
     LENGTH_BUCKETS,
     AnswerTimes,
@@ -22,6 +23,7 @@ from domain.measures import (
 from domain.state import CaseState
 from domain.summary import as_read_at
 from store.eventstore import RecordedEvent, loads, to_recorded
+from store.projections import decode_event
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -288,6 +290,14 @@ async def case_events(
         from_version,
     )
     return [to_recorded(r) for r in rows]
+
+
+async def folded_case(pool: asyncpg.Pool | Conn, case_id: str) -> CaseState:
+    """The case's state folded from its full record (the initial state if it has none)."""
+    state = initial_state(case_id)
+    for e in await case_events(pool, case_id):
+        apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
+    return state
 
 
 def _length_bucket_sql(days: str) -> str:

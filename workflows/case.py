@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         next_timer,
     )
     from domain.bounds import clean_text, compact
-    from domain.calendar import MILESTONE_DAYS, day_start
+    from domain.calendar import day_start, start_of
     from domain.commands import Actor, RecordNotificationOutcome
     from domain.events import NotificationRequested
     from domain.timers import due_timers
@@ -177,8 +177,8 @@ class CaseOutcome(BaseModel):
 def next_milestone_at(state: CaseState) -> datetime | None:
     if state.sick_period_start is None or state.phase == "closed":
         return None
-    day = next((d for d in MILESTONE_DAYS if d not in state.milestones_reached), None)
-    return day_start(state.sick_period_start, day) if day else None
+    ahead = state.milestones_ahead()  # by date: a linked chain's milestones may come early
+    return start_of(ahead[0][0]) if ahead else None
 
 
 def parse_key(update_id: str | None) -> tuple[str, str] | None:

@@ -6,6 +6,7 @@ for its events (in place); `domain/decider.py` combines them.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import assert_never
 
 from ..bounds import same
@@ -31,8 +32,11 @@ from ..events import (
     PlanEstablished,
     PlanFollowedUp,
     PlanRevised,
+    RehabChainLinked,
+    RehabChainUnlinked,
     SickPeriodStartCorrected,
 )
+from ..rehab_chain import ChainLink
 from ..state import (
     CaseState,
     FollowUpRecord,
@@ -46,8 +50,8 @@ CaseCommand = (
     ReachFollowUpDate | CloseCase
 )
 CaseEvent = (
-    CaseOpened | SickPeriodStartCorrected | PlanEstablished | PlanRevised | PlanFollowedUp |
-    FollowUpDue | CaseReopened | CaseClosed
+    CaseOpened | SickPeriodStartCorrected | RehabChainLinked | RehabChainUnlinked |
+    PlanEstablished | PlanRevised | PlanFollowedUp | FollowUpDue | CaseReopened | CaseClosed
 )
 
 
@@ -92,6 +96,7 @@ def _open_case(c: OpenCase, state: CaseState, out: Emitter) -> None:
         merge_gap_days=c.merge_gap_days,
     )
     out.add(opened)
+    _link_chain(c.rehab_chain, c.sick_period_start, None, out)
     if c.certificate is not None:
         certificates.record_certificate_events(c.certificate, _opened(state, opened), out)
 
@@ -115,6 +120,26 @@ def _correct_start(c: CorrectSickPeriodStart, state: CaseState, out: Emitter) ->
             reason=c.reason,
         )
     )
+    _link_chain(c.rehab_chain, c.sick_period_start, state.rehab_chain, out)
+
+
+def _link_chain(
+    link: ChainLink | None, start: date, linked: ChainLink | None, out: Emitter
+) -> None:
+    """Record the rehabilitation chain link for day 1 `start` when it differs from `linked`."""
+    if link == linked:
+        return
+    if link is not None and link.earlier_sick_period_end >= start:
+        raise DomainError(
+            "rehab_chain.earlier_sick_period_end",
+            "chain_link_not_earlier",
+            f"the linked sick period ends on {link.earlier_sick_period_end}, "
+            f"not before day 1 ({start})",
+        )
+    if linked is not None and (link is None or link.earlier_case_id != linked.earlier_case_id):
+        out.add(RehabChainUnlinked(**out.envelope(), earlier_case_id=linked.earlier_case_id))
+    if link is not None:
+        out.add(RehabChainLinked(**out.envelope(), **link.model_dump()))
 
 
 def _establish_plan(c: EstablishPlan, state: CaseState, out: Emitter) -> None:
@@ -189,6 +214,14 @@ def evolve(s: CaseState, e: CaseEvent) -> None:
             s.protected_identity, s.merge_gap_days = e.protected_identity, e.merge_gap_days
         case SickPeriodStartCorrected():
             s.sick_period_start = e.sick_period_start
+        case RehabChainLinked():
+            s.rehab_chain = ChainLink(
+                earlier_case_id=e.earlier_case_id,
+                earlier_sick_period_end=e.earlier_sick_period_end,
+                chain_days_before=e.chain_days_before,
+            )
+        case RehabChainUnlinked():
+            s.rehab_chain = None
         case PlanEstablished() | PlanRevised():
             s.plans.append(
                 PlanVersion(

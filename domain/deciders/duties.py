@@ -10,7 +10,7 @@ from typing import assert_never
 
 from ..calendar import (
     MILESTONE_DAYS,
-    day_start,
+    start_of,
 )
 from ..commands import (
     ReachMilestone,
@@ -66,9 +66,10 @@ def _reach_milestone(c: ReachMilestone, state: CaseState, out: Emitter) -> None:
             "milestone_unknown",
             f"day {c.day} is not a milestone ({', '.join(map(str, MILESTONE_DAYS))})",
         )
-    if c.day in state.milestones_reached:
+    on = state.milestone_date(c.day)
+    if c.day in state.milestones_reached or on is None:  # None: reached in the earlier period
         return
-    if out.now < day_start(state.start, c.day):
+    if out.now < start_of(on):
         raise DomainError("day", "milestone_not_due", f"day {c.day} has not begun")
     reach(c.day, state, out)
 
