@@ -29,6 +29,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from api.commands import open_case, workflow_id
 from domain.calendar import STOCKHOLM
+from domain.rehab_chain import ChainLink
 from domain.commands import (
     EstablishPlan,
     GiveConsent,
@@ -164,11 +165,26 @@ async def test_record_histories(harness: Harness) -> None:
     await outcome(harness, late_id)
     await save(harness, late_id, "late-certificate-and-reopening")
 
+    # rehabiliteringskedjan: a sick period continuing an earlier one (60 chain days before it),
+    # so chain day 90 comes on its own day 30
+    chain_start = await today(harness)
+    chain_id, _ = await open_new_case(harness, chain_start, certificate(chain_start, 1, 40),
+                                      employer_name="Verkstaden AB", rehab_chain=ChainLink(
+                                          earlier_case_id="earlier-case",
+                                          earlier_sick_period_end=chain_start - timedelta(days=30),
+                                          chain_days_before=60))
+    await outcome(harness, chain_id)
+    await save(harness, chain_id, "rehab-chain-continued")
+
 
 async def save(h: Harness, case_id: str, name: str) -> None:
-    """Saved under the newest patch's name: histories of older code are kept, never replaced."""
+    """Saved under the newest patch's name: histories of older code are kept, never replaced
+    (a scenario already recorded under that name is left as it is)."""
+    path = HISTORIES / f"{name}--{PATCH_REVISED_RULES}.json"
+    if path.exists():
+        return
     history = await h.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
-    write_new(HISTORIES / f"{name}--{PATCH_REVISED_RULES}.json", history.to_json())
+    write_new(path, history.to_json())
 
 
 def write_new(path: Path, text: str) -> None:
