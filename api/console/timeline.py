@@ -149,11 +149,16 @@ def build(state: CaseState, events: list[RecordedEvent], today: date) -> Timelin
             height=round(height, 1), grade=period.grade, counts=record.counts,
             text=f"Intyg {record.certificate.certificate_id}: {period.grade} %, "
                  f"{period.start} – {period.end}, dag {a}–{b}{status}"))
-    for day in (1, *MILESTONE_DAYS):
-        if day <= days:
-            reached = day == 1 or day in state.milestones_reached
-            timeline.markers.append(Marker(day=day, x=x(day), reached=reached,
-                                           text=f"Dag {day}" + (" (nådd)" if reached and day > 1 else "")))
+    for milestone in (1, *MILESTONE_DAYS):
+        # a chain milestone falls on chain day N: the own day N - chain days of a linked period
+        on = state.milestone_date(milestone) if milestone > 1 else start
+        own_day = (on - start).days + 1 if on else 0
+        if 1 <= own_day <= days:
+            reached = milestone == 1 or milestone in state.milestones_reached
+            chain = f" (dag {own_day} av sjukfallet)" if own_day != milestone else ""
+            timeline.markers.append(Marker(
+                day=milestone, x=x(own_day), reached=reached,
+                text=f"Dag {milestone}{chain}" + (" (nådd)" if reached and milestone > 1 else "")))
     taken: dict[tuple[str, int], int] = {}
     for kind, day, text, recipient in raw:
         row = _row(kind)
