@@ -41,7 +41,7 @@ mutation: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy --strict domain store fk activities workflows api sjukfall worker.py
+	$(VENV)/bin/mypy --strict domain store infra fk activities workflows api sjukfall worker.py
 
 bench: $(STAMP)
 	$(UV) sync --locked --quiet --python $(VENV)/bin/python --extra dev --extra embedded --extra bench

@@ -19,11 +19,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.case_activities import CaseActivities
 from fk.port import FkPort, gateway_client, transport_for
-from sjukfall.logs import configure, forwarding_runtime, get_logger
-from sjukfall.metrics import start_worker_metrics, temporal_runtime
-from sjukfall.payload_codec import data_converter
-from sjukfall.settings import Settings, get_settings
-from sjukfall.tracing import setup_tracing, shutdown_tracing
+from infra.logs import configure, forwarding_runtime, get_logger
+from infra.metrics import start_worker_metrics, temporal_runtime
+from infra.payload_codec import data_converter
+from infra.settings import Settings, get_settings
+from infra.tracing import setup_tracing, shutdown_tracing
 from store.eventstore import EventStore, is_transient
 from workflows.case import CaseWorkflow
 
@@ -32,7 +32,7 @@ log = get_logger(__name__)
 # Pure, deterministic modules the workflow imports: passed through the sandbox so they are
 # loaded once (pydantic models are expensive to re-import per workflow run).
 PASS_THROUGH = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types",
-                "structlog", "httpx", "sjukfall", "store", "asyncpg", "zoneinfo")
+                "structlog", "httpx", "infra", "store", "asyncpg", "zoneinfo")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -44,7 +44,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 async def connect_client(settings: Settings, address: str | None = None,
                          service_name: str = "sjukfall-worker") -> Client:
     """A Temporal client with the pydantic converter and encrypted payloads
-    (sjukfall/payload_codec.py), TLS from the settings, the SDK's
+    (infra/payload_codec.py), TLS from the settings, the SDK's
     Prometheus metrics (when SJUKFALL_TEMPORAL_METRICS_PORT is set) and tracing (when
     SJUKFALL_OTLP_ENDPOINT is set)."""
     return await Client.connect(

@@ -22,9 +22,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain import Event, consent_check, event_from_record, event_to_record, fold
 from domain.events import NotificationRequested
-from sjukfall.logs import get_logger
-from sjukfall.metrics import APPENDS_REFUSED, observe_append, observe_attempt
-from sjukfall.webhooks import signed_webhook_headers
+from infra.logs import get_logger
+from infra.metrics import APPENDS_REFUSED, observe_append, observe_attempt
+from infra.webhooks import signed_webhook_headers
 from store.eventstore import EventStore, NewEvent, WrongExpectedVersion, is_transient
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from domain.events import NotificationRequested
 from domain.state import CaseState
 from fk.port import FkPort, FkRejected, FkUnavailable
 from fk.schemas import Receipt, RegisterCertificate, RevokeCertificate, SendMessageToRecipient
-from sjukfall.logs import get_logger
+from infra.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -45,10 +45,10 @@ from domain.state import CaseState
 from domain.summary import as_read_at, rehab_chain_at
 from domain.vocabulary import CoordinationStatus
 from fk.lookup import case_holding_certificate
-from sjukfall.metrics import metrics_response
-from sjukfall.payload_codec import codec_for
-from sjukfall.settings import Settings
-from sjukfall.tracing import instrument_app
+from infra.metrics import metrics_response
+from infra.payload_codec import codec_for
+from infra.settings import Settings
+from infra.tracing import instrument_app
 from store.access_log import accesses_for_case, accesses_for_cases, record_access, record_accesses
 from store.eventstore import EventStore
 from store.patients import cases_of_patient, other_sick_periods

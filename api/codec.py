@@ -22,7 +22,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.auth import Principal, require
 from api.problems import refusal
 from api.purpose import Purpose
-from sjukfall.payload_codec import EncryptionCodec
+from infra.payload_codec import EncryptionCodec
 from store.access_log import record_accesses
 
 router = APIRouter(prefix="/codec", tags=["operations"])

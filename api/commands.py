@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import Problem, refusal
 from domain import Command, DomainError, decide, fold, initial_state
 from domain.commands import OpenCase
-from sjukfall.logs import get_logger
+from infra.logs import get_logger
 from workflows.case import KEY_PREFIX, CaseIndex, CaseInput, CaseWorkflow, CommandResult
 
 log = get_logger(__name__)

@@ -40,8 +40,8 @@ from domain.commands import Actor, ReceiveFkMessage, SendCertificateToFk, SendFk
 from domain.fk import OutboundFkMessage
 from fk.lookup import case_for_certificate, message_received
 from fk.schemas import ErrorId, Result, SendMessageToCare
-from sjukfall.logs import get_logger
-from sjukfall.signing import signed_headers, verify
+from infra.logs import get_logger
+from infra.signing import signed_headers, verify
 
 log = get_logger(__name__)
 

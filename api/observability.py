@@ -26,7 +26,7 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
-from sjukfall.logs import get_logger
+from infra.logs import get_logger
 
 log = get_logger("sjukfall.http")
 

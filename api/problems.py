@@ -195,7 +195,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        from sjukfall.logs import get_logger
+        from infra.logs import get_logger
 
         get_logger(__name__).exception("unhandled_error", error_type=type(exc).__name__)
         return problem_response(500, "an unexpected error occurred; it has been logged")

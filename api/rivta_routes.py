@@ -32,7 +32,7 @@ from api.fk_routes import record_fk_message
 from fk.rivta import mapping, soap
 from fk.rivta.soap import SEND_MESSAGE_TO_CARE, RivtaError
 from fk.schemas import Result, SendMessageToCare
-from sjukfall.logs import get_logger
+from infra.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -88,7 +88,7 @@ from domain.commands import (
     WithdrawConsent,
 )
 from fk.simulator import Simulator
-from sjukfall.embedded import EmbeddedPostgres
+from infra.embedded import EmbeddedPostgres
 from store.eventstore import EventStore, RecordedEvent
 
 RUNS = ("calm", "kill", "pg_restart", "webhook_50", "fk_timeout")

@@ -54,8 +54,8 @@ from domain.commands import (
     RecordCertificate,
     RevisePlan,
 )
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 from store.eventstore import EventStore, NewEvent
 from worker import case_worker
 from workflows.case import CaseInput
@@ -229,7 +229,7 @@ def main() -> None:
     import logging
 
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    from sjukfall.logs import configure
+    from infra.logs import configure
 
     configure("console", "error")
     common.emit(asyncio.run(main_async(args)), args.json)

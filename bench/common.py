@@ -3,7 +3,7 @@
 - real servers only: an embedded PostgreSQL in a temporary folder (or --database-url), the
   Temporal time-skipping test server and the Temporal CLI dev server, all from the installed
   wheels, so nothing is downloaded;
-- `Receiver`: the webhook receiver (sjukfall/inbox.py) plus arrival times and the
+- `Receiver`: the webhook receiver (infra/inbox.py) plus arrival times and the
   two fault modes the chaos runs need (a capped failure streak, a first attempt slower than
   the worker's HTTP timeout);
 - `history_costs`: history events, activities and Temporal Cloud billable actions counted from
@@ -38,7 +38,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from sjukfall.embedded import (
+from infra.embedded import (
     EmbeddedPostgres,
     free_port,
     register_search_attributes,
@@ -46,11 +46,11 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
-from sjukfall.inbox import WebhookReceiver as _TestReceiver
-from sjukfall.payload_codec import data_converter as _encrypted
-from sjukfall.settings import Settings as _Settings
-from sjukfall.signing import IDEMPOTENCY_HEADER
-from sjukfall.webhooks import verify_webhook as verify
+from infra.inbox import WebhookReceiver as _TestReceiver
+from infra.payload_codec import data_converter as _encrypted
+from infra.settings import Settings as _Settings
+from infra.signing import IDEMPOTENCY_HEADER
+from infra.webhooks import verify_webhook as verify
 from store.databases import create_database, drop_database  # noqa: F401  (common.drop_database)
 
 SECRET = "bench-webhook-secret"

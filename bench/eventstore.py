@@ -553,7 +553,7 @@ def main() -> None:
     tmp = None
     admin_url = args.database_url
     if admin_url is None:
-        from sjukfall.embedded import EmbeddedPostgres, free_port
+        from infra.embedded import EmbeddedPostgres, free_port
 
         tmp = Path(tempfile.mkdtemp(prefix="sjukfall-bench-"))
         server = EmbeddedPostgres(tmp / "data", free_port(), durable=True)

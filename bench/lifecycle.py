@@ -84,7 +84,7 @@ from domain.commands import (
 )
 from domain.plan import Plan, PlannedMeasure
 from fk.simulator import Simulator
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from store.eventstore import EventStore
 from worker import case_worker, sandbox_runner
 
@@ -413,7 +413,7 @@ def main() -> None:
     import logging
 
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    from sjukfall.logs import configure
+    from infra.logs import configure
 
     configure("console", "error")
     result = asyncio.run(main_async(args))

@@ -318,7 +318,7 @@ async def pages(store: EventStore, pick: list[str], values: dict[str, Any],
 
     from api.app import create_app
     from api.auth import issue_token
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
 
     settings = Settings(jwt_secret="bench-secret-at-least-32-bytes-long!!")
     app = create_app(settings, client=None, store=store)  # type: ignore[arg-type]  # reads only

@@ -12,7 +12,7 @@ The other transport, RIV-TA SOAP through the national platform, is fk/rivta/tran
 SJUKFALL_FK_TRANSPORT (json | rivta) chooses (`transport_for(settings, http)`).
 
 Rules, and why:
-- Every request is signed with HMAC-SHA256 over `<timestamp>.<body>` (sjukfall/signing.py) and
+- Every request is signed with HMAC-SHA256 over `<timestamp>.<body>` (infra/signing.py) and
   every receipt must come back signed with the same shared secret: care only records a receipt
   it can prove came from the gateway.
 - The certificate id / message id is the Idempotency-Key: a retried request after a lost
@@ -45,10 +45,10 @@ from fk.schemas import (
     RevokeCertificate,
     SendMessageToRecipient,
 )
-from sjukfall.signing import signed_headers, verify
+from infra.signing import signed_headers, verify
 
 if TYPE_CHECKING:
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
 
 
 class FkError(Exception):

@@ -59,8 +59,8 @@ from fk.schemas import (
     SendMessageToCare,
     SendMessageToRecipient,
 )
-from sjukfall.embedded import free_port
-from sjukfall.signing import signed_headers, verify
+from infra.embedded import free_port
+from infra.signing import signed_headers, verify
 
 Mode = Literal["normal", "fail", "timeout", "accept_then_fail", "accept_then_timeout", "reject"]
 Protocol = Literal["json", "rivta"]

@@ -4,7 +4,7 @@
 # the tests that guard that code; the score and the surviving mutants land in
 # .mutation/<target>/report.txt. TESTING.md records the last scores and why the survivors
 # that remain are harmless.
-#   signing   sjukfall/signing.py     with tests/foundation/test_signing.py
+#   signing   infra/signing.py     with tests/foundation/test_signing.py
 #   auth      api/auth.py             with tests/api/test_auth.py
 #   domain    domain/                 with tests/domain (DOMAIN_EXAMPLES=25: short properties;
 #                                     the 20 s hash-seed subprocess test left out)
@@ -20,7 +20,7 @@ read -r -a targets <<<"${targets[*]}"
 run_target() {
     local target=$1 paths tests
     case $target in
-        signing) paths='"sjukfall/signing.py"'; tests='"tests/foundation/test_signing.py"' ;;
+        signing) paths='"infra/signing.py"'; tests='"tests/foundation/test_signing.py"' ;;
         auth) paths='"api/auth.py"'; tests='"tests/api/test_auth.py"' ;;
         domain) paths='"domain/"'; tests='"tests/domain"' ;;
         domain:*) paths="\"domain/${target#domain:}\""; tests='"tests/domain"' ;;
@@ -37,7 +37,7 @@ source_paths = [$paths]
 pytest_add_cli_args_test_selection = [$tests]
 pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-x", "--deselect",
   "tests/domain/test_summary_and_measures.py::test_folding_does_not_depend_on_the_process_hash_seed"]
-also_copy = ["domain", "api", "store", "activities", "workflows", "fk", "sjukfall", "worker.py"]
+also_copy = ["domain", "api", "store", "activities", "workflows", "fk", "infra", "sjukfall", "worker.py"]
 use_git_change_detection = false
 TOML
     echo "== $target: mutating $paths with $tests ($(date -u +%FT%TZ))"

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older typer
     from click import ClickException  # type: ignore[assignment, unused-ignore]
 
 from domain.calendar import STOCKHOLM
-from sjukfall.settings import get_settings
+from infra.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -83,7 +83,7 @@ def _database_errors(url: str) -> Iterator[None]:
 
 def _settings_error(err: Any) -> str:
     """A refused setting as one line: the variable and the rule, never the value given."""
-    from sjukfall.settings import env_name
+    from infra.settings import env_name
 
     parts = []
     for e in err.errors():
@@ -635,7 +635,7 @@ def audit_verify(head: str = typer.Option(None, help="the last hash you recorded
 @keys_app.command("new")
 def keys_new() -> None:
     """A new AES-256 payload key, base64: add it to SJUKFALL_PAYLOAD_KEYS under a new id."""
-    from sjukfall.payload_codec import new_key
+    from infra.payload_codec import new_key
 
     typer.echo(new_key())
 
@@ -699,7 +699,7 @@ async def _replay(folder: Path, workflow_ids: list[str]) -> int:
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer
 
-    from sjukfall.payload_codec import codec_for, encrypted_converter
+    from infra.payload_codec import codec_for, encrypted_converter
     from worker import connect_client, sandbox_runner
     from workflows.case import CaseWorkflow
 

@@ -19,16 +19,16 @@ import uvicorn
 from api.auth import issue_token
 from domain.consent import Recipient
 from fk.simulator import Simulator
-from sjukfall.embedded import (
+from infra.embedded import (
     EmbeddedPostgres,
     PortInUse,
     TemporalDevServer,
     ensure_port_free,
     wait_for_temporal,
 )
-from sjukfall.inbox import WebhookReceiver
-from sjukfall.logs import configure, get_logger
-from sjukfall.settings import Settings
+from infra.inbox import WebhookReceiver
+from infra.logs import configure, get_logger
+from infra.settings import Settings
 
 log = get_logger(__name__)
 

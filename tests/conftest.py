@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from sjukfall.embedded import (
+from infra.embedded import (
     EmbeddedPostgres,
     free_port,
     register_search_attributes,
@@ -27,8 +27,8 @@ from sjukfall.embedded import (
     temporal_cli,
     temporal_test_server,
 )
-from sjukfall.payload_codec import data_converter
-from sjukfall.settings import Settings
+from infra.payload_codec import data_converter
+from infra.settings import Settings
 from store.databases import create_database, drop_database
 
 # Clients encrypt payloads as in production (the dev key): tests see what Temporal holds.

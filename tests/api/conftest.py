@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_token
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.support.cleanup import end_all_cases
 from tests.support.receiver import Receiver

@@ -146,7 +146,7 @@ async def test_rs256_tokens_are_checked_against_the_identity_providers_keys(tmp_
     import http.server
     import threading
 
-    from sjukfall.embedded import free_port
+    from infra.embedded import free_port
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))

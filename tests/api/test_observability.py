@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import structlog
 
-from sjukfall.metrics import series
+from infra.metrics import series
 from tests.api.conftest import Api
 from tests.api.test_end_to_end import PNR, today
 

@@ -11,8 +11,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.api.conftest import JWT_SECRET, Api
 from tests.api.test_end_to_end import PNR, certificate, today

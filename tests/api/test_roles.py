@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sjukfall.settings import DEV_FK_SECRET
-from sjukfall.signing import signed_headers
+from infra.settings import DEV_FK_SECRET
+from infra.signing import signed_headers
 from tests.api.conftest import Api
 from tests.api.test_end_to_end import PNR, certificate, today
 

@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.auth import ClaimNames, TokenVerifier
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 
 ISSUER = "https://idp.region.example/realms/vard"
 AUDIENCE = "sjukfall-api"

@@ -16,7 +16,7 @@ import pytest
 import typer.main
 import yaml
 
-from sjukfall.settings import Settings, env_name
+from infra.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

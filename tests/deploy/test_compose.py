@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sjukfall.embedded import SEARCH_ATTRIBUTES
-from sjukfall.settings import Settings
+from infra.embedded import SEARCH_ATTRIBUTES
+from infra.settings import Settings
 from tests.deploy.support import (
     DEPLOY,
     as_list,

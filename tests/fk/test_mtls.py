@@ -23,8 +23,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fk.port import FkUnavailable, HttpTransport, gateway_client
 from fk.schemas import Receipt
 from fk.simulator import SimulatedFk, create_app
-from sjukfall.embedded import free_port
-from sjukfall.settings import Settings
+from infra.embedded import free_port
+from infra.settings import Settings
 from tests.fk.test_transport import fk7804
 
 SECRET = "mtls-test-secret"

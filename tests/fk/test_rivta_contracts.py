@@ -18,7 +18,7 @@ from fk.rivta.soap import RivtaError
 from fk.rivta.transport import RivtaTransport
 from fk.schemas import Result, RevokeCertificate, SendMessageToCare, SendMessageToRecipient
 from fk.simulator import Simulator
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from tests.fk.test_mtls import Pki, https_simulator, pki  # noqa: F401 (the fixture)
 from tests.fk.test_transport import fk7804
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from tests.deploy.test_production_settings import (  # noqa: F401 (fixtures)
     clean_environment,
     production,

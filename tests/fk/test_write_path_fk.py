@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from sjukfall.signing import signed_headers
+from infra.signing import signed_headers
 from tests.fk.conftest import FK_SECRET, FkStack
 from tests.fk.support import PNR, case_with_certificate, records
 

@@ -108,7 +108,7 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_an_unreachable_database_is_one_line_and_exit_3(database_url: str) -> None:
-    from sjukfall.embedded import free_port
+    from infra.embedded import free_port
 
     result = cli(f"postgresql://ops:hunter2secret@127.0.0.1:{free_port()}/sjukfall",
                  "cases", "list")
@@ -243,7 +243,7 @@ def test_rebuild_one_projection_with_progress(database_url: str, seeded: list[st
 
 
 def test_an_unreachable_temporal_is_one_line_and_exit_4() -> None:
-    from sjukfall.embedded import free_port
+    from infra.embedded import free_port
 
     env = dict(os.environ, SJUKFALL_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}")
     result = subprocess.run([str(SJUKFALL), "replay", "--workflow-id", "case-x"], env=env,

@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from sjukfall.embedded import PortInUse, ensure_port_free
+from infra.embedded import PortInUse, ensure_port_free
 
 
 async def test_embedded_postgres_answers_queries(empty_database_url: str) -> None:

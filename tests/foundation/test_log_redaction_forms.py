@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from sjukfall.logs import configure, core_logging, get_logger
+from infra.logs import configure, core_logging, get_logger
 
 
 @pytest.mark.parametrize("written", ["19121212 1212", "121212 1212", "19121212\u20131212",

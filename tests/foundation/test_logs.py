@@ -6,7 +6,7 @@ import logging
 import pytest
 import structlog
 
-from sjukfall.logs import configure
+from infra.logs import configure
 
 SPELLINGS = ["19121212-1212", "191212121212", "121212-1212", "1212121212", "121212+1212"]
 

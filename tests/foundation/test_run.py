@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from domain.calendar import STOCKHOLM
-from sjukfall.embedded import free_port
+from infra.embedded import free_port
 
 SJUKFALL = Path(sys.executable).parent / "sjukfall"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from sjukfall import signing
-from sjukfall.signing import sign, signed_headers, verify
+from infra import signing
+from infra.signing import sign, signed_headers, verify
 
 FK_SECRET = "fk-gateway-shared-secret"
 BODY = b'{"message_id":"m-1","topic":"KONTKT"}'

@@ -27,8 +27,8 @@ from domain.commands import (
     RecordPlanFollowUp,
 )
 from domain.events import Event
-from sjukfall import metrics
-from sjukfall.embedded import free_port
+from infra import metrics
+from infra.embedded import free_port
 from store.eventstore import EventStore
 from store.projections import CaseSummaryProjection
 from store.subscription import run_once
@@ -275,7 +275,7 @@ async def test_api_metrics_reports_cases_by_phase_and_projection_lag(
     """The real app's /metrics, after cases this test records itself (one of them closed)."""
     from api.app import create_app
     from domain.commands import CloseCase
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
 
     monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
     start = date(2025, 3, 3)
@@ -330,7 +330,7 @@ async def test_temporal_sdk_metrics_are_served_on_their_port(
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from api.commands import open_case
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
     from worker import case_worker
 
     port = free_port()

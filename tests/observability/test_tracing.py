@@ -19,8 +19,8 @@ from api.auth import issue_token
 from api.commands import open_case
 from domain.calendar import STOCKHOLM
 from domain.commands import OpenCase
-from sjukfall import tracing
-from sjukfall.settings import Settings
+from infra import tracing
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.workflows.support import PHYSICIAN, PNR, certificate
 from worker import case_worker

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sjukfall.embedded import postgres_bin_dir
+from infra.embedded import postgres_bin_dir
 from store.access_log import record_access
 from store.databases import create_database, drop_database
 from store.eventstore import EventStore

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from store.access_log import record_access, verify_chain
 from store.databases import create_database, drop_database
 from store.eventstore import EventStore

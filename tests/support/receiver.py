@@ -1,5 +1,5 @@
-"""The outside party of the tests: see sjukfall/inbox.py."""
+"""The outside party of the tests: see infra/inbox.py."""
 
-from sjukfall.inbox import WebhookReceiver as Receiver
+from infra.inbox import WebhookReceiver as Receiver
 
 __all__ = ["Receiver"]

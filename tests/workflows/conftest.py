@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from fk.simulator import Simulator
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.support.cleanup import end_all_cases
 from tests.support.receiver import Receiver

@@ -83,7 +83,7 @@ async def test_invalid_command_leaves_no_history_entry_and_no_event(harness: Har
 async def test_400_day_case_reaches_the_rehab_chain_across_continue_as_new(
     time_skipping_env, store, receiver, fk  # type: ignore[no-untyped-def]
 ) -> None:
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
     from tests.workflows.conftest import RECIPIENTS, SECRET
     from worker import case_worker
 

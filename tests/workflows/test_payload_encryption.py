@@ -15,14 +15,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.commands import workflow_id
 from domain.commands import EstablishPlan
-from sjukfall.payload_codec import (
+from infra.payload_codec import (
     ENCODING,
     UNREADABLE,
     EncryptionCodec,
     PayloadKeyError,
     parse_keys,
 )
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from tests.workflows.conftest import Harness
 from tests.workflows.support import PHYSICIAN, PNR, certificate, do, open_new_case, plan, today
 

@@ -19,8 +19,8 @@ from api.commands import open_case, workflow_id
 from domain import decide, event_to_record, fold, initial_state
 from domain.calendar import STOCKHOLM
 from domain.commands import GiveConsent, OpenCase
+from infra.settings import Settings
 from sjukfall.reconcile import classify
-from sjukfall.settings import Settings
 from store.eventstore import EventStore, NewEvent
 from tests.workflows.support import PATIENT, PHYSICIAN, PNR, certificate
 from worker import case_worker

@@ -29,7 +29,6 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from api.commands import open_case, workflow_id
 from domain.calendar import STOCKHOLM
-from domain.rehab_chain import ChainLink
 from domain.commands import (
     EstablishPlan,
     GiveConsent,
@@ -38,8 +37,9 @@ from domain.commands import (
     RecordPlanFollowUp,
     WithdrawConsent,
 )
-from sjukfall.payload_codec import codec_for, encrypted_converter
-from sjukfall.settings import Settings
+from domain.rehab_chain import ChainLink
+from infra.payload_codec import codec_for, encrypted_converter
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.workflows.conftest import Harness
 from tests.workflows.support import (

@@ -9,8 +9,8 @@ import json
 
 from standardwebhooks import Webhook
 
-from sjukfall.settings import Settings
-from sjukfall.webhooks import signed_webhook_headers, verify_webhook
+from infra.settings import Settings
+from infra.webhooks import signed_webhook_headers, verify_webhook
 
 EMPLOYER = "e" * 40
 FK = "f" * 40

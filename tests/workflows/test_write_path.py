@@ -21,7 +21,7 @@ from api.commands import workflow_id
 from api.problems import Problem
 from domain.bounds import TEXT_MAX
 from domain.commands import CloseCase, EstablishPlan, GiveConsent, OpenCase, RevisePlan
-from sjukfall.settings import Settings
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.workflows.conftest import RECIPIENTS, SECRET, Harness
 from tests.workflows.support import (
@@ -220,7 +220,7 @@ async def test_a_case_whose_append_keeps_failing_shows_as_stuck_then_recovers(
     in `sjukfall cases stuck` and in the metric meanwhile, and the command lands once it
     clears."""
     from api.commands import open_case, send_command
-    from sjukfall.metrics import CASES_STUCK
+    from infra.metrics import CASES_STUCK
     from sjukfall.stuck import stuck_cases
 
     settings = Settings(webhook_urls={r: receiver.url for r in RECIPIENTS}, webhook_secret=SECRET,

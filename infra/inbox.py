@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sjukfall.embedded import free_port
-from sjukfall.signing import IDEMPOTENCY_HEADER
-from sjukfall.webhooks import verify_webhook
+from infra.embedded import free_port
+from infra.signing import IDEMPOTENCY_HEADER
+from infra.webhooks import verify_webhook
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from sjukfall.signing import IDEMPOTENCY_HEADER
+from infra.signing import IDEMPOTENCY_HEADER
 
 
 def signed_webhook_headers(secrets: Sequence[str], body: bytes, message_id: str,

@@ -66,7 +66,7 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )
-    from sjukfall.tracing import add_trace_ids
+    from infra.tracing import add_trace_ids
 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -62,14 +62,14 @@ from prometheus_client import (
     generate_latest,
 )
 
-from sjukfall.logs import get_logger
+from infra.logs import get_logger
 
 if TYPE_CHECKING:
     import asyncpg
     from temporalio.runtime import Runtime
 
     from domain import Event
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
 
 log = get_logger(__name__)
 
@@ -487,13 +487,13 @@ def temporal_runtime(settings: Settings, addr: str = "0.0.0.0") -> Runtime | Non
     if port not in _runtimes:
         from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-        from sjukfall.logs import core_logging
+        from infra.logs import core_logging
 
         _runtimes[port] = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{addr}:{port}",
                                      counters_total_suffix=True, durations_as_seconds=True),
             global_tags={"service": "sjukfall"},
-            logging=core_logging(),  # core logs through our redaction (sjukfall/logs.py)
+            logging=core_logging(),  # core logs through our redaction (infra/logs.py)
         ))
     return _runtimes[port]
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from temporalio.plugin import SimplePlugin
 
-    from sjukfall.settings import Settings
+    from infra.settings import Settings
 
 # Probes and scrapes would be most of the spans and tell nothing.
 EXCLUDED_URLS = "healthz,readyz,metrics"
@@ -174,7 +174,7 @@ def add_trace_ids(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: `trace_id` and `span_id` (hex, as trace backends show them) of the
-    current span, when there is one. Put it in the shared processors of sjukfall/logs.py."""
+    current span, when there is one. Put it in the shared processors of infra/logs.py."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event_dict.setdefault("trace_id", format(context.trace_id, "032x"))

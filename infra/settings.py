@@ -132,12 +132,12 @@ class Settings(BaseSettings):
     # Outbound notifications: one webhook endpoint per recipient, signed with HMAC-SHA256.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
-    # One secret per recipient (Standard Webhooks, sjukfall/webhooks.py): JSON
+    # One secret per recipient (Standard Webhooks, infra/webhooks.py): JSON
     # {recipient: [secret, ...]}, the new secret first during a rotation (all of them sign).
     # A recipient without its own falls back to webhook_secret: dev only.
     webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
 
-    # Temporal payload encryption (sjukfall/payload_codec.py): AES-256-GCM keys as JSON
+    # Temporal payload encryption (infra/payload_codec.py): AES-256-GCM keys as JSON
     # {key_id: base64 of 32 bytes}; new payloads use payload_key_id, old keys still decrypt.
     payload_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_PAYLOAD_KEYS))
     payload_key_id: str = DEV_PAYLOAD_KEY_ID
@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
 
-    # Observability (sjukfall/metrics.py, sjukfall/tracing.py, docs/operations.md).
+    # Observability (infra/metrics.py, infra/tracing.py, docs/operations.md).
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
     temporal_metrics_port: int = Field(default=0, ge=0, le=65535)  # SDK metrics; 0 = off
     otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318; unset = no tracing
@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         return problems
 
     def payload_key_problems(self) -> list[str]:
-        from sjukfall.payload_codec import PayloadKeyError, parse_keys
+        from infra.payload_codec import PayloadKeyError, parse_keys
 
         try:
             keys = parse_keys(self.payload_keys)
