@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
@@ -218,7 +217,8 @@ class TimerFirstCase(CaseWorkflow):
 
 async def test_the_replayer_fails_a_change_made_without_a_patch() -> None:
     """The guard itself: an unpatched change to the released workflow fails every history."""
-    replayer = Replayer(workflows=[TimerFirstCase], data_converter=pydantic_data_converter,
+    converter = encrypted_converter(codec_for(Settings(), accept_plaintext=True))
+    replayer = Replayer(workflows=[TimerFirstCase], data_converter=converter,
                         workflow_runner=UnsandboxedWorkflowRunner())
     histories = committed_histories()
 
