@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from temporalio.testing import WorkflowEnvironment
 
 from infra.embedded import (
@@ -30,6 +31,12 @@ from infra.embedded import (
 from infra.payload_codec import data_converter
 from infra.settings import Settings
 from store.databases import create_database, drop_database
+
+# No per-example time limit: on two shared cores an example can take 500 ms, and a test that
+# fails for being slow is a timed test (speed goals live in bench/). pytest-timeout still
+# ends a hang.
+hypothesis_settings.register_profile("sjukfall", deadline=None)
+hypothesis_settings.load_profile("sjukfall")
 
 # Clients encrypt payloads as in production (the dev key): tests see what Temporal holds.
 ENCRYPTED = data_converter(Settings())
