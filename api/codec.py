@@ -20,9 +20,9 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Principal, require
+from api.deps import codec_of, pool_of
 from api.problems import refusal
 from api.purpose import Purpose
-from infra.payload_codec import EncryptionCodec
 from store.access_log import record_accesses
 
 router = APIRouter(prefix="/codec", tags=["operations"])
@@ -68,9 +68,8 @@ def _case_ids(payloads: list[Payload]) -> set[str]:
 async def decode(request: Request, body: dict[str, Any], purpose: Purpose,
                  principal: Principal = OPS) -> dict[str, Any]:
     """Decrypt payloads for the Temporal UI or CLI; recorded in the PDL access log."""
-    codec: EncryptionCodec = request.app.state.codec
-    decoded = await codec.decode(_payloads(body))
-    pool = request.app.state.store.pool
+    decoded = await codec_of(request).decode(_payloads(body))
+    pool = pool_of(request)
     await record_accesses(pool, actor_id=principal.sub, role=principal.role,
                           units=list(principal.units), case_ids=sorted(_case_ids(decoded)) or ["-"],
                           action="codec:decode", purpose=purpose)
@@ -81,5 +80,4 @@ async def decode(request: Request, body: dict[str, Any], purpose: Purpose,
 async def encode(request: Request, body: dict[str, Any], principal: Principal = OPS,
                  ) -> dict[str, Any]:
     """Encrypt payloads (the UI encodes what an operator sends, e.g. a signal's input)."""
-    codec: EncryptionCodec = request.app.state.codec
-    return _answer(await codec.encode(_payloads(body)))
+    return _answer(await codec_of(request).encode(_payloads(body)))

@@ -33,7 +33,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require
+from api.case_access import command
 from api.commands import send_command
+from api.deps import pool_of, settings_of, temporal_of
 from api.problems import Problem, rule_kind, validation_errors
 from domain import ErrorKind
 from domain.commands import Actor, ReceiveFkMessage, SendCertificateToFk, SendFkMessage
@@ -63,7 +65,7 @@ CONTRACT_BY_RULE: dict[str, tuple[int, ErrorId]] = {
 
 def fk_secret(request: Request) -> str:
     """The secret shared with FK's gateway."""
-    return str(request.app.state.settings.fk_secret)
+    return str(settings_of(request).fk_secret)
 
 
 def contract_answer(request: Request, status: int, result: Result, key: str = "") -> Response:
@@ -150,7 +152,7 @@ async def record_fk_message(
     RIV-TA SOAP in api/rivta_routes.py): the HTTP status and the contract's result. `gateway`
     is the authenticated sender, recorded as the actor."""
     mid = message.message_id
-    pool = request.app.state.store.pool
+    pool = pool_of(request)
     case_id = await case_for_certificate(pool, message.certificate_id, message.patient_id)
     if case_id is None:
         log.info(
@@ -169,7 +171,7 @@ async def record_fk_message(
         actor=Actor(id=gateway, role="fk_gateway"), message=message.to_domain()
     )
     try:
-        result = await send_command(request.app.state.temporal, case_id, command, f"fk-{mid}")
+        result = await send_command(temporal_of(request), case_id, command, f"fk-{mid}")
     except Problem as problem:
         status, refusal = contract_error(problem)
         log.info(
@@ -200,8 +202,6 @@ class CertificateToFkBody(BaseModel):
 async def _command(
     request: Request, principal: Principal, case_id: str, build: Any, key: str | None
 ) -> FkSendAccepted:
-    from api.app import command  # the API's unit check and read-your-writes; late: no cycle
-
     result = await command(request, principal, case_id, build, key)
     return FkSendAccepted(
         case_id=result.case_id,

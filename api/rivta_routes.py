@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from api.deps import settings_of
 from api.fk_routes import record_fk_message
 from fk.rivta import mapping, soap
 from fk.rivta.soap import SEND_MESSAGE_TO_CARE, RivtaError
@@ -55,7 +56,7 @@ def _fault(status: int, text: str) -> Response:
 @router.post(SEND_MESSAGE_TO_CARE.path, response_class=Response, include_in_schema=False)
 async def send_message_to_care(request: Request) -> Response:
     """SendMessageToCare v2 from Försäkringskassan through the national platform."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     if settings.fk_transport != "rivta":
         return _fault(404, "the RIV-TA transport is not enabled (SJUKFALL_FK_TRANSPORT)")
     if settings.rivta_platform_dn and not (

@@ -4,7 +4,7 @@ Reads go through the same query functions as the JSON API (store/queries.py), wi
 unit scoping (`Principal.sees_unit`, `case_row`: another unit's case is answered exactly as a
 missing one), the same masking (`shown`, domain/privacy.py) and the same PDL entries
 (`record_accesses`: one per case on a list page; `summary` and `events` for a case page).
-Commands go through the API's command path (`api.app.command`: the Temporal update with an
+Commands go through the API's command path (`api.case_access.command`: the Temporal update with an
 Idempotency-Key, then read-your-writes), each form carrying its own key.
 """
 
@@ -24,8 +24,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
-from api import app as api  # the API's helpers (case_row, shown, command): one set of rules
 from api import bodies
+from api import case_access as api  # the API's rules (case_row, shown, command): one set
 from api.auth import CARE, PEOPLE, Role, issue_token
 from api.console import session as sessions
 from api.console import texts
@@ -495,7 +495,7 @@ async def case_page(request: Request, case_id: str, from_version: int = 0) -> Re
 
 
 def _valid_case_id(case_id: str) -> bool:
-    """The API's rule for a case id (api.app.CASE_ID); anything else is no case."""
+    """The API's rule for a case id (api.deps.CASE_ID); anything else is no case."""
     return bool(CASE_ID.fullmatch(case_id))
 
 
