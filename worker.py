@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
-from fk.port import FkPort, gateway_client, transport_for
+from fk.port import FkPort, gateway_client
+from fk.transports import transport_for
 from infra.logs import configure, forwarding_runtime, get_logger
 from infra.metrics import start_worker_metrics, temporal_runtime
 from infra.payload_codec import data_converter

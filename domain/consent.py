@@ -14,14 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel
 
 from .calendar import local_date, start_of
-
-if TYPE_CHECKING:
-    from .state import CaseState
 
 Recipient = Literal[
     "patient",
@@ -125,15 +122,3 @@ def held_refusal(
     if latest.withdrawn_at is not None and latest.withdrawn_at <= at:
         return f"the patient withdrew consent to {what} at {latest.withdrawn_at.isoformat()}"
     return f"the patient's consent to {what} ended on {latest.valid_until.isoformat()}"
-
-
-def consent_check(
-    state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime
-) -> str | None:
-    """The refusal reason for telling `recipient` for `purpose` at `at`, or None when allowed."""
-    return consent_refusal(state.consents, recipient, purpose, at)
-
-
-def consent_allows(state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime) -> bool:
-    """True when the case may tell `recipient` for `purpose` at the instant `at`."""
-    return consent_check(state, recipient, purpose, at) is None

@@ -22,7 +22,7 @@ from .calendar import (
     start_of,
 )
 from .certificate import Certificate
-from .consent import ConsentRecord
+from .consent import ConsentRecord, Purpose, Recipient, consent_refusal
 from .events import NotificationRequested
 from .fk import FkMessage, FkMessageRecord
 from .plan import Plan
@@ -278,3 +278,15 @@ class CaseState(BaseModel):
     def fk_awaiting_care(self) -> list[FkMessageRecord]:
         """FK messages care must act on (PENDING_INTERNAL_ACTION)."""
         return [r for r in self.fk_messages.values() if r.awaiting_care]
+
+
+def consent_check(
+    state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime
+) -> str | None:
+    """The refusal reason for telling `recipient` for `purpose` at `at`, or None when allowed."""
+    return consent_refusal(state.consents, recipient, purpose, at)
+
+
+def consent_allows(state: CaseState, recipient: Recipient, purpose: Purpose, at: datetime) -> bool:
+    """True when the case may tell `recipient` for `purpose` at the instant `at`."""
+    return consent_check(state, recipient, purpose, at) is None

@@ -9,7 +9,7 @@ integration gateway (or the simulator in fk/simulator.py):
     POST {base_url}/revocations    RevokeCertificate       -> Receipt
 
 The other transport, RIV-TA SOAP through the national platform, is fk/rivta/transport.py;
-SJUKFALL_FK_TRANSPORT (json | rivta) chooses (`transport_for(settings, http)`).
+SJUKFALL_FK_TRANSPORT (json | rivta) chooses (fk/transports.py `transport_for(settings, http)`).
 
 Rules, and why:
 - Every request is signed with HMAC-SHA256 over `<timestamp>.<body>` (infra/signing.py) and
@@ -82,24 +82,6 @@ def gateway_client(settings: Settings) -> httpx.AsyncClient:
     if settings.fk_tls_cert is not None:
         context.load_cert_chain(settings.fk_tls_cert, settings.fk_tls_key)
     return httpx.AsyncClient(verify=context)
-
-
-def transport_for(settings: Settings, http: httpx.AsyncClient) -> FkPort:
-    """The transport SJUKFALL_FK_TRANSPORT names, over `http` (mutual TLS: `gateway_client`)."""
-    if settings.fk_transport == "rivta":
-        from fk.rivta.transport import RivtaTransport  # lxml only where RIV-TA is used
-
-        return RivtaTransport(
-            settings.resolved_fk_url,
-            fk_logical_address=settings.rivta_fk_logical_address,
-            care_provider_id=settings.rivta_logical_address,
-            care_provider_name=settings.rivta_care_provider_name,
-            timeout=settings.fk_timeout_seconds,
-            http=http,
-        )
-    return HttpTransport(
-        settings.resolved_fk_url, settings.fk_secret, timeout=settings.fk_timeout_seconds, http=http
-    )
 
 
 class HttpTransport:

@@ -6,6 +6,7 @@ for its events (in place); `domain/decider.py` combines them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import assert_never
 
@@ -31,7 +32,7 @@ from ..events import (
     FkMessageSent,
     NotificationRequested,
 )
-from ..fk import FkMessageRecord, OutboundFkMessage
+from ..fk import CARE_TOPICS, Direction, FkMessage, FkMessageRecord, OutboundFkMessage
 from ..state import (
     CaseState,
 )
@@ -59,9 +60,9 @@ def decide(c: FkMessagingCommand, state: CaseState, out: Emitter) -> None:
 
 
 def _receive_fk(c: ReceiveFkMessage, state: CaseState, out: Emitter) -> None:
-    if fk.is_duplicate(state, c.message.message_id):
+    if _is_duplicate(state, c.message.message_id):
         return
-    fk.check_message(state, c.message, "inbound", "message")
+    _check_message(state, c.message, "inbound", "message")
     out.add(
         FkMessageReceived(
             **out.envelope(), message=c.message, status=fk.initial_status(c.message, "inbound")
@@ -96,7 +97,7 @@ def _send_fk(c: SendFkMessage, state: CaseState, out: Emitter) -> None:
         )
     assert state.patient_id is not None
     message = c.message.as_message(state.patient_id, state.unit_id or "", out.now)
-    fk.check_message(state, message, "outbound", "message")
+    _check_message(state, message, "outbound", "message")
     require_consent(state, "fk", "share_information", out, "message")
     out.add(FkMessageSendRequested(**out.envelope(), message=message))
     out.notify("fk", "share_information", "fk_message", message_id=mid, topic=message.topic)
@@ -210,3 +211,130 @@ def evolve(s: CaseState, e: FkMessagingEvent) -> None:
             flag(s, f"fk_answer_overdue:{e.message_id}")
         case _:
             assert_never(e)
+
+
+_Fail = Callable[[str, str, str], DomainError]
+
+
+def _is_duplicate(state: CaseState, message_id: str) -> bool:
+    """A message id already stored is acknowledged again and never stored twice."""
+    return message_id in state.fk_messages
+
+
+def _check_message(state: CaseState, message: FkMessage, direction: Direction, field: str) -> None:
+    """Raise DomainError for the first FK rule the message breaks."""
+
+    def fail(sub: str, rule: str, text: str) -> DomainError:
+        return DomainError(f"{field}.{sub}", rule, text)
+
+    if message.patient_id != state.patient_id:
+        raise fail(
+            "patient_id",
+            "patient_mismatch",
+            "the message's patient identity does not match the case",
+        )
+    certificate = state.certificates.get(message.certificate_id)
+    if certificate is None:
+        raise fail(
+            "certificate_id",
+            "certificate_unknown",
+            f"certificate {message.certificate_id} is not in this case",
+        )
+    if certificate.revoked:
+        raise fail(
+            "certificate_id",
+            "certificate_revoked",
+            f"certificate {message.certificate_id} is revoked",
+        )
+    if direction == "outbound" and message.answer_to is None and message.topic not in CARE_TOPICS:
+        raise fail(
+            "topic",
+            "topic_not_allowed_for_care",
+            f"care may start only {', '.join(CARE_TOPICS)} messages, not {message.topic}",
+        )
+    if message.completion_items and message.topic != "KOMPLT":
+        raise fail(
+            "completion_items",
+            "completion_items_only_on_komplt",
+            "completion items belong only on KOMPLT messages",
+        )
+    if message.topic == "KOMPLT" and message.answer_to is None and not message.completion_items:
+        raise fail(
+            "completion_items",
+            "komplt_requires_items",
+            "a completion request must list at least one question to complete",
+        )
+    if message.topic == "PAMINN":
+        if message.reminder_of is None:
+            raise fail(
+                "reminder_of",
+                "reminder_requires_reference",
+                "a reminder must say which message it reminds of",
+            )
+        if message.reminder_of not in state.fk_messages:
+            raise fail(
+                "reminder_of",
+                "reminder_of_unknown",
+                f"the reminder refers to message {message.reminder_of}, which is not in this case",
+            )
+    elif message.reminder_of is not None:
+        raise fail(
+            "reminder_of",
+            "reminder_of_only_on_paminn",
+            "only a PAMINN message may refer to a message it reminds of",
+        )
+    if message.answer_to is not None:
+        _check_answer(state, message, direction, fail)
+
+
+def _check_answer(state: CaseState, message: FkMessage, direction: Direction, fail: _Fail) -> None:
+    assert message.answer_to is not None
+    question = state.fk_messages.get(message.answer_to.message_id)
+    if question is None:
+        raise fail(
+            "answer_to.message_id",
+            "answer_to_unknown",
+            f"the answer refers to message {message.answer_to.message_id}, "
+            "which is not in this case",
+        )
+    if question.direction == direction:
+        raise fail(
+            "answer_to.message_id",
+            "answer_to_own_message",
+            "an answer must refer to a message from the other party",
+        )
+    if question.message.topic != message.topic:
+        raise fail(
+            "topic",
+            "answer_topic_mismatch",
+            f"an answer to a {question.message.topic} message must have topic "
+            f"{question.message.topic}, not {message.topic}",
+        )
+    if question.status in ("ANSWERED", "CLOSED"):
+        raise fail(
+            "answer_to.message_id",
+            "already_answered",
+            f"message {question.message.message_id} is already answered or closed",
+        )
+    pending = next(
+        (
+            m.message_id
+            for m in state.fk_outbox.values()
+            if m.answer_to is not None
+            and m.answer_to.message_id == question.message.message_id
+            and m.message_id != message.message_id
+        ),
+        None,
+    )
+    if pending is not None:
+        raise fail(
+            "answer_to.message_id",
+            "already_answered",
+            f"answer {pending} to message {question.message.message_id} is already on its way",
+        )
+    if message.last_answer_date is not None:
+        raise fail(
+            "last_answer_date",
+            "last_answer_date_on_answer",
+            "an answer may not carry a last answer date",
+        )

@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.auth import issue_token
 from domain import CaseState, event_from_record, fold
-from fk.port import transport_for
 from fk.simulator import Simulator
+from fk.transports import transport_for
 from infra.embedded import free_port
 from infra.settings import Settings
 from store.eventstore import EventStore

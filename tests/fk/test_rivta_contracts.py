@@ -12,12 +12,13 @@ import pytest
 from lxml import etree
 
 from domain.fk import FkMessage
-from fk.port import FkRejected, FkUnavailable, gateway_client, transport_for
+from fk.port import FkRejected, FkUnavailable, gateway_client
 from fk.rivta import mapping, soap
 from fk.rivta.soap import RivtaError
 from fk.rivta.transport import RivtaTransport
 from fk.schemas import Result, RevokeCertificate, SendMessageToCare, SendMessageToRecipient
 from fk.simulator import Simulator
+from fk.transports import transport_for
 from infra.settings import Settings
 from tests.fk.test_mtls import Pki, https_simulator, pki  # noqa: F401 (the fixture)
 from tests.fk.test_transport import fk7804
