@@ -105,7 +105,7 @@ def test_closed_case_summary_has_no_next_milestone() -> None:
 
 def test_length_buckets() -> None:
     assert [
-        length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 364, 365, 730, 731)
+        length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 365, 366, 730, 731)
     ] == [
         "<15",
         "<15",
@@ -117,8 +117,8 @@ def test_length_buckets() -> None:
         "61-90",
         "91-180",
         "91-180",
-        "181-364",
-        "181-364",
+        "181-365",
+        "181-365",
         "1-2 år",
         "1-2 år",
         ">2 år",
