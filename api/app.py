@@ -27,9 +27,11 @@ from api.problems import Problem, install, problem_responses, refusal
 from api.purpose import Purpose
 from api.read_models import (
     CaseAccessLog,
+    CaseKvaView,
     CaseListPage,
     CaseSummaryView,
     HistoryPage,
+    KvaCountsView,
     MeasuresView,
     PatientAccessLog,
     ok,
@@ -38,7 +40,9 @@ from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.bounds import check_bounds
 from domain.calendar import STOCKHOLM
+from domain.events import event_from_record
 from domain.identity import normalise
+from domain.measures import kva_registrations
 from domain.privacy import mask_identity
 from domain.state import CaseState
 from domain.summary import as_read_at
@@ -50,6 +54,7 @@ from sjukfall.settings import Settings
 from sjukfall.tracing import instrument_app
 from store.access_log import accesses_for_case, accesses_for_cases, record_access, record_accesses
 from store.eventstore import EventStore
+from store.kva import period_kva_counts
 from store.patients import cases_of_patient
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
@@ -256,6 +261,58 @@ def _command_route(app: FastAPI, path: str, kind: type[BaseModel], body_model: t
     endpoint.__doc__ = summary
     app.post(path, tags=["commands"], name=kind.__name__)(endpoint)
 
+
+
+def measured_unit(principal: Principal, unit: str | None) -> str | None:
+    """The unit measures are read for: ops any (None: all); others one of their own (the only
+    one by default)."""
+    if principal.role != "ops":
+        if unit is None and len(principal.units) == 1:
+            unit = principal.units[0]
+        if unit is None or unit not in principal.units:
+            raise refusal("unit", "unit_required",
+                          "measures are per unit: give one of your units",
+                          detail="give one of your units")
+    return unit
+
+
+def _kva_routes(app: FastAPI, people: Any) -> None:
+    """KVÅ registrations: counted per period (as GET /measures) and listed per case."""
+
+    @app.get("/measures/kva", tags=["measures"], name="kva_counts", response_model=None,
+             responses=ok(KvaCountsView, "The period's KVÅ counts"))
+    async def kva_counts(
+        request: Request,
+        from_: Annotated[date, Query(alias="from")],
+        to: date,
+        unit: str | None = None,
+        principal: Principal = people,
+    ) -> Any:
+        """KVÅ registrations (DV077, AW026, GC001) performed in a period, per code, by sex and
+        by unit. Counted by the day performed, so a late registration still counts in its
+        period; cases closed as opened in error are left out."""
+        unit = measured_unit(principal, unit)
+        await catch_up(request)  # the case's unit and sex come from the case list
+        try:
+            result = await period_kva_counts(request.app.state.store.pool, from_, to, unit)
+        except InvalidQuery as err:
+            raise refusal(err.field, "period_order", str(err)) from None
+        return result.model_dump(mode="json")
+
+    @app.get("/cases/{case_id}/kva", tags=["cases"], name="case_kva", response_model=None,
+             responses=ok(CaseKvaView, "The case's KVÅ registrations"))
+    async def case_kva(request: Request, case_id: Annotated[str, CASE_ID], purpose: Purpose,
+                       principal: Principal = people) -> dict[str, Any]:
+        """The KVÅ codes a journal system must register for the case: each plan (DV077),
+        follow-up (AW026) and coordination occasion (GC001: measures, mapping conversations,
+        multimodal team meetings, avstämningsmöten, SIP), with its date, the event it comes
+        from and who recorded it. The read is recorded in the PDL access log."""
+        row = await case_row(request, principal, case_id)
+        records = await case_events(request.app.state.store.pool, case_id)
+        await log_read(request, principal, case_id, "kva", purpose)
+        events = [event_from_record(r.type, r.schema_version, r.data) for r in records]
+        return {"case_id": case_id, "unit_id": row["unit_id"],
+                "items": [k.model_dump(mode="json") for k in kva_registrations(events)]}
 
 
 def _routes(app: FastAPI) -> None:
@@ -495,20 +552,17 @@ def _routes(app: FastAPI) -> None:
         unit: str | None = None,
         principal: Principal = people,
     ) -> Any:
-        """Follow-up measures (uppföljningsmått) for a period, from the event record."""
-        if principal.role != "ops":
-            if unit is None and len(principal.units) == 1:
-                unit = principal.units[0]
-            if unit is None or unit not in principal.units:
-                raise refusal("unit", "unit_required",
-                              "measures are per unit: give one of your units",
-                              detail="give one of your units")
+        """Follow-up measures (uppföljningsmått) for a period, from the event record; every
+        share also by sex and by unit."""
+        unit = measured_unit(principal, unit)
         await run_once(request.app.state.store, request.app.state.measure_facts)  # fresh figures
         try:
             result = await period_measures(request.app.state.store.pool, from_, to, unit)
         except InvalidQuery as err:
             raise refusal(err.field, "period_order", str(err)) from None
         return result.model_dump(mode="json")
+
+    _kva_routes(app, people)
 
     @app.middleware("http")
     async def timing(request: Request, call_next: Any) -> Response:

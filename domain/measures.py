@@ -87,17 +87,18 @@ class KvaRegistration(BaseModel):
     """One KVÅ code a journal system must register for the case: what, when, from which
     event, by whom."""
 
-    case_id: str
-    code: KvaCode
-    performed_on: date
-    event_id: str
-    occasion: KvaOccasion
-    event_type: str
-    version: int
-    recorded_by: str
-    recorded_at: datetime
-    #: The coordination measure's kind (`CoordinationPerformed.kind`), else None.
-    coordination_kind: CoordinationKind | None = None
+    case_id: str = Field(description="The case's id.")
+    code: KvaCode = Field(description="DV077 plan, AW026 plan follow-up, GC001 coordination.")
+    performed_on: date = Field(description="The day the measure was performed (Stockholm).")
+    event_id: str = Field(description="The event it comes from (its id in the history).")
+    occasion: KvaOccasion = Field(description="What was done.")
+    event_type: str = Field(description="The event's type.", examples=["PlanEstablished"])
+    version: int = Field(description="The event's place in the case's history.")
+    recorded_by: str = Field(description="Who recorded it (HSA id or user id).")
+    recorded_at: datetime = Field(description="When it was recorded.")
+    coordination_kind: CoordinationKind | None = Field(
+        default=None, description="For a coordination measure: its kind (internal, contact_...)."
+    )
 
 
 def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
@@ -143,16 +144,23 @@ def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
 
 
 class KvaCount(BaseModel):
-    total: int = 0
-    by_sex: dict[str, int] = Field(default_factory=lambda: {str(s): 0 for s in SEXES})
-    by_unit: dict[str, int] = Field(default_factory=dict)
+    total: int = Field(default=0, description="Registrations of the code in the period.")
+    by_sex: dict[str, int] = Field(
+        default_factory=lambda: {str(s): 0 for s in SEXES},
+        description="By the patient's sex (kvinna, man; both always listed).",
+    )
+    by_unit: dict[str, int] = Field(
+        default_factory=dict, description="By the case's care unit (units with registrations)."
+    )
 
 
 class KvaCounts(BaseModel):
-    period_from: date
-    period_to: date
-    unit_id: str | None
-    codes: dict[KvaCode, KvaCount]
+    period_from: date = Field(description="First day of the period.")
+    period_to: date = Field(description="Last day of the period.")
+    unit_id: str | None = Field(description="The unit counted; null: every unit (ops).")
+    codes: dict[KvaCode, KvaCount] = Field(
+        description="Per KVÅ code (DV077, AW026, GC001; each always listed)."
+    )
 
 
 @dataclass(frozen=True)
@@ -214,16 +222,22 @@ class Breakdown(BaseModel):
 
 
 class Share(BaseModel):
-    numerator: int
-    denominator: int
-    share: float | None
+    numerator: int = Field(description="Cases (or requests) that meet the measure.")
+    denominator: int = Field(description="Cases (or certificates) it is taken over.")
+    share: float | None = Field(description="numerator / denominator; null when it is 0.")
 
 
 class SplitShare(Share):
     """A share, and the same share for each sex and each unit (seed 004)."""
 
-    by_sex: dict[str, Share] = Field(default_factory=dict)
-    by_unit: dict[str, Share] = Field(default_factory=dict)
+    by_sex: dict[str, Share] = Field(
+        default_factory=dict,
+        description="The share among women and among men (kvinna, man; both always listed).",
+    )
+    by_unit: dict[str, Share] = Field(
+        default_factory=dict,
+        description="The share at each care unit with an ongoing case in the period.",
+    )
 
 
 class AnswerTimes(BaseModel):

@@ -672,11 +672,21 @@ def _measures_tables(data: dict[str, Any]) -> None:
             typer.echo("")
             _table([{split: key, **{k: data[k][split].get(key, 0) for k in kinds}}
                     for key in keys], [split, *kinds])
-    shares = [{"measure": name, "numerator": v["numerator"], "denominator": v["denominator"],
-               "share": "-" if v["share"] is None else f"{v['share'] * 100:.1f} %"}
-              for name, v in data.items() if isinstance(v, dict) and "share" in v]
+    def share_row(measure: str, v: dict[str, Any], **group: str) -> dict[str, Any]:
+        return {"measure": measure, **group, "numerator": v["numerator"],
+                "denominator": v["denominator"],
+                "share": "-" if v["share"] is None else f"{v['share'] * 100:.1f} %"}
+
+    shares = {name: v for name, v in data.items() if isinstance(v, dict) and "share" in v}
     typer.echo("")
-    _table(shares, ["measure", "numerator", "denominator", "share"])
+    _table([share_row(name, v) for name, v in shares.items()],
+           ["measure", "numerator", "denominator", "share"])
+    for split in ("by_sex", "by_unit"):  # every share by sex and by unit (seed 004)
+        rows = [share_row(name, g, **{split: key}) for name, v in shares.items()
+                for key, g in v.get(split, {}).items()]
+        if rows:
+            typer.echo("")
+            _table(rows, ["measure", split, "numerator", "denominator", "share"])
     answers = data["fk_answer_days"]
     typer.echo("")
     _table([{"fk_answers": answers["count"], **{k: answers[k] for k in

@@ -191,6 +191,19 @@ def test_measures_are_tables(database_url: str, seeded: list[str]) -> None:
     assert any(line.split()[:4] == ["BY_SEX", "STARTED", "ONGOING", "ENDED"] for line in lines)
     assert any(line.split()[:4] == ["MEASURE", "NUMERATOR", "DENOMINATOR", "SHARE"]
                for line in lines)
+    # every share also by sex and by unit, numerator and denominator each
+    data = json.loads(cli(database_url, "measures", "--from", "2024-01-01", "--to",
+                          "2024-12-31", "--json").stdout)
+    for split in ("by_sex", "by_unit"):
+        assert any(line.split()[:5] == ["MEASURE", split.upper(), "NUMERATOR", "DENOMINATOR",
+                                        "SHARE"] for line in lines)
+    for sex in ("kvinna", "man"):
+        share = data["with_plan"]["by_sex"][sex]
+        assert share["denominator"] > 0
+        assert ["with_plan", sex, str(share["numerator"]), str(share["denominator"])] in [
+            line.split()[:4] for line in lines]
+    assert sum(s["denominator"] for s in data["with_plan"]["by_sex"].values()) == 12
+    assert sum(s["denominator"] for s in data["with_plan"]["by_unit"].values()) == 12
     assert "{" not in result.stdout  # no raw JSON
 
 
