@@ -122,7 +122,7 @@ class AccessEntry(BaseModel):
     role: str = Field(description="In which role.", examples=["physician"])
     units: list[str] = Field(description="The reader's units at the time.",
                              examples=[["vc-norr"]])
-    action: str = Field(description="What was read: summary, list, events, find, access_log.",
+    action: str = Field(description="What was read: summary, list, events, kva, find, access_log.",
                         examples=["summary"])
     purpose: str = Field(description="Why, as the reader stated it (X-Purpose).",
                          examples=["care"])
