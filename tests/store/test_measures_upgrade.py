@@ -9,6 +9,7 @@ import pytest
 
 import store.migrate
 from domain.commands import Actor, OpenCase
+from domain.events import Event
 from domain.measures import compute_measures
 from store.databases import create_database, drop_database
 from store.eventstore import EventStore
@@ -21,7 +22,7 @@ from store.subscription import run_once
 START = date(2024, 3, 4)
 
 
-def job_seeker_events() -> list:  # type: ignore[type-arg]
+def job_seeker_events() -> list[Event]:
     dr = Actor(id="dr-1", role="physician", unit_id="vc-1")
     d = CaseDriver("seeker", START)
     cert = certificate(d, "c1", 1, 90, 100, "F32.1", 1, dr).model_copy(
