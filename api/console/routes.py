@@ -45,6 +45,7 @@ from store.access_log import (
     checked_purpose,
     record_accesses,
 )
+from store.kva import period_kva_counts
 from store.patients import cases_of_patient
 from store.queries import (
     NO_COORDINATION_STATUS,
@@ -705,7 +706,9 @@ async def statistics(request: Request) -> Response:
         return page(request, "refused.html", session, 403,
                     message="Du har ingen vårdenhet att visa uppföljning för.")
     m = await _measures(request, period_from, period_to, unit)
-    return page(request, "statistics.html", session, m=m, errors=errors, unit=unit,
+    await run_once(request.app.state.store, request.app.state.summary)  # units and sexes
+    kva = await period_kva_counts(request.app.state.store.pool, period_from, period_to, unit)
+    return page(request, "statistics.html", session, m=m, kva=kva, errors=errors, unit=unit,
                 period_from=period_from, period_to=period_to, shares=_share_rows(m),
                 split_shares=_split_share_tables(m), charts=_split_rows(m),
                 csv_query=urlencode({"from": period_from, "to": period_to,

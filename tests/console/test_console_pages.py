@@ -167,6 +167,8 @@ async def test_the_statistics_page_gives_every_share_by_sex_and_unit(api: Api) -
     coordinator = await signed_in(api, "coordinator", "vc-stat", "koord-stat")
     stats = await coordinator.get("/console/statistics")
     assert "Andelar per kön" in stats.text and "Andelar per vårdenhet" in stats.text
+    kva = stats.text[stats.text.index("KVÅ-koder utförda"):]
+    assert '<tr><td>DV077</td><td class="num">1</td><td class="num">1</td><td class="num">0</td>' in kva
     exported = await coordinator.get("/console/statistics.csv")
     rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";"))
     plan_rows = [r[1:] for r in rows if r[0] == "Andel med plan (DV077)"]
