@@ -695,6 +695,36 @@ def _measures_tables(data: dict[str, Any]) -> None:
 
 
 @app.command()
+def kva(
+    period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
+    period_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
+    unit: str | None = typer.Option(None), as_json: bool = JsonOpt,
+) -> None:
+    """KVÅ codes (DV077, AW026, GC001) performed in a period, by sex and unit (GET /measures/kva)."""
+    from store.kva import period_kva_counts
+    from store.queries import InvalidQuery
+
+    start, end = _day(period_from, "--from"), _day(period_to, "--to")
+    try:
+        result = _with_pool(lambda pool: period_kva_counts(pool, start, end, unit))
+    except InvalidQuery as err:
+        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
+    data = result.model_dump(mode="json")
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"{data['period_from']} - {data['period_to']}, unit {data['unit_id'] or 'all'}")
+    typer.echo("")
+    _table([{"code": code, "total": c["total"], **c["by_sex"]} for code, c in data["codes"].items()],
+           ["code", "total", "kvinna", "man"])
+    units = sorted({u for c in data["codes"].values() for u in c["by_unit"]})
+    if units:
+        typer.echo("")
+        _table([{"unit": u, **{code: c["by_unit"].get(u, 0) for code, c in data["codes"].items()}}
+                for u in units], ["unit", *data["codes"]])
+
+
+@app.command()
 def replay(
     histories: Path = typer.Argument(Path("tests/histories"), help="a folder of history JSON files"),
     workflow_id: list[str] = typer.Option([], "--workflow-id",

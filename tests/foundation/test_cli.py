@@ -207,6 +207,19 @@ def test_measures_are_tables(database_url: str, seeded: list[str]) -> None:
     assert "{" not in result.stdout  # no raw JSON
 
 
+def test_kva_counts_are_tables(database_url: str, seeded: list[str]) -> None:
+    data = json.loads(cli(database_url, "kva", "--from", "2024-01-01", "--to", "2024-12-31",
+                          "--json").stdout)
+    assert set(data["codes"]) == {"DV077", "AW026", "GC001"}
+    plans = data["codes"]["DV077"]
+    assert plans["total"] > 0 and sum(plans["by_sex"].values()) == plans["total"]
+    result = cli(database_url, "kva", "--from", "2024-01-01", "--to", "2024-12-31")
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["CODE", "TOTAL", "KVINNA", "MAN"] in lines
+    assert ["DV077", str(plans["total"]), str(plans["by_sex"]["kvinna"]),
+            str(plans["by_sex"]["man"])] in lines
+
+
 @pytest.fixture
 async def fresh_database_url(pg_admin_url: str) -> AsyncIterator[str]:
     """An empty database of this test's own (the module's empty one is shared)."""
