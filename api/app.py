@@ -292,7 +292,7 @@ def _kva_routes(app: FastAPI, people: Any) -> None:
         by unit. Counted by the day performed, so a late registration still counts in its
         period; cases closed as opened in error are left out."""
         unit = measured_unit(principal, unit)
-        await catch_up(request)  # the case's unit and sex come from the case list
+        await run_once(request.app.state.store, request.app.state.measure_facts)  # fresh figures
         try:
             result = await period_kva_counts(request.app.state.store.pool, from_, to, unit)
         except InvalidQuery as err:

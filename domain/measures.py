@@ -101,46 +101,47 @@ class KvaRegistration(BaseModel):
     )
 
 
+def kva_registration(e: Event) -> KvaRegistration | None:
+    """The KVÅ registration an event makes, if any: DV077 for a plan established, AW026 for a
+    follow-up, GC001 per coordination occasion (measures, mapping conversations, multimodal
+    team meetings, avstämningsmöten and SIP)."""
+    kind: CoordinationKind | None = None
+    code: KvaCode
+    occasion: KvaOccasion
+    match e:
+        case PlanEstablished():
+            code, occasion, on = "DV077", "plan_established", local_date(e.occurred_at)
+        case PlanFollowedUp():
+            code, occasion, on = "AW026", "plan_followed_up", e.followed_up_on
+        case CoordinationPerformed():
+            code, occasion, on, kind = "GC001", "coordination_measure", e.performed_on, e.kind
+        case MappingConversationHeld():
+            code, occasion, on = "GC001", "mapping_conversation", e.held_on
+        case MultimodalTeamMeetingHeld():
+            code, occasion, on = "GC001", "multimodal_team_meeting", e.held_on
+        case ReconciliationMeetingHeld():
+            code, occasion, on = "GC001", "reconciliation_meeting", e.held_on
+        case JointIndividualPlanRecorded():
+            code, occasion, on = "GC001", "joint_individual_plan", e.agreed_on
+        case _:
+            return None
+    return KvaRegistration(
+        case_id=e.case_id,
+        code=code,
+        performed_on=on,
+        event_id=e.event_id,
+        occasion=occasion,
+        event_type=e.type,
+        version=e.version,
+        recorded_by=e.recorded_by,
+        recorded_at=e.occurred_at,
+        coordination_kind=kind,
+    )
+
+
 def kva_registrations(events: Iterable[Event]) -> list[KvaRegistration]:
-    """DV077 for each plan established, AW026 per follow-up, GC001 per coordination occasion:
-    measures, mapping conversations, multimodal team meetings, avstämningsmöten and SIP."""
-    registrations = []
-    for e in events:
-        kind: CoordinationKind | None = None
-        code: KvaCode
-        occasion: KvaOccasion
-        match e:
-            case PlanEstablished():
-                code, occasion, on = "DV077", "plan_established", local_date(e.occurred_at)
-            case PlanFollowedUp():
-                code, occasion, on = "AW026", "plan_followed_up", e.followed_up_on
-            case CoordinationPerformed():
-                code, occasion, on, kind = "GC001", "coordination_measure", e.performed_on, e.kind
-            case MappingConversationHeld():
-                code, occasion, on = "GC001", "mapping_conversation", e.held_on
-            case MultimodalTeamMeetingHeld():
-                code, occasion, on = "GC001", "multimodal_team_meeting", e.held_on
-            case ReconciliationMeetingHeld():
-                code, occasion, on = "GC001", "reconciliation_meeting", e.held_on
-            case JointIndividualPlanRecorded():
-                code, occasion, on = "GC001", "joint_individual_plan", e.agreed_on
-            case _:
-                continue
-        registrations.append(
-            KvaRegistration(
-                case_id=e.case_id,
-                code=code,
-                performed_on=on,
-                event_id=e.event_id,
-                occasion=occasion,
-                event_type=e.type,
-                version=e.version,
-                recorded_by=e.recorded_by,
-                recorded_at=e.occurred_at,
-                coordination_kind=kind,
-            )
-        )
-    return registrations
+    """The registrations the events make, in order (`kva_registration`)."""
+    return [r for e in events if (r := kva_registration(e)) is not None]
 
 
 class KvaCount(BaseModel):

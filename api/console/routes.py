@@ -706,7 +706,6 @@ async def statistics(request: Request) -> Response:
         return page(request, "refused.html", session, 403,
                     message="Du har ingen vårdenhet att visa uppföljning för.")
     m = await _measures(request, period_from, period_to, unit)
-    await run_once(request.app.state.store, request.app.state.summary)  # units and sexes
     kva = await period_kva_counts(request.app.state.store.pool, period_from, period_to, unit)
     return page(request, "statistics.html", session, m=m, kva=kva, errors=errors, unit=unit,
                 period_from=period_from, period_to=period_to, shares=_share_rows(m),
