@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.measures import AnswerTimes, Breakdown, Share
+from domain.measures import AnswerTimes, Breakdown, KvaCounts, KvaRegistration, SplitShare
 from domain.vocabulary import CloseReason, CoordinationStatus, Phase
 
 _CASE_EXAMPLE: dict[str, Any] = {
@@ -138,7 +138,7 @@ class AccessEntry(BaseModel):
     role: str = Field(description="In which role.", examples=["physician"])
     units: list[str] = Field(description="The reader's units at the time.",
                              examples=[["vc-norr"]])
-    action: str = Field(description="What was read: summary, list, events, find, access_log.",
+    action: str = Field(description="What was read: summary, list, events, kva, find, access_log.",
                         examples=["summary"])
     purpose: str = Field(description="Why, as the reader stated it (X-Purpose).",
                          examples=["care"])
@@ -171,15 +171,37 @@ class MeasuresView(BaseModel):
     started: Breakdown = Field(description="Sick periods that began in the period.")
     ongoing: Breakdown = Field(description="Sick periods under way at some time in it.")
     ended: Breakdown = Field(description="Sick periods that ended in it.")
-    with_plan: Share = Field(description="Cases with a plan.")
-    plan_followed_up: Share = Field(description="Plans followed up.")
-    coordination_given: Share = Field(description="Cases given coordination.")
-    over_30_days_to_coordinator: Share = Field(
-        description="Cases past day 30 referred to the coordinator.")
-    employer_plan_by_day_30: Share = Field(
-        description="Employer return-to-work plans by day 30 (30 kap. 6 § SFB).")
-    komplt_per_certificate: Share = Field(description="FK completion requests per certificate.")
+    with_plan: SplitShare = Field(description="Ongoing cases with a plan (KVÅ DV077).")
+    plan_followed_up: SplitShare = Field(
+        description="Ongoing cases with a plan whose plan was followed up (KVÅ AW026).")
+    coordination_given: SplitShare = Field(
+        description="Ongoing cases given coordination (KVÅ GC001, any occasion).")
+    over_30_days_to_coordinator: SplitShare = Field(
+        description="Cases on sick leave past day 30 (calendar days from day 1) referred to "
+                    "the rehabilitation coordinator.")
+    employer_plan_by_day_30: SplitShare = Field(
+        description="Employer return-to-work plans by day 30 (30 kap. 6 § SFB), among cases "
+                    "past day 30 expecting 60 days or more, patients without an employer "
+                    "(job seekers) left out.")
+    komplt_per_certificate: SplitShare = Field(
+        description="FK completion requests (KOMPLT) per certificate.")
     fk_answer_days: AnswerTimes = Field(description="Days care took to answer FK.")
+
+
+class KvaCountsView(KvaCounts):
+    """KVÅ registrations performed in a period (by the day performed, also when recorded
+    later), per code, by sex and unit; cases closed as opened in error left out."""
+
+
+class CaseKvaView(BaseModel):
+    """The KVÅ codes a journal system must register for one case, in the order recorded."""
+
+    case_id: str = Field(description="The case's id.")
+    unit_id: str | None = Field(description="The care unit that holds the case (registers them).")
+    items: list[KvaRegistration] = Field(
+        description="DV077 per plan established, AW026 per follow-up, GC001 per coordination "
+                    "occasion (measures, mapping conversations, multimodal team meetings, "
+                    "avstämningsmöten, SIP).")
 
 
 def ok(model: type[BaseModel], text: str) -> dict[int | str, dict[str, Any]]:

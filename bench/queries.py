@@ -15,7 +15,8 @@
 3. Times, through an asyncpg pool like the API's, the functions the API calls:
    store.queries.list_cases with each filter (and a coordinator's combined filter),
    also with the count capped at store.queries.COUNT_LIMIT (`list_capped`), get_case_summary,
-   case_events (full history), period_measures for a year and a month (all units, one unit)
+   case_events (full history), period_measures for a year and a month (all units, one unit),
+   store.kva.period_kva_counts for a year (all units, one unit)
    and store.access_log.accesses_for_case (the per-case PDL log), and reports p50/p99.
    Baseline of the same run: a primary-key lookup of one case_summary row (`floor`); every
    figure is also given as p99 / floor p99.
@@ -52,6 +53,7 @@ from bench import common
 from store import queries
 from store.access_log import accesses_for_case
 from store.eventstore import POSITION_SHIFT, EventStore, dumps
+from store.kva import period_kva_counts
 from store.projections import all_projections
 from store.sample_cases import bench_cases
 from store.subscription import rebuild
@@ -280,6 +282,16 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
             await record(name, lambda r, i, p=period, u=unit: queries.period_measures(r, *p, u))
             common.say(f"  {name}: {results[name]}")
 
+        # period_kva_counts: KVÅ codes per period from the registering events (index events_kva)
+        for name, (period, unit) in {"kva_year": measure_periods["measures_year"],
+                                     "kva_year_unit": measure_periods["measures_year_unit"]}.items():
+            results[name] = await timed(
+                measure_reps, lambda i, p=period, u=unit: period_kva_counts(pool, *p, u))
+            k = await period_kva_counts(pool, *period, unit)
+            results[name].update(rows=sum(c.total for c in k.codes.values()))
+            await record(name, lambda r, i, p=period, u=unit: period_kva_counts(r, *p, u))
+            common.say(f"  {name}: {results[name]}")
+
         # ratios against the floor, targets
         fp99 = results["floor"]["p99_ms"]
         flat = {k: v for k, v in results.items() if isinstance(v, dict) and "p99_ms" in v}
@@ -290,7 +302,7 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
         targets = {}
         for name, v in flat.items():
             key = "list" if name.startswith("list") else name
-            key = "measures_year" if key.startswith("measures") else key
+            key = "measures_year" if key.startswith(("measures", "kva")) else key
             if key in TARGETS_MS:
                 targets[name] = {"p99_ms": v["p99_ms"], "target_ms": TARGETS_MS[key],
                                  "met": v["p99_ms"] <= TARGETS_MS[key]}

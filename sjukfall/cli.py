@@ -672,16 +672,56 @@ def _measures_tables(data: dict[str, Any]) -> None:
             typer.echo("")
             _table([{split: key, **{k: data[k][split].get(key, 0) for k in kinds}}
                     for key in keys], [split, *kinds])
-    shares = [{"measure": name, "numerator": v["numerator"], "denominator": v["denominator"],
-               "share": "-" if v["share"] is None else f"{v['share'] * 100:.1f} %"}
-              for name, v in data.items() if isinstance(v, dict) and "share" in v]
+    def share_row(measure: str, v: dict[str, Any], **group: str) -> dict[str, Any]:
+        return {"measure": measure, **group, "numerator": v["numerator"],
+                "denominator": v["denominator"],
+                "share": "-" if v["share"] is None else f"{v['share'] * 100:.1f} %"}
+
+    shares = {name: v for name, v in data.items() if isinstance(v, dict) and "share" in v}
     typer.echo("")
-    _table(shares, ["measure", "numerator", "denominator", "share"])
+    _table([share_row(name, v) for name, v in shares.items()],
+           ["measure", "numerator", "denominator", "share"])
+    for split in ("by_sex", "by_unit"):  # every share by sex and by unit (seed 004)
+        rows = [share_row(name, g, **{split: key}) for name, v in shares.items()
+                for key, g in v.get(split, {}).items()]
+        if rows:
+            typer.echo("")
+            _table(rows, ["measure", split, "numerator", "denominator", "share"])
     answers = data["fk_answer_days"]
     typer.echo("")
     _table([{"fk_answers": answers["count"], **{k: answers[k] for k in
              ("mean_days", "median_days", "max_days")}}],
            ["fk_answers", "mean_days", "median_days", "max_days"])
+
+
+@app.command()
+def kva(
+    period_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
+    period_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
+    unit: str | None = typer.Option(None), as_json: bool = JsonOpt,
+) -> None:
+    """KVÅ codes (DV077, AW026, GC001) performed in a period, by sex and unit (GET /measures/kva)."""
+    from store.kva import period_kva_counts
+    from store.queries import InvalidQuery
+
+    start, end = _day(period_from, "--from"), _day(period_to, "--to")
+    try:
+        result = _with_pool(lambda pool: period_kva_counts(pool, start, end, unit))
+    except InvalidQuery as err:
+        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
+    data = result.model_dump(mode="json")
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"{data['period_from']} - {data['period_to']}, unit {data['unit_id'] or 'all'}")
+    typer.echo("")
+    _table([{"code": code, "total": c["total"], **c["by_sex"]} for code, c in data["codes"].items()],
+           ["code", "total", "kvinna", "man"])
+    units = sorted({u for c in data["codes"].values() for u in c["by_unit"]})
+    if units:
+        typer.echo("")
+        _table([{"unit": u, **{code: c["by_unit"].get(u, 0) for code, c in data["codes"].items()}}
+                for u in units], ["unit", *data["codes"]])
 
 
 @app.command()

@@ -23,7 +23,9 @@ case_measure_facts
     `CaseMeasureFactsProjection`: each case's `domain.measures.case_facts` per Stockholm day on
     which they changed, with the validity [as_of, until), so that
     `store.queries.period_measures` is SQL aggregates over the rows valid on a period's end.
-    It has its own checkpoint and its own stored states (case_measure_state).
+    It has its own checkpoint and its own stored states (case_measure_state). It also
+    writes kva_registrations: one row per KVÅ registration, with the case's unit and sex,
+    for `store.kva.period_kva_counts` (uncounted once the case is closed as opened in error).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ import asyncpg
 from domain import CaseState, apply_in_place, initial_state, summarize
 from domain.calendar import local_date
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
-from domain.measures import CaseFacts, case_facts
+from domain.identity import sex_for_statistics
+from domain.measures import CaseFacts, case_facts, kva_registration
 from domain.summary import CaseSummary
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, gc_paused, rebuild, run_forever
@@ -285,6 +288,7 @@ FACT_COLUMNS: dict[str, str] = {
     "grade_100": "text",
     "day_30": "date",
     "long_absence": "bool",
+    "has_employer": "bool",
     "employer_plan_30": "bool",
     "has_plan": "bool",
     "followed_up": "bool",
@@ -305,7 +309,15 @@ _UNCOUNTED_ROW: dict[str, Any] = {
     **dict.fromkeys(FACT_COLUMNS),
     **dict.fromkeys(_MULTIRANGE_COLUMNS, "{}"),
     **dict.fromkeys(
-        ("long_absence", "employer_plan_30", "has_plan", "followed_up", "coordination", "referred"),
+        (
+            "long_absence",
+            "has_employer",
+            "employer_plan_30",
+            "has_plan",
+            "followed_up",
+            "coordination",
+            "referred",
+        ),
         False,
     ),
     "counted": False,
@@ -341,6 +353,7 @@ def fact_row(case_id: str, as_of: date, facts: CaseFacts | None) -> dict[str, An
         "grade_100": _multirange(grades.get(100, ())),
         "day_30": facts.day_30,
         "long_absence": facts.long_absence_expected,
+        "has_employer": facts.has_employer,
         "employer_plan_30": facts.employer_plan_by_day_30,
         "has_plan": facts.has_plan,
         "followed_up": facts.followed_up,
@@ -374,6 +387,14 @@ def _fact_upsert_sql() -> str:
 
 _FACT_UPSERT = _fact_upsert_sql()
 
+_KVA_INSERT = """
+INSERT INTO kva_registrations (event_id, case_id, code, performed_on, unit_id, sex, counted)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[],
+                     $7::bool[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+_KVA_UNCOUNT = "UPDATE kva_registrations SET counted = false WHERE case_id = ANY($1::text[])"
+
 _FACT_CLOSE = """
 UPDATE case_measure_facts f SET until = u.until
 FROM unnest($1::text[], $2::date[], $3::date[]) AS u(case_id, as_of, until)
@@ -403,11 +424,27 @@ def _digest(facts: CaseFacts | None) -> bytes:
 
 class _FactWrites:
     """What a batch writes to case_measure_facts: new (or replaced) rows, and the rows of
-    earlier batches whose validity ends (case id, as_of, until)."""
+    earlier batches whose validity ends (case id, as_of, until); and to kva_registrations."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.closes: tuple[list[str], list[date], list[date]] = ([], [], [])
+        #: kva_registrations rows (event id, case id, code, day, unit, sex, counted)
+        self.kva: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        self.kva_uncounted: list[str] = []  # cases closed as opened in error
+
+    def registration(self, state: CaseState, event: Event) -> None:
+        """The KVÅ registration the event makes (with the case's unit and sex), and the
+        case's registrations uncounted when it is closed as opened in error."""
+        opened_in_error = state.closed_reason == "opened_in_error"
+        if event.type == "CaseClosed" and opened_in_error:
+            self.kva_uncounted.append(state.case_id)
+        reg = kva_registration(event)
+        if reg is not None:
+            row = (reg.event_id, state.case_id, reg.code, reg.performed_on, state.unit_id,
+                   sex_for_statistics(state.patient_id or ""), not opened_in_error)
+            for column, value in zip(self.kva, row, strict=True):
+                column.append(value)
 
 
 class _FactTrail:
@@ -502,6 +539,7 @@ class CaseMeasureFactsProjection(CaseFold):
                         dirty = False
                     mark = day if mark is None else max(mark, day)
                     apply_in_place(state, event)
+                    writes.registration(state, event)
                     dirty = dirty or e.type not in FACT_NEUTRAL_TYPES
                 if dirty and mark is not None:
                     trail.record(mark, case_facts(state))
@@ -519,11 +557,15 @@ class CaseMeasureFactsProjection(CaseFold):
             await conn.execute(_FACT_UPSERT, *([r[n] for r in writes.rows] for n in FACT_COLUMNS))
         if writes.closes[0]:
             await conn.execute(_FACT_CLOSE, *writes.closes)
+        if writes.kva[0]:
+            await conn.execute(_KVA_INSERT, *writes.kva)
+        if writes.kva_uncounted:
+            await conn.execute(_KVA_UNCOUNT, writes.kva_uncounted)
         await conn.execute(_FACT_STATE_UPSERT, *states.values())
 
     async def reset(self, conn: Conn) -> None:
         self._cache.clear()
-        await conn.execute("TRUNCATE case_measure_facts, case_measure_state")
+        await conn.execute("TRUNCATE case_measure_facts, case_measure_state, kva_registrations")
 
 
 def summary_columns_missing() -> list[str]:

@@ -15,9 +15,12 @@ import asyncpg
 from domain.decider import apply_in_place, initial_state
 from domain.measures import (
     LENGTH_BUCKETS,
+    SEXES,
     AnswerTimes,
     Breakdown,
     Measures,
+    Share,
+    SplitShare,
     _share,
 )
 from domain.state import CaseState
@@ -307,6 +310,20 @@ def _length_bucket_sql(days: str) -> str:
 
 _LENGTH = _length_bucket_sql("days")
 
+# The counts of every group (the shares' numerators and denominators over ongoing cases).
+_COUNTS = """count(*) FILTER (WHERE started) AS started,
+       count(*) FILTER (WHERE ongoing) AS ongoing,
+       count(*) FILTER (WHERE ended) AS ended,
+       count(*) FILTER (WHERE ongoing AND has_plan) AS with_plan,
+       count(*) FILTER (WHERE ongoing AND has_plan AND followed_up) AS followed_up,
+       count(*) FILTER (WHERE ongoing AND coordination) AS coordination,
+       count(*) FILTER (WHERE ongoing AND over_30) AS over_30,
+       count(*) FILTER (WHERE ongoing AND over_30 AND referred) AS over_30_referred,
+       count(*) FILTER (WHERE ongoing AND long_absence) AS long_absence,
+       count(*) FILTER (WHERE ongoing AND long_absence AND employer_plan_30) AS employer_plan,
+       coalesce(sum(komplt) FILTER (WHERE ongoing), 0)::bigint AS komplt,
+       coalesce(sum(certificates) FILTER (WHERE ongoing), 0)::bigint AS certificates"""
+
 # d: one narrow row per case in the period, as of the period's end (materialized once);
 # then the five splits as GROUPING SETS, and one row of totals and shares.
 _MEASURES_SQL = f"""
@@ -320,7 +337,12 @@ WITH d AS MATERIALIZED (
            CASE WHEN c.grade_100 @> c.last_day THEN '100' WHEN c.grade_75 @> c.last_day THEN '75'
                 WHEN c.grade_50 @> c.last_day THEN '50' WHEN c.grade_25 @> c.last_day THEN '25'
                 ELSE 'okänd' END AS grade,
-           c.last_day >= c.day_30 AND c.long_absence AS long_absence,
+           CASE WHEN c.covered_last IS NULL THEN false
+                WHEN c.covered_last <= c.last_day THEN c.covered_last > c.day_30
+                ELSE coalesce(upper(c.covered * datemultirange(daterange(NULL, c.last_day, '[]')))
+                              > c.day_30 + 1, false)
+           END AS over_30,
+           c.last_day >= c.day_30 AND c.long_absence AND c.has_employer AS long_absence,
            c.employer_plan_30, c.has_plan, c.followed_up, c.coordination, c.referred,
            c.komplt, c.certificates, nullif(c.answer_days, '{{}}') AS answer_days
     FROM (
@@ -337,33 +359,24 @@ WITH d AS MATERIALIZED (
 )
 SELECT GROUPING(sex, unit, chapter, grade, {_LENGTH}) AS grouping,
        sex, unit, chapter, grade, {_LENGTH} AS length,
-       count(*) FILTER (WHERE started) AS started,
-       count(*) FILTER (WHERE ongoing) AS ongoing,
-       count(*) FILTER (WHERE ended) AS ended,
-       NULL::bigint AS with_plan, NULL::bigint AS followed_up, NULL::bigint AS coordination,
-       NULL::bigint AS over_30, NULL::bigint AS over_30_referred, NULL::bigint AS long_absence,
-       NULL::bigint AS employer_plan, NULL::bigint AS komplt, NULL::bigint AS certificates,
+       {_COUNTS},
        NULL::int[] AS answer_days
 FROM d
 GROUP BY GROUPING SETS ((sex), (unit), (chapter), (grade), ({_LENGTH}))
 UNION ALL
 SELECT 31, NULL, NULL, NULL, NULL, NULL,
-       count(*) FILTER (WHERE started),
-       count(*) FILTER (WHERE ongoing),
-       count(*) FILTER (WHERE ended),
-       count(*) FILTER (WHERE ongoing AND has_plan),
-       count(*) FILTER (WHERE ongoing AND has_plan AND followed_up),
-       count(*) FILTER (WHERE ongoing AND coordination),
-       count(*) FILTER (WHERE ongoing AND days > 30),
-       count(*) FILTER (WHERE ongoing AND days > 30 AND referred),
-       count(*) FILTER (WHERE ongoing AND long_absence),
-       count(*) FILTER (WHERE ongoing AND long_absence AND employer_plan_30),
-       coalesce(sum(komplt) FILTER (WHERE ongoing), 0),
-       coalesce(sum(certificates) FILTER (WHERE ongoing), 0),
+       {_COUNTS},
        (SELECT array_agg(x ORDER BY x) FROM d AS a, unnest(a.answer_days) x
         WHERE a.ongoing AND a.answer_days IS NOT NULL)
 FROM d
 """
+
+_COUNT_NAMES = (
+    "started", "ongoing", "ended", "with_plan", "followed_up", "coordination", "over_30",
+    "over_30_referred", "long_absence", "employer_plan", "komplt", "certificates",
+)
+#: A group without cases (and the totals when there is no case at all).
+_NO_COUNTS: dict[str, Any] = {**dict.fromkeys(_COUNT_NAMES, 0), "answer_days": None}
 
 # GROUPING(...) bit set for each split grouped alone (a set bit: that column not grouped)
 _SPLITS = {
@@ -407,7 +420,12 @@ async def period_measures(
     splits: dict[str, dict[str, dict[str, int]]] = {
         kind: {name: {} for name, _ in _SPLITS.values()} for kind in ("started", "ongoing", "ended")
     }
-    total: Any = None
+    # the sexes (both always) and units with ongoing cases: the groups of the split shares
+    groups: dict[str, dict[str, Any]] = {
+        "by_sex": dict.fromkeys(SEXES, _NO_COUNTS),
+        "by_unit": {},
+    }
+    total: Any = _NO_COUNTS
     for r in rows:
         if r["grouping"] == 31:
             total = r
@@ -416,25 +434,17 @@ async def period_measures(
         for kind in ("started", "ongoing", "ended"):
             if r[kind]:
                 splits[kind][name][r[column]] = r[kind]
-    if total is None:  # no case at all: GROUPING SETS still yields the () row, but be safe
-        total = dict.fromkeys(
-            (
-                "started",
-                "ongoing",
-                "ended",
-                "with_plan",
-                "followed_up",
-                "coordination",
-                "over_30",
-                "over_30_referred",
-                "long_absence",
-                "employer_plan",
-                "komplt",
-                "certificates",
-            ),
-            0,
+        if name in groups and r["ongoing"]:
+            groups[name][r[column]] = r
+
+    def split_share(numerator: str, denominator: str) -> SplitShare:
+        def share(counts: Any) -> Share:
+            return _share(int(counts[numerator]), int(counts[denominator]))
+
+        return SplitShare(
+            **share(total).model_dump(),
+            **{name: {k: share(v) for k, v in sorted(g.items())} for name, g in groups.items()},
         )
-        total["answer_days"] = None
 
     def breakdown(kind: str) -> Breakdown:
         return Breakdown(
@@ -448,11 +458,11 @@ async def period_measures(
         started=breakdown("started"),
         ongoing=breakdown("ongoing"),
         ended=breakdown("ended"),
-        with_plan=_share(total["with_plan"], total["ongoing"]),
-        plan_followed_up=_share(total["followed_up"], total["with_plan"]),
-        coordination_given=_share(total["coordination"], total["ongoing"]),
-        over_30_days_to_coordinator=_share(total["over_30_referred"], total["over_30"]),
-        employer_plan_by_day_30=_share(total["employer_plan"], total["long_absence"]),
-        komplt_per_certificate=_share(int(total["komplt"]), int(total["certificates"])),
+        with_plan=split_share("with_plan", "ongoing"),
+        plan_followed_up=split_share("followed_up", "with_plan"),
+        coordination_given=split_share("coordination", "ongoing"),
+        over_30_days_to_coordinator=split_share("over_30_referred", "over_30"),
+        employer_plan_by_day_30=split_share("employer_plan", "long_absence"),
+        komplt_per_certificate=split_share("komplt", "certificates"),
         fk_answer_days=_answer_times(list(total["answer_days"] or [])),
     )

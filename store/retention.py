@@ -45,6 +45,7 @@ LEGAL_MINIMUM_YEARS = 10  # patientdatalagen 3 kap. 17 §
 #: table with a case_id or stream_id column is purged or named as kept.
 PURGED_TABLES = (
     "case_summary", "case_state", "case_measure_facts", "case_measure_state", "certificate_cases",
+    "kva_registrations",
 )
 #: Tables with a case id that retention keeps on purpose (its own records) or purges itself.
 KEPT_TABLES = ("retention_purged_cases", "events", "access_log")

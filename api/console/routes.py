@@ -45,6 +45,7 @@ from store.access_log import (
     checked_purpose,
     record_accesses,
 )
+from store.kva import period_kva_counts
 from store.patients import cases_of_patient
 from store.queries import (
     NO_COORDINATION_STATUS,
@@ -669,6 +670,19 @@ def _share_rows(m: Any) -> list[dict[str, Any]]:
     return [{"name": name, **getattr(m, key).model_dump()} for key, name in SHARES]
 
 
+def _split_share_tables(m: Any) -> list[dict[str, Any]]:
+    """Every share by sex and by unit (seed 004): one table each, a column per group."""
+    tables = []
+    for key, name in (("by_sex", "Kön"), ("by_unit", "Vårdenhet")):
+        groups = sorted({g for share_key, _ in SHARES for g in getattr(getattr(m, share_key), key)})
+        tables.append({"key": key, "name": name, "groups": [
+            texts.label(texts.SEXES, g) if key == "by_sex" else g for g in groups],
+            "rows": [{"name": share_name, "cells": [getattr(getattr(m, share_key), key).get(g)
+                                                    for g in groups]}
+                     for share_key, share_name in SHARES]})
+    return tables
+
+
 def _split_rows(m: Any) -> list[dict[str, Any]]:
     order = {"by_length": [label for label, _, _ in LENGTH_BUCKETS] + [">2 år"]}
     charts = []
@@ -692,9 +706,10 @@ async def statistics(request: Request) -> Response:
         return page(request, "refused.html", session, 403,
                     message="Du har ingen vårdenhet att visa uppföljning för.")
     m = await _measures(request, period_from, period_to, unit)
-    return page(request, "statistics.html", session, m=m, errors=errors, unit=unit,
+    kva = await period_kva_counts(request.app.state.store.pool, period_from, period_to, unit)
+    return page(request, "statistics.html", session, m=m, kva=kva, errors=errors, unit=unit,
                 period_from=period_from, period_to=period_to, shares=_share_rows(m),
-                charts=_split_rows(m),
+                split_shares=_split_share_tables(m), charts=_split_rows(m),
                 csv_query=urlencode({"from": period_from, "to": period_to,
                                      **({"unit": unit} if unit else {})}))
 
@@ -712,8 +727,16 @@ async def statistics_csv(request: Request) -> Response:
                              for kind in ("started", "ongoing", "ended")]
     for chart in _split_rows(m):
         rows += [[chart["name"], "ongoing", bar["label"], bar["value"]] for bar in chart["bars"]]
+    def value(share: Any) -> str:
+        return "" if share["share"] is None else f"{share['share']:.3f}".replace(".", ",")
+
     for share in _share_rows(m):
-        value = "" if share["share"] is None else f"{share['share']:.3f}".replace(".", ",")
-        rows.append([share["name"], f"{share['numerator']}/{share['denominator']}", "", value])
+        rows.append([share["name"], f"{share['numerator']}/{share['denominator']}", "",
+                     value(share)])
+        for key in ("by_sex", "by_unit"):  # the share by sex and by unit (seed 004)
+            for group, part in share[key].items():
+                label = texts.label(texts.SEXES, group) if key == "by_sex" else group
+                rows.append([share["name"], f"{part['numerator']}/{part['denominator']}", label,
+                             value(part)])
     return _csv(["Mått", "Urval", "Grupp", "Värde"], rows,
                 f"uppfoljning-{unit or 'alla'}-{period_from}-{period_to}.csv")

@@ -27,10 +27,12 @@ from api.commands import domain_problem, open_case, update_id
 from api.deps import INT32, AppSettings, Care, CaseId, IdempotencyKey, People, Pool, Temporal
 from api.problems import refusal
 from api.purpose import Purpose
-from api.read_models import CaseListPage, CaseSummaryView, HistoryPage, ok
+from api.read_models import CaseKvaView, CaseListPage, CaseSummaryView, HistoryPage, ok
 from domain import DomainError, decide, initial_state
 from domain import commands as c
 from domain.calendar import STOCKHOLM
+from domain.events import event_from_record
+from domain.measures import kva_registrations
 from domain.summary import as_read_at, rehab_chain_at
 from domain.vocabulary import CoordinationStatus
 from store.access_log import record_accesses
@@ -170,3 +172,19 @@ async def events(request: Request, case_id: CaseId, purpose: Purpose, principal:
         "items": shown(principal, items, row["protected_identity"]),
         "next_from_version": page[-1].version if len(records) > limit else None,
     }
+
+
+@router.get("/cases/{case_id}/kva", name="case_kva", response_model=None,
+            responses=ok(CaseKvaView, "The case's KVÅ registrations"))
+async def case_kva(request: Request, case_id: CaseId, purpose: Purpose, principal: People,
+                   pool: Pool) -> dict[str, Any]:
+    """The KVÅ codes a journal system must register for the case: each plan (DV077),
+    follow-up (AW026) and coordination occasion (GC001: measures, mapping conversations,
+    multimodal team meetings, avstämningsmöten, SIP), with its date, the event it comes
+    from and who recorded it. The read is recorded in the PDL access log."""
+    row = await case_row(request, principal, case_id)
+    records = await case_events(pool, case_id)
+    await log_read(request, principal, case_id, "kva", purpose)
+    events = [event_from_record(r.type, r.schema_version, r.data) for r in records]
+    return {"case_id": case_id, "unit_id": row["unit_id"],
+            "items": [k.model_dump(mode="json") for k in kva_registrations(events)]}

@@ -32,7 +32,7 @@ async def test_a_list_is_a_read_of_every_case_shown(api: Api) -> None:
 
 async def test_a_blank_purpose_is_refused_and_nothing_is_read(api: Api) -> None:
     token = api.token("coordinator", ("vc-norr",), "rk-blank")
-    for path in ("/cases", "/cases/whatever", "/cases/whatever/events"):
+    for path in ("/cases", "/cases/whatever", "/cases/whatever/events", "/cases/whatever/kva"):
         refused = await api.http.get(path, headers={"Authorization": f"Bearer {token}",
                                                     "X-Purpose": ""})
         assert refused.status_code == 422, (path, refused.text)

@@ -10,15 +10,18 @@ from pydantic import BaseModel
 from api.read_models import (
     AccessEntry,
     CaseAccessLog,
+    CaseKvaView,
     CaseListItem,
     CaseListPage,
     CaseSummaryView,
     HistoryEntry,
     HistoryPage,
+    KvaCountsView,
     MeasuresView,
     PatientAccessEntry,
     PatientAccessLog,
 )
+from domain.measures import KvaRegistration
 from tests.api.conftest import Api
 from tests.api.test_end_to_end import certificate, today
 
@@ -70,6 +73,19 @@ async def test_each_read_answers_its_public_model(api: Api) -> None:
                                    headers=api.headers())).json()
     fits(MeasuresView, measures)
 
+    kva = (await api.http.get(f"/measures/kva?from={start}&to={start}&unit=vc-norr",
+                              headers=api.headers())).json()
+    fits(KvaCountsView, kva)
+    planned = await api.http.post(f"/cases/{case_id}/plan", headers=api.headers(), json={
+        "plan": {"assessment": "a", "goals": ["g"], "sick_leave": "s", "return_to_work": "r",
+                 "follow_up_date": str(start)}})
+    assert planned.status_code == 200, planned.text
+    registrations = (await api.http.get(f"/cases/{case_id}/kva", headers=api.headers())).json()
+    fits(CaseKvaView, registrations)
+    assert registrations["items"]
+    for item in registrations["items"]:
+        fits(KvaRegistration, item)
+
 
 async def test_the_openapi_document_describes_the_reads_and_names_operations(api: Api) -> None:
     document = (await api.http.get("/openapi.json")).json()
@@ -77,7 +93,9 @@ async def test_the_openapi_document_describes_the_reads_and_names_operations(api
              ("/cases/{case_id}/events", "get"): "HistoryPage",
              ("/cases/{case_id}/access-log", "get"): "CaseAccessLog",
              ("/patients/{patient_id}/access-log", "get"): "PatientAccessLog",
-             ("/measures", "get"): "MeasuresView"}
+             ("/measures", "get"): "MeasuresView",
+             ("/measures/kva", "get"): "KvaCountsView",
+             ("/cases/{case_id}/kva", "get"): "CaseKvaView"}
     for (path, method), model in reads.items():
         ok = document["paths"][path][method]["responses"]["200"]
         assert ok["content"]["application/json"]["schema"] == {

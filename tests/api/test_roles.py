@@ -38,6 +38,7 @@ MATRIX: list[tuple[str, str, set[str], Body | None, int, list[str] | None]] = [
     ("GET", "/cases", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}/events", {"physician", "coordinator", "ops"}, None, 200, None),
+    ("GET", "/cases/{case}/kva", {"physician", "coordinator", "ops"}, None, 200, None),
     ("GET", "/cases/{case}/access-log", {"ops"}, None, 200, None),
     ("POST", "/cases", {"physician", "coordinator"},
      lambda s, cert: {"patient_id": PNR, "unit_id": "vc-norr", "sick_period_start": str(s)}, 201, None),
@@ -69,6 +70,8 @@ MATRIX: list[tuple[str, str, set[str], Body | None, int, list[str] | None]] = [
      ["CoordinationPerformed"]),
     ("POST", "/fk/messages", {"fk_gateway"}, fk_message, 200, None),
     ("GET", "/measures?from=2026-01-01&to=2026-12-31&unit=vc-norr",
+     {"physician", "coordinator", "ops"}, None, 200, None),
+    ("GET", "/measures/kva?from=2026-01-01&to=2026-12-31&unit=vc-norr",
      {"physician", "coordinator", "ops"}, None, 200, None),
 ]
 

@@ -155,6 +155,28 @@ async def test_actions_go_through_the_command_path_once_with_csrf_and_swedish_re
     await ops.aclose()
 
 
+async def test_the_statistics_page_gives_every_share_by_sex_and_unit(api: Api) -> None:
+    woman = await open_backdated_case(api, "stats-w", days_ago=3, unit="vc-stat",
+                                      patient="19800101-2387")
+    await open_backdated_case(api, "stats-m", days_ago=3, unit="vc-stat", patient="19121212-1212")
+    planned = await api.http.post(f"/cases/{woman}/plan", headers=api.headers(units=("vc-stat",)),
+                                  json={"plan": {"assessment": "a", "goals": ["g"],
+                                                 "sick_leave": "s", "return_to_work": "r",
+                                                 "follow_up_date": str(await today(api))}})
+    assert planned.status_code == 200, planned.text
+    coordinator = await signed_in(api, "coordinator", "vc-stat", "koord-stat")
+    stats = await coordinator.get("/console/statistics")
+    assert "Andelar per kön" in stats.text and "Andelar per vårdenhet" in stats.text
+    kva = stats.text[stats.text.index("KVÅ-koder utförda"):]
+    assert '<tr><td>DV077</td><td class="num">1</td><td class="num">1</td><td class="num">0</td>' in kva
+    exported = await coordinator.get("/console/statistics.csv")
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";"))
+    plan_rows = [r[1:] for r in rows if r[0] == "Andel med plan (DV077)"]
+    assert plan_rows == [["1/2", "", "0,500"], ["1/1", "Kvinna", "1,000"],
+                         ["0/1", "Man", "0,000"], ["1/2", "vc-stat", "0,500"]]
+    await coordinator.aclose()
+
+
 async def test_statistics_and_access_log_pages(api: Api) -> None:
     case_id = await open_backdated_case(api, "stats", days_ago=20, patient="19900101-0017")
     coordinator = await signed_in(api, "coordinator", "vc-norr", "koord-s")

@@ -18,7 +18,7 @@ from domain.commands import (
     WithdrawConsent,
 )
 from domain.fk import FkMessage, OutboundFkMessage
-from domain.measures import compute_measures, kva_registrations, length_bucket
+from domain.measures import compute_measures, kva_counts, kva_registrations, length_bucket
 from domain.plan import Plan
 from domain.summary import in_coordinator_queue
 from tests.domain.support import (
@@ -105,7 +105,7 @@ def test_closed_case_summary_has_no_next_milestone() -> None:
 
 def test_length_buckets() -> None:
     assert [
-        length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 364, 365, 730, 731)
+        length_bucket(d) for d in (1, 14, 15, 30, 31, 60, 61, 90, 91, 180, 181, 365, 366, 730, 731)
     ] == [
         "<15",
         "<15",
@@ -117,8 +117,8 @@ def test_length_buckets() -> None:
         "61-90",
         "91-180",
         "91-180",
-        "181-364",
-        "181-364",
+        "181-365",
+        "181-365",
         "1-2 år",
         "1-2 år",
         ">2 år",
@@ -244,6 +244,29 @@ def test_kva_registrations_carry_the_procedure_date() -> None:
         ("DV077", START + timedelta(days=2)),
         ("GC001", START + timedelta(days=1)),
     ]
+
+
+def test_kva_counts_go_by_the_day_performed_with_the_cases_sex_and_unit() -> None:
+    man = opened(cert=certificate(last=60), case_id="kva-m")
+    man.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(3))
+    # followed up on day 28 (31 March), recorded on day 35 (April): counts in March
+    man.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=27)), at(35))
+    woman = opened(cert=certificate(last=60), case_id="kva-w", patient_id=WOMAN, unit_id="vc-syd")
+    woman.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(4))
+    wrong = opened(cert=certificate(last=60), case_id="kva-x")
+    wrong.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(4))
+    wrong.do(CloseCase(actor=PHYSICIAN, reason="opened_in_error"), at(5))
+    events = man.events + woman.events + wrong.events
+
+    march = kva_counts(events, date(2024, 3, 1), date(2024, 3, 31)).codes
+    assert march["DV077"].model_dump() == {
+        "total": 2, "by_sex": {"kvinna": 1, "man": 1}, "by_unit": {"vc-norr": 1, "vc-syd": 1}}
+    assert march["AW026"].model_dump() == {
+        "total": 1, "by_sex": {"kvinna": 0, "man": 1}, "by_unit": {"vc-norr": 1}}
+    assert march["GC001"].total == 0
+    assert kva_counts(events, date(2024, 4, 1), date(2024, 4, 30)).codes["AW026"].total == 0
+    syd = kva_counts(events, date(2024, 3, 1), date(2024, 3, 31), unit_id="vc-syd").codes
+    assert (syd["DV077"].total, syd["AW026"].total) == (1, 0)
 
 
 def test_protected_identity_is_shown_only_to_physicians() -> None:

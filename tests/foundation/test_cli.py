@@ -191,7 +191,33 @@ def test_measures_are_tables(database_url: str, seeded: list[str]) -> None:
     assert any(line.split()[:4] == ["BY_SEX", "STARTED", "ONGOING", "ENDED"] for line in lines)
     assert any(line.split()[:4] == ["MEASURE", "NUMERATOR", "DENOMINATOR", "SHARE"]
                for line in lines)
+    # every share also by sex and by unit, numerator and denominator each
+    data = json.loads(cli(database_url, "measures", "--from", "2024-01-01", "--to",
+                          "2024-12-31", "--json").stdout)
+    for split in ("by_sex", "by_unit"):
+        assert any(line.split()[:5] == ["MEASURE", split.upper(), "NUMERATOR", "DENOMINATOR",
+                                        "SHARE"] for line in lines)
+    for sex in ("kvinna", "man"):
+        share = data["with_plan"]["by_sex"][sex]
+        assert share["denominator"] > 0
+        assert ["with_plan", sex, str(share["numerator"]), str(share["denominator"])] in [
+            line.split()[:4] for line in lines]
+    assert sum(s["denominator"] for s in data["with_plan"]["by_sex"].values()) == 12
+    assert sum(s["denominator"] for s in data["with_plan"]["by_unit"].values()) == 12
     assert "{" not in result.stdout  # no raw JSON
+
+
+def test_kva_counts_are_tables(database_url: str, seeded: list[str]) -> None:
+    data = json.loads(cli(database_url, "kva", "--from", "2024-01-01", "--to", "2024-12-31",
+                          "--json").stdout)
+    assert set(data["codes"]) == {"DV077", "AW026", "GC001"}
+    plans = data["codes"]["DV077"]
+    assert plans["total"] > 0 and sum(plans["by_sex"].values()) == plans["total"]
+    result = cli(database_url, "kva", "--from", "2024-01-01", "--to", "2024-12-31")
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["CODE", "TOTAL", "KVINNA", "MAN"] in lines
+    assert ["DV077", str(plans["total"]), str(plans["by_sex"]["kvinna"]),
+            str(plans["by_sex"]["man"])] in lines
 
 
 @pytest.fixture

@@ -14,15 +14,20 @@ from domain.commands import (
     Actor,
     CloseCase,
     CorrectSickPeriodStart,
+    GiveConsent,
     OpenCase,
+    PerformCoordination,
     ReceiveFkMessage,
     RecordCertificate,
+    RecordMappingConversation,
+    RecordReconciliationMeeting,
     ReferToCoordinator,
     RevokeCertificate,
 )
 from domain.decider import fold
-from domain.measures import case_facts, compute_measures
+from domain.measures import case_facts, compute_measures, kva_counts
 from store.eventstore import EventStore
+from store.kva import period_kva_counts
 from store.projections import FACT_NEUTRAL_TYPES, CaseMeasureFactsProjection
 from store.queries import InvalidQuery, period_measures
 from store.sample_cases import CaseDriver, certificate, make_pnr, sample_cases, to_new_events
@@ -126,6 +131,17 @@ def rich_cases() -> list[tuple[str, list[Any]]]:
         )
         d.do(RevokeCertificate(actor=dr, certificate_id="c4", reason="fel patient"), day=100)
         d.do(ReferToCoordinator(actor=dr), day=45)
+        # GC001 at each coordination occasion (KVÅ counts)
+        rk = Actor(id="rk-1", role="coordinator", unit_id=unit)
+        d.do(GiveConsent(actor=rk, recipient="coordinator", purpose="coordination"))
+        d.do(GiveConsent(actor=rk, recipient="fk", purpose="coordination"))
+        d.do(PerformCoordination(actor=rk, kind="internal", performed_on=start + timedelta(46)))
+        d.do(RecordMappingConversation(actor=rk, held_on=start + timedelta(days=50)))
+        d.do(
+            RecordReconciliationMeeting(
+                actor=rk, held_on=start + timedelta(days=60), participants=["FK", "rk-1"]
+            )
+        )
         if n == 1:
             d.do(
                 CorrectSickPeriodStart(
@@ -188,6 +204,15 @@ async def test_period_measures_equal_the_domain(
     assert got == compute_measures(EVENTS, *period, unit_id=unit)
 
 
+@pytest.mark.parametrize("unit", [None, "vc-syd", "no-such-unit"])
+@pytest.mark.parametrize("period", PERIODS, ids=lambda p: f"{p}")
+async def test_kva_counts_equal_the_domain(
+    store: EventStore, period: tuple[date, date], unit: str | None
+) -> None:
+    got = await period_kva_counts(store.pool, *period, unit_id=unit)
+    assert got == kva_counts(EVENTS, *period, unit_id=unit)
+
+
 async def test_the_sample_exercises_the_measures(store: EventStore) -> None:
     year = compute_measures(EVENTS, date(2024, 1, 1), date(2024, 12, 31))
     assert year.started.total > 0 and year.ended.total > 0 and year.ongoing.total > 0
@@ -195,6 +220,11 @@ async def test_the_sample_exercises_the_measures(store: EventStore) -> None:
     assert year.with_plan.numerator > 0 and year.over_30_days_to_coordinator.numerator > 0
     assert year.employer_plan_by_day_30.denominator > 0
     assert year.fk_answer_days.count > 0 and year.komplt_per_certificate.numerator > 0
+    assert set(year.with_plan.by_unit) == set(year.ongoing.by_unit)
+    assert all(year.with_plan.by_sex[s].denominator for s in ("kvinna", "man"))
+    kva = kva_counts(EVENTS, date(2024, 1, 1), date(2024, 12, 31)).codes
+    assert all(kva[code].total for code in ("DV077", "AW026", "GC001"))
+    assert len(kva["DV077"].by_unit) >= 2
     mid = compute_measures(EVENTS, date(2024, 2, 10), date(2024, 7, 23))
     assert mid.ongoing.by_length != year.ongoing.by_length  # the end of the period matters
 
@@ -202,7 +232,8 @@ async def test_the_sample_exercises_the_measures(store: EventStore) -> None:
 async def test_rebuild_in_one_batch_gives_the_same_rows(store: EventStore) -> None:
     async def table() -> list[dict[str, Any]]:
         rows = await store.pool.fetch("SELECT * FROM case_measure_facts ORDER BY case_id, as_of")
-        return [dict(r) for r in rows]
+        registrations = await store.pool.fetch("SELECT * FROM kva_registrations ORDER BY event_id")
+        return [dict(r) for r in rows] + [dict(r) for r in registrations]
 
     before = await table()
     total = await store.pool.fetchval("SELECT count(*) FROM events")
