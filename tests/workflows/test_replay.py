@@ -23,13 +23,11 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from api.commands import open_case, workflow_id
 from domain.calendar import STOCKHOLM
-from domain.rehab_chain import ChainLink
 from domain.commands import (
     EstablishPlan,
     GiveConsent,
@@ -38,6 +36,7 @@ from domain.commands import (
     RecordPlanFollowUp,
     WithdrawConsent,
 )
+from domain.rehab_chain import ChainLink
 from sjukfall.payload_codec import codec_for, encrypted_converter
 from sjukfall.settings import Settings
 from store.eventstore import EventStore
@@ -218,7 +217,8 @@ class TimerFirstCase(CaseWorkflow):
 
 async def test_the_replayer_fails_a_change_made_without_a_patch() -> None:
     """The guard itself: an unpatched change to the released workflow fails every history."""
-    replayer = Replayer(workflows=[TimerFirstCase], data_converter=pydantic_data_converter,
+    converter = encrypted_converter(codec_for(Settings(), accept_plaintext=True))
+    replayer = Replayer(workflows=[TimerFirstCase], data_converter=converter,
                         workflow_runner=UnsandboxedWorkflowRunner())
     histories = committed_histories()
 
