@@ -168,6 +168,45 @@ def test_domain_imports_nothing_outside_itself() -> None:
     assert offenders == []
 
 
+def our_tables() -> set[str]:
+    """Every table the migrations create (a new one is covered without touching this test)."""
+    create = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?(?:TABLE|VIEW|MATERIALIZED\s+VIEW)\s+"
+                        r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+    return {name for path in (ROOT / "store" / "migrations").glob("*.sql")
+            for name in create.findall(path.read_text(encoding="utf-8"))}
+
+
+def sql_outside_store() -> list[str]:
+    """String literals of the program outside store/ that read or write our tables, or a table
+    named at run time (`FROM {table}`). Tests and bench/ measure the store from outside on
+    purpose and are not checked; nor is `SELECT 1` (a liveness probe names no table)."""
+    tables = "|".join(sorted(our_tables()))
+    sql = re.compile(rf"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+(?:ONLY\s+)?(?:(?:{tables})\b|\{{)")
+    found = []
+    for package in [p for p in STRICT if p != "store"]:
+        paths = [ROOT / package] if package.endswith(".py") else (ROOT / package).rglob("*.py")
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                text = _literal_text(node)
+                if text is not None and sql.search(text):
+                    found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """A string literal's text; an f-string's with each `{...}` as `{`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{" for v in node.values)
+    return None
+
+
+def test_all_sql_is_in_the_store() -> None:
+    assert "events" in our_tables() and "case_summary" in our_tables()
+    assert sql_outside_store() == []
+
+
 def test_workflows_read_no_clock_and_do_no_io() -> None:
     forbidden = re.compile(r"datetime\.now\(|datetime\.utcnow\(|time\.time\(|random\.|uuid\.uuid4\(|"
                            r"import (asyncpg|httpx|requests)|from (asyncpg|httpx|store)\b")
