@@ -2,10 +2,11 @@
 
 - `append_events` writes decided events with the expected stream version; event ids are
   deterministic, so a retried append is a no-op in the store.
-- `deliver_notification` re-checks consent against the event record at the moment of sending,
-  then hands the notification to the deliverer the routing table names (activities/delivery.py:
-  FK's port for certificates and messages, a signed webhook for the rest). A refusal is not an
-  error: it comes back as `suppressed` and the workflow records it.
+- `deliver_notification` re-checks consent against the event record at the moment of sending
+  (every event recorded until then: activities/case_record.py reads only what this worker has
+  not folded yet), then hands the notification to the deliverer the routing table names
+  (activities/delivery.py: FK's port for certificates and messages, a signed webhook for the
+  rest). A refusal is not an error: it comes back as `suppressed` and the workflow records it.
 
 Their inputs and outputs are in activities/models.py (what Temporal records in histories).
 """
@@ -21,11 +22,12 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.case_record import CaseRecord
 from activities.delivery import Channel, Deliverer, channel_for
 from activities.fk_delivery import FkDeliverer
 from activities.models import AppendEvents, Delivery, DeliveryOutcome
 from activities.webhook_delivery import WebhookDeliverer
-from domain import consent_check, event_from_record, event_to_record, fold
+from domain import consent_check, event_to_record
 from fk.port import FkPort
 from sjukfall.logs import get_logger
 from sjukfall.metrics import APPENDS_REFUSED, observe_append, observe_attempt
@@ -66,6 +68,7 @@ class CaseActivities:
         fk_port: FkPort | None = None,
     ) -> None:
         self.store = store
+        self.record = CaseRecord(store)  # each case as recorded now, for the consent check
         webhook = WebhookDeliverer(http, webhook_urls, webhook_secrets)
         # One deliverer per channel of the routing table. Without an FK port (tests of the
         # webhook path alone) FK's kinds go by webhook like FK's other notifications.
@@ -104,15 +107,12 @@ class CaseActivities:
     @tracked
     async def deliver_notification(self, request: Delivery) -> DeliveryOutcome:
         note = request.notification
-        records = await self.store.read_stream(request.case_id)
-        events = [event_from_record(r.type, r.schema_version, r.data) for r in records]
-        state = fold(events)
+        state, _, last_occurred_at = await self.record.current(request.case_id)
         # The moment of sending on the server's clock (the workflow's clock, skipped time
         # included), and never before the last recorded event: a withdrawal in the record is
         # in force, whenever this attempt happened to be scheduled.
         info = activity.info()
-        now = max(info.started_time, info.current_attempt_scheduled_time,
-                  *(e.occurred_at for e in events[-1:]))
+        now = max(info.started_time, info.current_attempt_scheduled_time, last_occurred_at)
         refusal = consent_check(state, note.recipient, note.purpose, now)
         if refusal is not None:
             log.info("notification_suppressed_at_send", case_id=request.case_id,
