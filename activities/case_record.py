@@ -34,7 +34,7 @@ class Folded(NamedTuple):
 
 
 class CaseRecord:
-    def __init__(self, store: EventStore, size: int = 1_000) -> None:
+    def __init__(self, store: EventStore, size: int = 256) -> None:
         self.store = store
         self.size = size
         self._folded: OrderedDict[str, Folded] = OrderedDict()
