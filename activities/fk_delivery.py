@@ -1,7 +1,8 @@
 """Delivering a case's notification to Försäkringskassan through the FK port.
 
-Called by `CaseActivities.deliver_notification` for recipient `fk` once the consent check at
-the moment of sending has passed. Two kinds go through the port (`FK_PORT_KINDS`):
+`FkDeliverer` is the `fk_port` channel of the routing table (activities/delivery.py): called by
+`CaseActivities.deliver_notification` once the consent check at the moment of sending has
+passed. These kinds go through the port:
 - `certificate_to_fk`: the certificate (FK7804) named in the parameters, as recorded in the
   case, goes to FK as RegisterCertificate (day 14, a completion certificate, or the physician's
   request). A certificate revoked or replaced since the request is not sent: suppressed, with
@@ -26,7 +27,7 @@ from collections.abc import Awaitable
 
 from temporalio.exceptions import ApplicationError
 
-from activities.case_activities import DeliveryOutcome
+from activities.models import Delivery, DeliveryOutcome
 from domain.events import NotificationRequested
 from domain.state import CaseState
 from fk.port import FkPort, FkRejected, FkUnavailable
@@ -35,18 +36,20 @@ from infra.logs import get_logger
 
 log = get_logger(__name__)
 
-#: Notification kinds FK receives through the port; other `fk` kinds use the webhook.
-FK_PORT_KINDS = frozenset({"certificate_to_fk", "fk_message", "certificate_revoked_to_fk"})
+
+class FkDeliverer:
+    def __init__(self, port: FkPort) -> None:
+        self.port = port
+
+    async def deliver(self, delivery: Delivery, state: CaseState) -> DeliveryOutcome:
+        """Send what the notification asks for to FK; `sent` with FK's receipt id, or
+        `suppressed` and why."""
+        return await _deliver_to_fk(self.port, state, delivery.notification)
 
 
-def handled_by_fk_port(note: NotificationRequested) -> bool:
-    return note.recipient == "fk" and note.kind in FK_PORT_KINDS
-
-
-async def deliver_to_fk(
+async def _deliver_to_fk(
     port: FkPort, state: CaseState, note: NotificationRequested
 ) -> DeliveryOutcome:
-    """Send what `note` asks for to FK; `sent` with FK's receipt id, or `suppressed` and why."""
     if note.kind == "certificate_to_fk":
         certificate_id = note.parameters.get("certificate_id", "")
         record = state.certificates.get(certificate_id)

@@ -73,7 +73,7 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import Client
 
-from activities.fk_delivery import FK_PORT_KINDS
+from activities.delivery import FK_PORT_KINDS
 from api.commands import open_case, send_command, workflow_id
 from bench import common
 from bench.lifecycle import PATIENT, PHYSICIAN, PNR, _certificate

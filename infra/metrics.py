@@ -49,7 +49,6 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, get_args
 
 from prometheus_client import (
@@ -63,6 +62,12 @@ from prometheus_client import (
 )
 
 from infra.logs import get_logger
+from store.metrics_queries import (
+    cases_by_phase,
+    latest_sick_period_start,
+    notification_recipients,
+    projection_lag,
+)
 
 if TYPE_CHECKING:
     import asyncpg
@@ -147,7 +152,6 @@ _NOTIFICATION_OUTCOMES = {
     "NotificationSuppressed": "suppressed",
     "NotificationFailed": "failed",
 }
-_START_EVENTS = ("CaseOpened", "SickPeriodStartCorrected")
 
 
 class _Lru:
@@ -231,7 +235,7 @@ async def observe_append(
 def _remember(event: Event) -> None:
     from domain.events import CaseOpened, NotificationRequested, SickPeriodStartCorrected
 
-    if isinstance(event, (CaseOpened, SickPeriodStartCorrected)):  # _START_EVENTS
+    if isinstance(event, (CaseOpened, SickPeriodStartCorrected)):  # store.metrics_queries.START_EVENTS
         _starts.put(event.case_id, (event.sick_period_start, event.occurred_at))
     elif isinstance(event, NotificationRequested):
         _recipients.put(event.notification_id, event.recipient)
@@ -241,27 +245,17 @@ async def _resolve(pool: asyncpg.Pool, events: Sequence[Event]) -> None:
     for event in events:  # in order: a start recorded earlier in the batch is already known
         _remember(event)
         if event.type == "MilestoneReached" and _starts.get(event.case_id) is None:
-            row = await pool.fetchrow(
-                "SELECT data->>'sick_period_start', data->>'occurred_at' FROM events "
-                "WHERE stream_id = $1 AND type = ANY($2::text[]) AND version < $3 "
-                "ORDER BY version DESC LIMIT 1",
-                event.case_id, list(_START_EVENTS), event.version,
-            )
-            if row is not None:
-                _starts.put(event.case_id, (date.fromisoformat(row[0]),
-                                            datetime.fromisoformat(row[1])))
+            start = await latest_sick_period_start(pool, event.case_id, event.version)
+            if start is not None:
+                _starts.put(event.case_id, start)
     from domain.events import NotificationFailed, NotificationSent
 
     missing = [e.notification_id for e in events
                if isinstance(e, (NotificationSent, NotificationFailed))
                and _recipients.get(e.notification_id) is None]
     if missing:
-        rows = await pool.fetch(
-            "SELECT event_id, data->>'recipient' FROM events WHERE event_id = ANY($1::text[])",
-            missing,
-        )
-        for event_id, recipient in rows:
-            _recipients.put(event_id, recipient)
+        for notification_id, recipient in (await notification_recipients(pool, missing)).items():
+            _recipients.put(notification_id, recipient)
 
 
 def _count(event: Event) -> None:
@@ -314,24 +308,6 @@ def forget() -> None:
 _last_refresh = 0.0
 _refresh_lock = asyncio.Lock()
 
-# Every known projection (a projection that never ran has checkpoint 0) and any other
-# checkpoint row. Counting is capped so that a projection far behind costs a bounded scan.
-_LAG = """
-WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20 AS horizon),
-     p AS (SELECT n.name, coalesce(c.position, 0) AS position
-           FROM (SELECT unnest($1::text[]) UNION SELECT name FROM checkpoints) n(name)
-           LEFT JOIN checkpoints c USING (name))
-SELECT p.name,
-       (SELECT count(*) FROM (SELECT 1 FROM events e, h
-                              WHERE e.position > p.position AND e.position < h.horizon
-                              LIMIT 1000000) behind),
-       (SELECT extract(epoch FROM now() - e.recorded_at) FROM events e, h
-        WHERE e.position > p.position AND e.position < h.horizon
-        ORDER BY e.position LIMIT 1)
-FROM p
-"""
-
-
 def _projection_names() -> list[str]:
     from store.projections import all_projections
 
@@ -345,13 +321,12 @@ async def refresh_database_gauges(pool: Any, *, force: bool = False) -> None:
         if not force and time.monotonic() - _last_refresh < REFRESH_SECONDS:
             return
         async with pool.acquire() as conn:
-            rows = await conn.fetch("SELECT phase, count(*) FROM case_summary GROUP BY phase")
-            lag = await conn.fetch(_LAG, _projection_names())
-        by_phase = {r[0]: r[1] for r in rows}
+            by_phase = await cases_by_phase(conn)
+            lag = await projection_lag(conn, _projection_names())
         for phase in {*_phases(), *by_phase}:
             CASES.labels(phase).set(by_phase.get(phase, 0))
         for name, behind, age in lag:
-            observe_projection_lag(name, behind, float(age or 0.0))
+            observe_projection_lag(name, behind, age)
         _last_refresh = time.monotonic()
 
 

@@ -211,9 +211,6 @@ def db_wait(timeout: float = typer.Option(600, help="seconds to wait at most"),
 
 
 # The table holding one row per case for each projection: how far a rebuild has come.
-_REBUILD_PROGRESS_TABLES = {"case_summary": "case_state", "case_measure_facts": "case_measure_state"}
-
-
 @projections_app.command("rebuild")
 def projections_rebuild(
     projection: list[str] = typer.Option([], "--projection",
@@ -252,11 +249,12 @@ async def _rebuild_with_progress(url: str, names: list[str], quiet: bool) -> dic
     commit batch by batch) against the cases in the record: one line, on stderr."""
     import asyncpg
 
+    from store.operations import REBUILD_PROGRESS_TABLES, cases_in_record, cases_rebuilt
     from store.projections import rebuild_all
 
     conn = await asyncpg.connect(url)
     try:
-        cases = await conn.fetchval("SELECT count(DISTINCT stream_id) FROM events")
+        cases = await cases_in_record(conn)
         work = asyncio.ensure_future(rebuild_all(url, names=names))
         started, last_line = time.monotonic(), 0.0
         tty = sys.stderr.isatty()
@@ -264,12 +262,11 @@ async def _rebuild_with_progress(url: str, names: list[str], quiet: bool) -> dic
             await asyncio.wait([work], timeout=0.5)
             if quiet or work.done() or (not tty and time.monotonic() - last_line < 10):
                 continue
-            done = {n: await conn.fetchval(f"SELECT count(*) FROM {_REBUILD_PROGRESS_TABLES[n]}")
-                    for n in names if n in _REBUILD_PROGRESS_TABLES}
+            done = {n: await cases_rebuilt(conn, n) for n in names if n in REBUILD_PROGRESS_TABLES}
             _progress_line(done, cases, time.monotonic() - started, tty)
             last_line = time.monotonic()
         if not quiet:
-            _progress_line({n: cases for n in names if n in _REBUILD_PROGRESS_TABLES}, cases,
+            _progress_line({n: cases for n in names if n in REBUILD_PROGRESS_TABLES}, cases,
                            time.monotonic() - started, tty, final=True)
         return await work
     finally:
@@ -616,7 +613,7 @@ def audit_verify(head: str = typer.Option(None, help="the last hash you recorded
                  ) -> None:
     """Check the access log's hash chain; exit 1 naming the first altered or removed entry.
     Prints the chain's head hash: keep it outside the database (e.g. in the ops journal)."""
-    from store.access_log import verify_chain
+    from store.access_log import chain_head, verify_chain
 
     checked, broken = _with_pool(lambda pool: verify_chain(
         pool, bytes.fromhex(head) if head else None))
@@ -625,10 +622,7 @@ def audit_verify(head: str = typer.Option(None, help="the last hash you recorded
                    "before it)", err=True)
         raise typer.Exit(1)
 
-    async def last(pool: Any) -> Any:
-        return await pool.fetchval("SELECT hash FROM access_log ORDER BY seq DESC LIMIT 1")
-
-    top = _with_pool(last)
+    top = _with_pool(chain_head)
     typer.echo(f"access log intact: {checked} entries; head {top.hex() if top else '-'}")
 
 

@@ -82,12 +82,10 @@ async def reconcile(pool: Any, client: Any, task_queue: str, *, repair: bool = F
     from temporalio.service import RPCError, RPCStatusCode
 
     from api.commands import workflow_id
+    from store.operations import case_record_heads
     from workflows.case import CaseWorkflow
 
-    rows = await pool.fetch(
-        "SELECT stream_id, max(version) AS version, bool_or(type = 'CaseClosed') AS closed "
-        "FROM events GROUP BY stream_id")
-    record = {r["stream_id"]: (int(r["version"]), bool(r["closed"])) for r in rows}
+    record = await case_record_heads(pool)
     running: set[str] = set()
     async for execution in client.list_workflows(
             "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"):

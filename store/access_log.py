@@ -159,3 +159,11 @@ async def verify_chain(pool: asyncpg.Pool, head: bytes | None = None) -> tuple[i
     if head is not None and head != previous:
         return checked, ChainBreak(checked + 1, None, "removed")
     return checked, None
+
+
+async def chain_head(pool: asyncpg.Pool) -> bytes | None:
+    """The hash of the newest entry (None: the log is empty): kept outside the database, it
+    lets `verify_chain` catch entries removed at the end."""
+    head: bytes | None = await pool.fetchval(
+        "SELECT hash FROM access_log ORDER BY seq DESC LIMIT 1")
+    return head

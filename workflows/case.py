@@ -33,7 +33,8 @@ from temporalio.common import (
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.case_activities import AppendEvents, CaseActivities, Delivery, DeliveryOutcome
+    from activities.case_activities import CaseActivities
+    from activities.models import AppendEvents, Delivery, DeliveryOutcome
     from domain import (
         CURRENT,
         RELEASED,

@@ -59,6 +59,88 @@ def test_fk_does_not_reach_into_activities() -> None:
             if m.startswith("fk") and any(t.startswith("activities") for t in targets)] == []
 
 
+def module_graph() -> dict[str, set[str]]:
+    """Every program module's imports of other program modules: relative imports resolved,
+    imports inside functions and TYPE_CHECKING blocks counted (a late import hides a cycle; it
+    does not remove it). A package's __init__, a facade re-exporting its modules, is no node."""
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for name in set().union(*LAYERS) - {"worker"} for p in (ROOT / name).rglob("*.py")}
+    files["worker"] = ROOT / "worker.py"
+
+    def targets(module: str, node: ast.ImportFrom) -> set[str]:
+        prefix = node.module or ""
+        if node.level:
+            parts = module.split(".")
+            package = parts if files[module].name == "__init__.py" else parts[:-1]
+            prefix = ".".join(package[:len(package) - node.level + 1] + [prefix] * bool(prefix))
+        return {f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in files else prefix
+                for a in node.names}
+
+    def module_of(target: str) -> str | None:  # `store.eventstore.EventStore` -> its module
+        parts = target.split(".")
+        return next((".".join(parts[:n]) for n in range(len(parts), 0, -1)
+                     if ".".join(parts[:n]) in files), None)
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                found |= targets(module, node)
+        graph[module] = {t for n in found if (t := module_of(n)) not in (None, module)
+                         and files[t].name != "__init__.py"}
+    return graph
+
+
+def import_cycles() -> list[set[str]]:
+    """The program's import cycles: strongly connected groups of modules (module_graph)."""
+    graph = module_graph()
+    # Tarjan's algorithm, iteratively
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[set[str]] = []
+    for root in graph:
+        if root in order:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        order[root] = low[root] = len(order)
+        stack.append(root)
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is not None:
+                if target not in order:
+                    order[target] = low[target] = len(order)
+                    stack.append(target)
+                    work.append((target, iter(sorted(graph[target]))))
+                elif target in stack:
+                    low[node] = min(low[node], order[target])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == order[node]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    group.add(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(group)
+    return cycles
+
+
+def test_no_module_imports_itself_round_about() -> None:
+    """No import cycles, inside a package either: activity models in a leaf module and the
+    deliverers chosen by one routing table, the case's consent checks with its state, the FK
+    transport chosen apart from both transports, API helpers apart from the app."""
+    assert [sorted(c) for c in import_cycles()] == []
+
+
 def test_the_program_passes_mypy_strict() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", *STRICT], cwd=ROOT,
                             capture_output=True, text=True)
@@ -83,6 +165,45 @@ def test_domain_imports_nothing_outside_itself() -> None:
             if match and match.group(1) in project - allowed_third_party:
                 offenders.append(f"{path.name}: {line.strip()}")
     assert offenders == []
+
+
+def our_tables() -> set[str]:
+    """Every table the migrations create (a new one is covered without touching this test)."""
+    create = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?(?:TABLE|VIEW|MATERIALIZED\s+VIEW)\s+"
+                        r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+    return {name for path in (ROOT / "store" / "migrations").glob("*.sql")
+            for name in create.findall(path.read_text(encoding="utf-8"))}
+
+
+def sql_outside_store() -> list[str]:
+    """String literals of the program outside store/ that read or write our tables, or a table
+    named at run time (`FROM {table}`). Tests and bench/ measure the store from outside on
+    purpose and are not checked; nor is `SELECT 1` (a liveness probe names no table)."""
+    tables = "|".join(sorted(our_tables()))
+    sql = re.compile(rf"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+(?:ONLY\s+)?(?:(?:{tables})\b|\{{)")
+    found = []
+    for package in [p for p in STRICT if p != "store"]:
+        paths = [ROOT / package] if package.endswith(".py") else (ROOT / package).rglob("*.py")
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                text = _literal_text(node)
+                if text is not None and sql.search(text):
+                    found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """A string literal's text; an f-string's with each `{...}` as `{`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{" for v in node.values)
+    return None
+
+
+def test_all_sql_is_in_the_store() -> None:
+    assert "events" in our_tables() and "case_summary" in our_tables()
+    assert sql_outside_store() == []
 
 
 def test_workflows_read_no_clock_and_do_no_io() -> None:

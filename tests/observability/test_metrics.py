@@ -14,7 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment
 
-from activities.case_activities import AppendEvents, CaseActivities
+from activities.case_activities import CaseActivities
+from activities.models import AppendEvents
 from domain import CaseState, decide, evolve, initial_state
 from domain.calendar import day_start
 from domain.commands import (
