@@ -347,6 +347,12 @@ def _routes(app: FastAPI) -> None:
             description="the case's coordination status; `unset`: none set yet")] = None,
         physician: Annotated[str | None, Query(max_length=200, description=(
             "cases where this physician (HSA id) issued a certificate"))] = None,
+        consent_held: Annotated[str | None, Query(max_length=60, description=(
+            "cases holding, at the moment of reading, a consent for this recipient "
+            "(`employer`) or recipient and purpose (`employer:contact`)"))] = None,
+        consent_not_held: Annotated[str | None, Query(max_length=60, description=(
+            "cases not holding such a consent at the moment of reading (expired, withdrawn "
+            "or never given)"))] = None,
         q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
         patient_id: Annotated[str | None, Query(max_length=20, description=(
             "the patient's identity number (any accepted form): their cases at your units"))] = None,
@@ -369,7 +375,8 @@ def _routes(app: FastAPI) -> None:
                 max_days=max_days, grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex,
                 age_band=age_band, overdue=overdue, unanswered_fk=unanswered_fk,
                 in_coordinator_queue=in_coordinator_queue,
-                coordination_status=coordination_status, physician=physician, text=q, sort=sort,
+                coordination_status=coordination_status, physician=physician,
+                consent_held=consent_held, consent_not_held=consent_not_held, text=q, sort=sort,
                 descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
         except InvalidQuery as err:
             raise refusal(err.field, "not_offered", str(err)) from None

@@ -118,6 +118,30 @@ def as_read_at(state: CaseState, at: datetime) -> dict[str, Any]:
     return {"current_grade": _grade(state, at), "consents": _consents(state, at)}
 
 
+def list_filter_columns(state: CaseState) -> dict[str, Any]:
+    """What the case list filters on beyond the summary's columns (stored beside them):
+
+    `physicians`: everyone who issued one of the case's certificates (revoked and replaced
+    ones too: the physician still issued it), sorted. `consent_windows`: for each recipient
+    and purpose the latest consent's validity, {recipient: {purpose: [given_at, ends_at]}} as
+    ISO instants. Every earlier consent for that recipient and purpose ended when the latest
+    was given (a newer consent supersedes), so "held at t" is given_at <= t < ends_at: the
+    list's consent filters evaluate that at the instant of reading (revised rules)."""
+    physicians = sorted({r.certificate.issued_by for r in state.certificates.values()})
+    latest: dict[tuple[str, str], Any] = {}
+    for record in state.consents:
+        key = (record.recipient, record.purpose)
+        if key not in latest or record.given_at >= latest[key].given_at:
+            latest[key] = record
+    windows: dict[str, dict[str, list[str]]] = {}
+    for (recipient, purpose), record in sorted(latest.items()):
+        windows.setdefault(recipient, {})[purpose] = [
+            record.given_at.isoformat(),
+            record.ends_at.isoformat(),
+        ]
+    return {"physicians": physicians, "consent_windows": windows}
+
+
 def in_coordinator_queue(state: CaseState) -> bool:
     """Open cases past day 30 with sick leave beyond it and no coordination status."""
     return (

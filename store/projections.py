@@ -15,7 +15,8 @@ replays the record case by case (`per_stream`, see store.subscription.rebuild), 
 
 case_summary
     One row per case: the columns are the domain's `summarize(state)` (everything the case list
-    filters and sorts on). The folded state is in case_state (migration 0060), stored as
+    shows and sorts on) and `list_filter_columns(state)` (physicians, consent validity: what
+    it filters on besides). The folded state is in case_state (migration 0060), stored as
     zlib-compressed JSON (`pack_state`; as jsonb its ~5 KB were TOASTed on every upsert, 4x
     the cost of the rest of the row), written in the same transaction.
 
@@ -45,7 +46,7 @@ from domain import CaseState, apply_in_place, initial_state, summarize
 from domain.calendar import local_date
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.measures import CaseFacts, case_facts
-from domain.summary import CaseSummary
+from domain.summary import CaseSummary, list_filter_columns
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, gc_paused, rebuild, run_forever
 
@@ -106,8 +107,11 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "opened_at": "timestamptz",
     "closed_at": "timestamptz",
     "closed_reason": "text",
+    # beside the summary, for the list's filters (domain.summary.list_filter_columns)
+    "physicians": "text",  # JSON array text, as overdue
+    "consent_windows": "text",  # JSON object text
 }
-_JSON_COLUMNS = {"overdue", "consents"}
+_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows"}
 
 
 def pack_state(state: CaseState) -> bytes:
@@ -125,10 +129,10 @@ def _upsert_sql() -> str:
     arrays = ", ".join(f"${i + 1}::{SUMMARY_COLUMNS[n]}[]" for i, n in enumerate(names))
     select = []
     for n in names:
-        if n == "overdue":
-            select.append("ARRAY(SELECT jsonb_array_elements_text(r.overdue::jsonb))")
-        elif n == "consents":
-            select.append("r.consents::jsonb")
+        if n in ("overdue", "physicians"):
+            select.append(f"ARRAY(SELECT jsonb_array_elements_text(r.{n}::jsonb))")
+        elif n in ("consents", "consent_windows"):
+            select.append(f"r.{n}::jsonb")
         else:
             select.append(f"r.{n}")
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "case_id")
@@ -229,7 +233,7 @@ class CaseSummaryProjection(CaseFold):
                         continue  # already folded into the stored state
                     apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
                 self.remember(case_id, state)
-                summary = summarize(state).model_dump()
+                summary = {**summarize(state).model_dump(), **list_filter_columns(state)}
                 for name in SUMMARY_COLUMNS:
                     value = summary[name]
                     columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)

@@ -6,12 +6,13 @@ is the Stockholm date unless the caller passes one (tests, reports as of a day).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, get_args
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from domain.consent import Purpose, Recipient
 from domain.measures import (
     LENGTH_BUCKETS,
     AnswerTimes,
@@ -118,6 +119,8 @@ async def list_cases(
     in_coordinator_queue: bool | None = None,
     coordination_status: str | None = None,
     physician: str | None = None,
+    consent_held: str | None = None,
+    consent_not_held: str | None = None,
     text: str | None = None,
     sort: str = "sick_period_start",
     descending: bool = False,
@@ -133,6 +136,10 @@ async def list_cases(
     `overdue=False`: none of these. `unanswered_fk=True`: at least one FK message awaits care.
     `coordination_status`: one of the statuses, or NO_COORDINATION_STATUS for none set yet.
     `physician`: cases where that physician (the certificate's `issued_by`) issued a certificate.
+    `consent_held` / `consent_not_held`: `recipient` or `recipient:purpose` (see
+    `consent_filter`); cases that hold (do not hold) such a consent at `read_at` (default: now),
+    the instant the page's consent values are evaluated at, so an expired consent never
+    matches "held".
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
 
@@ -192,14 +199,15 @@ async def list_cases(
     elif coordination_status is not None:
         where.append(f"coordination_status = {arg(coordination_status)}")
     if physician is not None:
-        # The physician's cases first (index events_certificate_issuer, 0110), once for the
-        # count and the page; then each row by primary key, not a join over the whole list.
-        cases = await pool.fetch(
-            "SELECT DISTINCT stream_id FROM events WHERE type = 'CertificateRecorded' "
-            "AND data->'certificate'->>'issued_by' = $1",
-            physician,
-        )
-        where.append(f"case_id = ANY({arg([r[0] for r in cases])}::text[])")
+        where.append(f"physicians @> ARRAY[{arg(physician)}::text]")  # GIN (0130)
+    instant = read_at or datetime.now(UTC)
+    for field, value, held in (
+        ("consent_held", consent_held, True),
+        ("consent_not_held", consent_not_held, False),
+    ):
+        if value is not None:
+            recipient, purpose = consent_filter(field, value)
+            where.append(_consent_sql(arg(recipient), purpose and arg(purpose), arg(instant), held))
     if text:
         pattern = arg(_like(text))
         where.append(
@@ -226,10 +234,45 @@ async def list_cases(
     return page, int(total)
 
 
+def consent_filter(field: str, value: str) -> tuple[str, str | None]:
+    """`recipient` or `recipient:purpose` (domain.consent's names) as (recipient, purpose)."""
+    recipient, _, purpose = value.partition(":")
+    if recipient not in get_args(Recipient) or (purpose and purpose not in get_args(Purpose)):
+        raise InvalidQuery(
+            field,
+            f"{value!r} is not a consent: recipient[:purpose], recipient one of "
+            f"{list(get_args(Recipient))}, purpose one of {list(get_args(Purpose))}",
+        )
+    return recipient, purpose or None
+
+
+def _consent_sql(recipient: str, purpose: str | None, at: str, held: bool) -> str:
+    """Whether the case holds a consent for `recipient` (and `purpose`, else any) at `at`,
+    from case_summary.consent_windows (0130): held when given_at <= at < ends_at. `?` first,
+    so that "held" is a GIN lookup of the cases that ever had such a consent."""
+
+    recipient, purpose = f"{recipient}::text", purpose and f"{purpose}::text"
+    at = f"{at}::timestamptz"
+
+    def valid(window: str) -> str:
+        return f"(({window}->>0)::timestamptz <= {at} AND {at} < ({window}->>1)::timestamptz)"
+
+    if purpose is None:
+        timely = (
+            f"EXISTS (SELECT 1 FROM jsonb_each(consent_windows->{recipient}) w "
+            f"WHERE {valid('w.value')})"
+        )
+    else:
+        timely = valid(f"(consent_windows->{recipient}->{purpose})")
+    if held:
+        return f"(consent_windows ? {recipient} AND {timely})"
+    return f"NOT coalesce(consent_windows ? {recipient} AND {timely}, false)"
+
+
 async def _as_read_at(pool: asyncpg.Pool | Conn, rows: list[dict[str, Any]], at: datetime) -> None:
     """Bring the page's time-dependent fields (consents held, current grade) to the instant of
-    reading (DOMAIN.md, revised: an expired consent never shows as held). Filters still use
-    the stored values."""
+    reading (DOMAIN.md, revised: an expired consent never shows as held). The consent filters
+    are evaluated at the same instant (`_consent_sql`)."""
     from store.projections import unpack_state_json
 
     stored = await pool.fetch(
