@@ -52,7 +52,15 @@ from store.access_log import accesses_for_case, accesses_for_cases, record_acces
 from store.eventstore import EventStore
 from store.patients import cases_of_patient
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
-from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
+from store.queries import (
+    COUNT_LIMIT,
+    InvalidQuery,
+    case_events,
+    get_case_summary,
+    list_cases,
+    period_measures,
+    total_is_lower_bound,
+)
 from store.subscription import run_once
 from workflows.case import CommandResult
 
@@ -336,7 +344,9 @@ def _routes(app: FastAPI) -> None:
         unit: str | None = None,
         min_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
         max_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
-        grade: Literal[25, 50, 75, 100] | None = None,
+        # an int Literal would refuse every query string ("100" is not 100): bounds instead
+        grade: Annotated[int | None, Query(ge=25, le=100, multiple_of=25, description=(
+            "the grade (25, 50, 75, 100 %) on the day of reading"))] = None,
         diagnosis_chapter: str | None = None,
         sex: Literal["kvinna", "man"] | None = None,
         age_band: str | None = None,
@@ -377,15 +387,16 @@ def _routes(app: FastAPI) -> None:
                 in_coordinator_queue=in_coordinator_queue,
                 coordination_status=coordination_status, physician=physician,
                 consent_held=consent_held, consent_not_held=consent_not_held, text=q, sort=sort,
-                descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
+                descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC),
+                count_limit=(cap := max(COUNT_LIMIT, offset + limit)))
         except InvalidQuery as err:
             raise refusal(err.field, "not_offered", str(err)) from None
         await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
                               role=principal.role, units=list(principal.units),
                               case_ids=[r["case_id"] for r in rows], action="list",
                               purpose=purpose)
-        return {"total": total, "limit": limit, "offset": offset,
-                "items": [shown(principal, r) for r in rows]}
+        return {"total": min(total, cap), "total_is_lower_bound": total_is_lower_bound(total, cap),
+                "limit": limit, "offset": offset, "items": [shown(principal, r) for r in rows]}
 
     @app.get("/cases/{case_id}", tags=["cases"], response_model=None,
              responses=ok(CaseSummaryView, "The case's summary"))

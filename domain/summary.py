@@ -119,14 +119,21 @@ def as_read_at(state: CaseState, at: datetime) -> dict[str, Any]:
 
 
 def list_filter_columns(state: CaseState) -> dict[str, Any]:
-    """What the case list filters on beyond the summary's columns (stored beside them):
+    """What the case list filters on, and reads at the moment of reading, beyond the
+    summary's columns (stored beside them):
 
     `physicians`: everyone who issued one of the case's certificates (revoked and replaced
-    ones too: the physician still issued it), sorted. `consent_windows`: for each recipient
-    and purpose the latest consent's validity, {recipient: {purpose: [given_at, ends_at]}} as
-    ISO instants. Every earlier consent for that recipient and purpose ended when the latest
-    was given (a newer consent supersedes), so "held at t" is given_at <= t < ends_at: the
-    list's consent filters evaluate that at the instant of reading (revised rules)."""
+    ones too: the physician still issued it), sorted.
+    `consent_windows`: for each recipient and purpose the latest consent's validity,
+    {recipient: {purpose: [given_at, ends_at]}} as ISO instants. Every earlier consent for that
+    recipient and purpose ended when the latest was given (a newer consent supersedes), so
+    "held at t" is given_at <= t < ends_at (`consents_at`). `consent_until`: the last of the
+    ends (None without consents): no consent is held at or after it.
+    `grade_periods`: the counting certificates' periods, [[start, end, grade], ...] as ISO
+    dates; the grade on a day is the highest whose period covers it (`grade_at`)."""
+    if not state.is_opened:
+        return {"physicians": [], "consent_windows": {}, "consent_until": None,
+                "grade_periods": []}
     physicians = sorted({r.certificate.issued_by for r in state.certificates.values()})
     latest: dict[tuple[str, str], Any] = {}
     for record in state.consents:
@@ -139,7 +146,39 @@ def list_filter_columns(state: CaseState) -> dict[str, Any]:
             record.given_at.isoformat(),
             record.ends_at.isoformat(),
         ]
-    return {"physicians": physicians, "consent_windows": windows}
+    periods = sorted(
+        [p.start.isoformat(), p.end.isoformat(), p.grade]
+        for c in state.counting_certificates
+        for p in c.periods
+    )
+    return {
+        "physicians": physicians,
+        "consent_windows": windows,
+        "consent_until": max((r.ends_at for r in latest.values()), default=None),
+        "grade_periods": periods,
+    }
+
+
+def consents_at(windows: dict[str, dict[str, list[str]]], at: datetime) -> dict[str, list[str]]:
+    """The consents held at `at`, from `list_filter_columns`' consent windows (the same as
+    `summarize(state, at).consents`)."""
+    held: dict[str, list[str]] = {}
+    for recipient, purposes in windows.items():
+        valid = sorted(
+            purpose
+            for purpose, (given, ends) in purposes.items()
+            if datetime.fromisoformat(given) <= at < datetime.fromisoformat(ends)
+        )
+        if valid:
+            held[recipient] = valid
+    return held
+
+
+def grade_at(periods: list[list[Any]], at: datetime) -> int | None:
+    """The grade on the Stockholm day of `at`, from `list_filter_columns`' grade periods (the
+    same as `summarize(state, at).current_grade`)."""
+    day = local_date(at).isoformat()
+    return max((int(grade) for start, end, grade in periods if start <= day <= end), default=None)
 
 
 def in_coordinator_queue(state: CaseState) -> bool:

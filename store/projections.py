@@ -110,8 +110,10 @@ SUMMARY_COLUMNS: dict[str, str] = {
     # beside the summary, for the list's filters (domain.summary.list_filter_columns)
     "physicians": "text",  # JSON array text, as overdue
     "consent_windows": "text",  # JSON object text
+    "consent_until": "timestamptz",
+    "grade_periods": "text",  # JSON array text
 }
-_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows"}
+_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows", "grade_periods"}
 
 
 def pack_state(state: CaseState) -> bytes:
@@ -131,7 +133,7 @@ def _upsert_sql() -> str:
     for n in names:
         if n in ("overdue", "physicians"):
             select.append(f"ARRAY(SELECT jsonb_array_elements_text(r.{n}::jsonb))")
-        elif n in ("consents", "consent_windows"):
+        elif n in ("consents", "consent_windows", "grade_periods"):
             select.append(f"r.{n}::jsonb")
         else:
             select.append(f"r.{n}")

@@ -21,7 +21,7 @@ from domain.measures import (
     _share,
 )
 from domain.state import CaseState
-from domain.summary import as_read_at
+from domain.summary import as_read_at, consents_at, grade_at
 from store.eventstore import RecordedEvent, loads, to_recorded
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ async def list_cases(
     `consent_held` / `consent_not_held`: `recipient` or `recipient:purpose` (see
     `consent_filter`); cases that hold (do not hold) such a consent at `read_at` (default: now),
     the instant the page's consent values are evaluated at, so an expired consent never
-    matches "held".
+    matches "held". `grade`: the grade on the (Stockholm) day of `read_at`, as shown.
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
 
@@ -172,8 +172,16 @@ async def list_cases(
         where.append(f"days >= {arg(min_days)}")
     if max_days is not None:
         where.append(f"days <= {arg(max_days)}")
+    instant = read_at or datetime.now(UTC)
     if grade is not None:
-        where.append(f"current_grade = {arg(grade)}")
+        # the grade on the day of reading (grade_periods, 0130): only a period reaching that
+        # day can give one (index case_summary_end)
+        day = arg(instant.astimezone(STOCKHOLM).date())
+        where.append(
+            f"(sick_period_end >= {day}::date AND (SELECT max((p->>2)::int) "
+            f"FROM jsonb_array_elements(grade_periods) p "
+            f"WHERE (p->>0)::date <= {day}::date AND {day}::date <= (p->>1)::date) = {arg(grade)})"
+        )
     if diagnosis_chapter is not None:
         where.append(f"diagnosis_chapter = {arg(diagnosis_chapter)}")
     if sex is not None:
@@ -200,7 +208,6 @@ async def list_cases(
         where.append(f"coordination_status = {arg(coordination_status)}")
     if physician is not None:
         where.append(f"physicians @> ARRAY[{arg(physician)}::text]")  # GIN (0130)
-    instant = read_at or datetime.now(UTC)
     for field, value, held in (
         ("consent_held", consent_held, True),
         ("consent_not_held", consent_not_held, False),
@@ -223,8 +230,9 @@ async def list_cases(
             f"LIMIT {int(count_limit) + 1}) AS capped",
             *args,
         )
+    columns = LIST_COLUMNS + (READ_AT_COLUMNS if read_at is not None else ())
     rows = await pool.fetch(
-        f"SELECT {', '.join(LIST_COLUMNS)} FROM case_summary {clause} "
+        f"SELECT {', '.join(columns)} FROM case_summary {clause} "
         f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}",
         *args,
     )
@@ -248,9 +256,9 @@ def consent_filter(field: str, value: str) -> tuple[str, str | None]:
 
 def _consent_sql(recipient: str, purpose: str | None, at: str, held: bool) -> str:
     """Whether the case holds a consent for `recipient` (and `purpose`, else any) at `at`,
-    from case_summary.consent_windows (0130): held when given_at <= at < ends_at. `?` first,
-    so that "held" is a GIN lookup of the cases that ever had such a consent."""
-
+    from case_summary's consent columns (0130): held when given_at <= at < ends_at of the
+    latest consent. consent_until (the last end) first: an index range for "held", and for
+    "not held" most rows are decided without reading the windows."""
     recipient, purpose = f"{recipient}::text", purpose and f"{purpose}::text"
     at = f"{at}::timestamptz"
 
@@ -265,22 +273,36 @@ def _consent_sql(recipient: str, purpose: str | None, at: str, held: bool) -> st
     else:
         timely = valid(f"(consent_windows->{recipient}->{purpose})")
     if held:
-        return f"(consent_windows ? {recipient} AND {timely})"
-    return f"NOT coalesce(consent_windows ? {recipient} AND {timely}, false)"
+        return f"(consent_until > {at} AND {timely})"
+    return f"NOT coalesce(consent_until > {at} AND {timely}, false)"
+
+
+#: Beside LIST_COLUMNS, what the page's values at the instant of reading are computed from.
+READ_AT_COLUMNS = ("consent_windows", "grade_periods")
 
 
 async def _as_read_at(pool: asyncpg.Pool | Conn, rows: list[dict[str, Any]], at: datetime) -> None:
     """Bring the page's time-dependent fields (consents held, current grade) to the instant of
-    reading (DOMAIN.md, revised: an expired consent never shows as held). The consent filters
-    are evaluated at the same instant (`_consent_sql`)."""
+    reading (DOMAIN.md, revised: an expired consent never shows as held), from the row's own
+    consent windows and grade periods (0130), as the filters are. Rows not yet rewritten
+    since 0130 (NULL columns) are brought there from their stored state."""
     from store.projections import unpack_state_json
 
+    stale = []
+    for row in rows:
+        windows, periods = (row.pop(c) for c in READ_AT_COLUMNS)
+        if windows is None or periods is None:
+            stale.append(row)
+        elif row["opened_at"] is not None:
+            row.update(current_grade=grade_at(periods, at), consents=consents_at(windows, at))
+    if not stale:
+        return
     stored = await pool.fetch(
         "SELECT case_id, state FROM case_state WHERE case_id = ANY($1::text[])",
-        [r["case_id"] for r in rows],
+        [r["case_id"] for r in stale],
     )
     states = {r["case_id"]: r["state"] for r in stored if r["state"] is not None}
-    for row in rows:
+    for row in stale:
         packed = states.get(row["case_id"])
         if packed is not None:
             state = CaseState.model_validate_json(unpack_state_json(packed))

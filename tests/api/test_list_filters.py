@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from domain.commands import Actor, GiveConsent, OpenCase
+from domain.commands import Actor, GiveConsent, OpenCase, RecordCertificate
 from store.projections import CaseSummaryProjection
 from store.queries import STOCKHOLM
 from store.sample_cases import CaseDriver, make_pnr, to_new_events
@@ -69,6 +69,9 @@ def recorded_case(consent_until: date) -> tuple[str, list[object]]:
               day=1)
     driver.do(GiveConsent(actor=Actor(id="patient", role="patient"), recipient="employer",
                           purpose="contact", valid_until=consent_until), day=10)
+    # an extension at 50 % from day 61: today (day 41) the case is still at 100 %
+    driver.do(RecordCertificate(actor=doctor, certificate=decided_certificate(
+        driver, "c2", 61, 90, 50, "M54.5", 38, doctor)), day=38)
     return case_id, list(driver.events)
 
 
@@ -95,6 +98,13 @@ async def test_consent_filters_evaluate_validity_at_the_moment_of_reading(api: A
                               headers=api.headers("coordinator"))
     (row,) = [r for r in page.json()["items"] if r["case_id"] == expired]
     assert row["consents"] == {}
+
+    # the grade too is the one on the day of reading, as shown: 100 % today, 50 % later on
+    assert await listed(api, grade="100") & ours == ours
+    assert await listed(api, grade="50") & ours == set()
+    assert row["current_grade"] == 100
+    bad_grade = await api.http.get("/cases", params={"grade": "30"}, headers=api.headers("coordinator"))
+    assert bad_grade.status_code == 422 and bad_grade.json()["errors"][0]["field"] == "grade"
 
     refused = await api.http.get("/cases", params={"consent_held": "employer:gossip"},
                                  headers=api.headers("coordinator"))

@@ -8,12 +8,12 @@ checkpoint, so that the projector's next pass fills `consent_windows` from the s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from domain import fold, initial_state
-from domain.summary import list_filter_columns
+from domain.summary import as_read_at, consents_at, grade_at, list_filter_columns
 from store.eventstore import EventStore
 from store.migrate import available_migrations
 from store.projections import CaseSummaryProjection
@@ -36,11 +36,13 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
     await s.close()
 
 
+COLUMNS = ("physicians", "consent_windows", "consent_until", "grade_periods")
+
+
 async def stored(store: EventStore) -> dict[str, dict[str, object]]:
     rows = await store.pool.fetch(
-        "SELECT case_id, physicians, consent_windows FROM case_summary WHERE case_id LIKE 'filters-%'")
-    return {r["case_id"]: {"physicians": list(r["physicians"]),
-                           "consent_windows": r["consent_windows"]}
+        f"SELECT case_id, {', '.join(COLUMNS)} FROM case_summary WHERE case_id LIKE 'filters-%'")
+    return {r["case_id"]: {c: list(r[c]) if c == "physicians" else r[c] for c in COLUMNS}
             for r in rows}
 
 
@@ -56,8 +58,9 @@ async def test_migration_0130_fills_the_columns_of_rows_projected_before_it(
     async with store.pool.acquire() as conn:
         # the database as it was before 0130: no such columns, the events' issuer index
         await conn.execute(
-            "DROP INDEX case_summary_physicians, case_summary_consent_recipients;"
-            "ALTER TABLE case_summary DROP COLUMN physicians, DROP COLUMN consent_windows;"
+            "DROP INDEX case_summary_physicians, case_summary_consent_until, case_summary_end;"
+            "ALTER TABLE case_summary DROP COLUMN physicians, DROP COLUMN consent_windows, "
+            "DROP COLUMN consent_until, DROP COLUMN grade_periods;"
             "CREATE INDEX events_certificate_issuer ON events "
             "((data->'certificate'->>'issued_by'), stream_id) WHERE type = 'CertificateRecorded'")
         await conn.execute(migration.sql)
@@ -67,7 +70,8 @@ async def test_migration_0130_fills_the_columns_of_rows_projected_before_it(
     now = await stored(store)
     assert {c: r["physicians"] for c, r in now.items()} == {
         c: e["physicians"] for c, e in EXPECTED.items()}
-    assert all(r["consent_windows"] is None for r in now.values())  # until the projector passes
+    # until the projector passes
+    assert all(r[c] is None for r in now.values() for c in COLUMNS[1:])
 
     await run_once(store, CaseSummaryProjection())
     assert await stored(store) == EXPECTED
@@ -79,3 +83,22 @@ async def test_physician_filter_reads_the_column(store: EventStore) -> None:
                                    read_at=datetime.now(UTC))
     assert {r["case_id"] for r in rows if r["case_id"].startswith("filters-")} == {
         c for c, e in EXPECTED.items() if doctor in e["physicians"]}
+
+
+def test_the_columns_give_the_grade_and_consents_of_any_instant_as_the_state_does() -> None:
+    """The page's values at the instant of reading come from these columns (no state is
+    decoded): the same as `as_read_at(state, at)`, every day across the sample cases' year
+    and at the instants consents begin and end."""
+    for case_id, events in CASES:
+        state = fold(events, initial_state(case_id))
+        columns = list_filter_columns(state)
+        instants = [datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(days=d) for d in range(0, 800, 3)]
+        for windows in columns["consent_windows"].values():
+            for given, ends in windows.values():
+                for edge in (given, ends):
+                    at = datetime.fromisoformat(edge)
+                    instants += [at - timedelta(microseconds=1), at]
+        for at in instants:
+            assert as_read_at(state, at) == {
+                "current_grade": grade_at(columns["grade_periods"], at),
+                "consents": consents_at(columns["consent_windows"], at)}, (case_id, at)
