@@ -22,7 +22,9 @@
 4. Times the HTTP layer in-process (the real app through httpx's ASGI transport; the server time
    from its Server-Timing header): the JSON list (GET /cases) and case (GET /cases/{id} and
    /events) next to the web console's list page and case page, which read the same and render
-   HTML, PDL entries included (`pages`; target: page p99 <= 2x the JSON p99).
+   HTML, PDL entries included (`pages`; target: page p99 <= 2x the JSON p99); and GET /cases
+   with every list filter in turn and the coordinator's view (`pages.api_list`), PDL entries
+   written for every case shown, each p99 as a multiple of the floor (target: <= 100x).
 5. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL of the slowest query (and of the slowest list
    filter, when that is another query).
 
@@ -476,6 +478,13 @@ def main() -> None:
     args = parser.parse_args()
     common.protect_stdout()
     result = asyncio.run(main_async(args))
+    api_list = result.get("pages", {}).get("api_list", {})
+    if api_list:  # stderr; in the JSON too
+        common.say(f"\nGET /cases, server time, PDL entries included (floor p99 "
+                   f"{result['floor']['p99_ms']} ms):")
+        for name, v in api_list.items():
+            common.say(f"  {name:22s} p50 {v['p50_ms']:8.2f}  p99 {v['p99_ms']:8.2f} ms  "
+                       f"{v['p99_vs_floor']:7.1f}x floor")
     for name, plans in result.get("explain", {}).items():  # stderr; in the JSON too
         common.say(f"\nEXPLAIN (ANALYZE, BUFFERS) of {name}:")
         for p in plans:
