@@ -118,6 +118,9 @@ def as_read_at(state: CaseState, at: datetime) -> dict[str, Any]:
     return {"current_grade": _grade(state, at), "consents": _consents(state, at)}
 
 
+GRADES = (25, 50, 75, 100)
+
+
 def list_filter_columns(state: CaseState) -> dict[str, Any]:
     """What the case list filters on, and reads at the moment of reading, beyond the
     summary's columns (stored beside them):
@@ -127,35 +130,38 @@ def list_filter_columns(state: CaseState) -> dict[str, Any]:
     `consent_windows`: for each recipient and purpose the latest consent's validity,
     {recipient: {purpose: [given_at, ends_at]}} as ISO instants. Every earlier consent for that
     recipient and purpose ended when the latest was given (a newer consent supersedes), so
-    "held at t" is given_at <= t < ends_at (`consents_at`). `consent_until`: the last of the
-    ends (None without consents): no consent is held at or after it.
-    `grade_periods`: the counting certificates' periods, [[start, end, grade], ...] as ISO
-    dates; the grade on a day is the highest whose period covers it (`grade_at`)."""
-    if not state.is_opened:
-        return {"physicians": [], "consent_windows": {}, "consent_until": None,
-                "grade_periods": []}
-    physicians = sorted({r.certificate.issued_by for r in state.certificates.values()})
+    "held at t" is given_at <= t < ends_at (`consents_at`, the values the list shows).
+    `consent_ends`: when they end, as Unix seconds, {"recipient:purpose": end, "recipient":
+    the latest end of its purposes}: for an instant after the consents were given (any
+    instant of reading) "held" is end > t, one number per row for the list's filters.
+    `consent_until`: the last of the ends (None without consents).
+    `grade_days`: {grade: [[first, last], ...]}: the days each grade covers among the counting
+    certificates' periods; the grade on a day is the highest covering it."""
     latest: dict[tuple[str, str], Any] = {}
     for record in state.consents:
         key = (record.recipient, record.purpose)
         if key not in latest or record.given_at >= latest[key].given_at:
             latest[key] = record
     windows: dict[str, dict[str, list[str]]] = {}
+    ends: dict[str, float] = {}
     for (recipient, purpose), record in sorted(latest.items()):
         windows.setdefault(recipient, {})[purpose] = [
             record.given_at.isoformat(),
             record.ends_at.isoformat(),
         ]
-    periods = sorted(
-        [p.start.isoformat(), p.end.isoformat(), p.grade]
-        for c in state.counting_certificates
-        for p in c.periods
-    )
+        end = record.ends_at.timestamp()
+        ends[f"{recipient}:{purpose}"] = end
+        ends[recipient] = max(ends.get(recipient, end), end)
+    grade_days: dict[int, list[list[date]]] = {g: [] for g in GRADES}
+    for certificate in state.counting_certificates:
+        for p in certificate.periods:
+            grade_days[p.grade].append([p.start, p.end])
     return {
-        "physicians": physicians,
+        "physicians": sorted({r.certificate.issued_by for r in state.certificates.values()}),
         "consent_windows": windows,
+        "consent_ends": ends,
         "consent_until": max((r.ends_at for r in latest.values()), default=None),
-        "grade_periods": periods,
+        "grade_days": grade_days,
     }
 
 
@@ -172,13 +178,6 @@ def consents_at(windows: dict[str, dict[str, list[str]]], at: datetime) -> dict[
         if valid:
             held[recipient] = valid
     return held
-
-
-def grade_at(periods: list[list[Any]], at: datetime) -> int | None:
-    """The grade on the Stockholm day of `at`, from `list_filter_columns`' grade periods (the
-    same as `summarize(state, at).current_grade`)."""
-    day = local_date(at).isoformat()
-    return max((int(grade) for start, end, grade in periods if start <= day <= end), default=None)
 
 
 def in_coordinator_queue(state: CaseState) -> bool:

@@ -110,10 +110,14 @@ SUMMARY_COLUMNS: dict[str, str] = {
     # beside the summary, for the list's filters (domain.summary.list_filter_columns)
     "physicians": "text",  # JSON array text, as overdue
     "consent_windows": "text",  # JSON object text
+    "consent_ends": "text",  # JSON object text
     "consent_until": "timestamptz",
-    "grade_periods": "text",  # JSON array text
+    "grade_25": "text",  # datemultirange literal
+    "grade_50": "text",
+    "grade_75": "text",
+    "grade_100": "text",
 }
-_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows", "grade_periods"}
+_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows", "consent_ends"}
 
 
 def pack_state(state: CaseState) -> bytes:
@@ -133,8 +137,10 @@ def _upsert_sql() -> str:
     for n in names:
         if n in ("overdue", "physicians"):
             select.append(f"ARRAY(SELECT jsonb_array_elements_text(r.{n}::jsonb))")
-        elif n in ("consents", "consent_windows", "grade_periods"):
+        elif n in ("consents", "consent_windows", "consent_ends"):
             select.append(f"r.{n}::jsonb")
+        elif n.startswith("grade_"):
+            select.append(f"r.{n}::datemultirange")
         else:
             select.append(f"r.{n}")
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "case_id")
@@ -215,6 +221,14 @@ class CaseFold:
             self._cache.popitem(last=False)
 
 
+def _filter_columns(state: CaseState) -> dict[str, Any]:
+    """domain.summary.list_filter_columns as case_summary's columns."""
+    columns = list_filter_columns(state)
+    for grade, days in columns.pop("grade_days").items():
+        columns[f"grade_{grade}"] = _multirange(tuple((a, b) for a, b in days))
+    return columns
+
+
 class CaseSummaryProjection(CaseFold):
     name = "case_summary"
     load_sql = _LOAD
@@ -235,7 +249,7 @@ class CaseSummaryProjection(CaseFold):
                         continue  # already folded into the stored state
                     apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
                 self.remember(case_id, state)
-                summary = {**summarize(state).model_dump(), **list_filter_columns(state)}
+                summary = {**summarize(state).model_dump(), **_filter_columns(state)}
                 for name in SUMMARY_COLUMNS:
                     value = summary[name]
                     columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)

@@ -21,7 +21,7 @@ from domain.measures import (
     _share,
 )
 from domain.state import CaseState
-from domain.summary import as_read_at, consents_at, grade_at
+from domain.summary import GRADES, as_read_at, consents_at
 from store.eventstore import RecordedEvent, loads, to_recorded
 
 if TYPE_CHECKING:
@@ -174,13 +174,16 @@ async def list_cases(
         where.append(f"days <= {arg(max_days)}")
     instant = read_at or datetime.now(UTC)
     if grade is not None:
-        # the grade on the day of reading (grade_periods, 0130): only a period reaching that
-        # day can give one (index case_summary_end)
+        if grade not in GRADES:
+            raise InvalidQuery("grade", f"grade must be one of {list(GRADES)}")
+        # the grade on the day of reading, as shown (grade_NN, 0130): that grade covers the
+        # day and no higher one does; only a period reaching the day (case_summary_end)
         day = arg(instant.astimezone(STOCKHOLM).date())
+        higher = [f"grade_{g} @> {day}::date" for g in GRADES if g > grade]
         where.append(
-            f"(sick_period_end >= {day}::date AND (SELECT max((p->>2)::int) "
-            f"FROM jsonb_array_elements(grade_periods) p "
-            f"WHERE (p->>0)::date <= {day}::date AND {day}::date <= (p->>1)::date) = {arg(grade)})"
+            f"(sick_period_end >= {day}::date AND grade_{grade} @> {day}::date"
+            + "".join(f" AND NOT coalesce({h}, false)" for h in higher)
+            + ")"
         )
     if diagnosis_chapter is not None:
         where.append(f"diagnosis_chapter = {arg(diagnosis_chapter)}")
@@ -214,7 +217,8 @@ async def list_cases(
     ):
         if value is not None:
             recipient, purpose = consent_filter(field, value)
-            where.append(_consent_sql(arg(recipient), purpose and arg(purpose), arg(instant), held))
+            key = f"{recipient}:{purpose}" if purpose else recipient
+            where.append(_consent_sql(arg(key), arg(instant.timestamp()), held))
     if text:
         pattern = arg(_like(text))
         where.append(
@@ -230,9 +234,12 @@ async def list_cases(
             f"LIMIT {int(count_limit) + 1}) AS capped",
             *args,
         )
-    columns = LIST_COLUMNS + (READ_AT_COLUMNS if read_at is not None else ())
+    columns = ", ".join(LIST_COLUMNS)
+    if read_at is not None:
+        read_day = arg(read_at.astimezone(STOCKHOLM).date())
+        columns += f", consent_windows, {_grade_on_sql(read_day)} AS grade_today"
     rows = await pool.fetch(
-        f"SELECT {', '.join(columns)} FROM case_summary {clause} "
+        f"SELECT {columns} FROM case_summary {clause} "
         f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}",
         *args,
     )
@@ -254,47 +261,38 @@ def consent_filter(field: str, value: str) -> tuple[str, str | None]:
     return recipient, purpose or None
 
 
-def _consent_sql(recipient: str, purpose: str | None, at: str, held: bool) -> str:
-    """Whether the case holds a consent for `recipient` (and `purpose`, else any) at `at`,
-    from case_summary's consent columns (0130): held when given_at <= at < ends_at of the
-    latest consent. consent_until (the last end) first: an index range for "held", and for
-    "not held" most rows are decided without reading the windows."""
-    recipient, purpose = f"{recipient}::text", purpose and f"{purpose}::text"
-    at = f"{at}::timestamptz"
-
-    def valid(window: str) -> str:
-        return f"(({window}->>0)::timestamptz <= {at} AND {at} < ({window}->>1)::timestamptz)"
-
-    if purpose is None:
-        timely = (
-            f"EXISTS (SELECT 1 FROM jsonb_each(consent_windows->{recipient}) w "
-            f"WHERE {valid('w.value')})"
-        )
-    else:
-        timely = valid(f"(consent_windows->{recipient}->{purpose})")
+def _consent_sql(key: str, at: str, held: bool) -> str:
+    """Whether the case holds a consent for `key` (`recipient` or `recipient:purpose`) at the
+    instant `at` (Unix seconds): when its consent ends after `at` (case_summary.consent_ends,
+    0130; the instant of reading comes after the consents were given). consent_until first:
+    an index range for "held"."""
+    timely = f"(consent_ends->{key}::text)::float8 > {at}::float8"
+    at_instant = f"to_timestamp({at}::float8)"
     if held:
-        return f"(consent_until > {at} AND {timely})"
-    return f"NOT coalesce(consent_until > {at} AND {timely}, false)"
+        return f"(consent_until > {at_instant} AND {timely})"
+    return f"NOT coalesce(consent_until > {at_instant} AND {timely}, false)"
 
 
-#: Beside LIST_COLUMNS, what the page's values at the instant of reading are computed from.
-READ_AT_COLUMNS = ("consent_windows", "grade_periods")
+def _grade_on_sql(day: str) -> str:
+    """The grade on `day` from the grade_NN columns (0130): the highest covering it."""
+    cases = " ".join(f"WHEN grade_{g} @> {day}::date THEN {g}" for g in reversed(GRADES))
+    return f"CASE {cases} END"
 
 
 async def _as_read_at(pool: asyncpg.Pool | Conn, rows: list[dict[str, Any]], at: datetime) -> None:
     """Bring the page's time-dependent fields (consents held, current grade) to the instant of
     reading (DOMAIN.md, revised: an expired consent never shows as held), from the row's own
-    consent windows and grade periods (0130), as the filters are. Rows not yet rewritten
-    since 0130 (NULL columns) are brought there from their stored state."""
+    columns (0130; the grade computed in SQL, `_grade_on_sql`), as the filters are. Rows not
+    rewritten since 0130 (NULL consent_windows) are brought there from their stored state."""
     from store.projections import unpack_state_json
 
     stale = []
     for row in rows:
-        windows, periods = (row.pop(c) for c in READ_AT_COLUMNS)
-        if windows is None or periods is None:
+        windows, grade = row.pop("consent_windows"), row.pop("grade_today")
+        if windows is None:
             stale.append(row)
         elif row["opened_at"] is not None:
-            row.update(current_grade=grade_at(periods, at), consents=consents_at(windows, at))
+            row.update(current_grade=grade, consents=consents_at(windows, at))
     if not stale:
         return
     stored = await pool.fetch(
