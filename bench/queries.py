@@ -95,6 +95,10 @@ COPY_COLUMNS = ["position", "stream_id", "version", "event_id", "type", "schema_
 async def seed(url: str, cases: int, events: int, access_per_case: float,
                chunk: int = 200_000) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
+    # The certificate_cases trigger (0120) looks up each certificate's CaseOpened by index; a
+    # generic plan cached while `events` was still empty would scan the table instead, once
+    # per certificate, and seeding a million events would take hours.
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
     total_events = 0
     ids: list[str] = []
     started = time.perf_counter()
