@@ -189,8 +189,9 @@ async def typical_values(pool: asyncpg.Pool) -> dict[str, Any]:
             ("phase", "unit_id", "current_grade", "diagnosis_chapter", "sex", "age_band")}
 
 
-#: The instant the consent filters are evaluated at in `list_filters`: inside the seeded year,
-#: where some consents run and others have ended (the API reads at its own now).
+#: The instant the consent and grade filters are evaluated at in `list_filters`: inside the
+#: seeded year, where some consents run and others have ended, and many cases are on sick
+#: leave (the API reads at its own now, after every seeded case has ended).
 READ_AT = datetime(2024, 9, 1, 12, tzinfo=UTC)
 #: The open phases: the coordinator's view shows cases still running.
 OPEN_PHASES = ["assessment", "plan", "follow_up"]
@@ -203,7 +204,7 @@ def list_filters(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "unit": {"unit_ids": [v["unit_id"]]},
         "min_days": {"min_days": 30},
         "max_days": {"max_days": 14},
-        "grade": {"grade": v["current_grade"]},
+        "grade": {"grade": 100, "read_at": READ_AT},  # the grade on that day
         "diagnosis_chapter": {"diagnosis_chapter": v["diagnosis_chapter"]},
         "sex": {"sex": v["sex"]},
         "age_band": {"age_band": v["age_band"]},
