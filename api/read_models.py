@@ -99,8 +99,12 @@ class CaseSummaryView(CaseListItem):
 class CaseListPage(BaseModel):
     """A page of the case list."""
 
-    total: int = Field(description="Cases matching the filters (counting stops at a cap).",
-                       examples=[132])
+    total: int = Field(description=(
+        "Cases matching the filters; counting stops at 10,000 (or at the end of the page "
+        "asked for, if later): see total_is_lower_bound."), examples=[132])
+    total_is_lower_bound: bool = Field(
+        default=False, description="More than `total` cases match (counting stopped there).",
+        examples=[False])
     limit: int = Field(description="The page size asked for.", examples=[50])
     offset: int = Field(description="Cases skipped before this page.", examples=[0])
     items: list[CaseListItem] = Field(description="The page, in the order asked for.")

@@ -130,6 +130,68 @@ def rehab_chain_at(state: CaseState, at: datetime) -> dict[str, Any]:
     }}
 
 
+GRADES = (25, 50, 75, 100)
+
+
+def list_filter_columns(state: CaseState) -> dict[str, Any]:
+    """What the case list filters on, and reads at the moment of reading, beyond the
+    summary's columns (stored beside them):
+
+    `physicians`: everyone who issued one of the case's certificates (revoked and replaced
+    ones too: the physician still issued it), sorted.
+    `consent_windows`: for each recipient and purpose the latest consent's validity,
+    {recipient: {purpose: [given_at, ends_at]}} as ISO instants. Every earlier consent for that
+    recipient and purpose ended when the latest was given (a newer consent supersedes), so
+    "held at t" is given_at <= t < ends_at (`consents_at`, the values the list shows).
+    `consent_ends`: when they end, as Unix seconds, {"recipient:purpose": end, "recipient":
+    the latest end of its purposes}: for an instant after the consents were given (any
+    instant of reading) "held" is end > t, one number per row for the list's filters.
+    `consent_until`: the last of the ends (None without consents).
+    `grade_days`: {grade: [[first, last], ...]}: the days each grade covers among the counting
+    certificates' periods; the grade on a day is the highest covering it."""
+    latest: dict[tuple[str, str], Any] = {}
+    for record in state.consents:
+        key = (record.recipient, record.purpose)
+        if key not in latest or record.given_at >= latest[key].given_at:
+            latest[key] = record
+    windows: dict[str, dict[str, list[str]]] = {}
+    ends: dict[str, float] = {}
+    for (recipient, purpose), record in sorted(latest.items()):
+        windows.setdefault(recipient, {})[purpose] = [
+            record.given_at.isoformat(),
+            record.ends_at.isoformat(),
+        ]
+        end = record.ends_at.timestamp()
+        ends[f"{recipient}:{purpose}"] = end
+        ends[recipient] = max(ends.get(recipient, end), end)
+    grade_days: dict[int, list[list[date]]] = {g: [] for g in GRADES}
+    for certificate in state.counting_certificates:
+        for p in certificate.periods:
+            grade_days[p.grade].append([p.start, p.end])
+    return {
+        "physicians": sorted({r.certificate.issued_by for r in state.certificates.values()}),
+        "consent_windows": windows,
+        "consent_ends": ends,
+        "consent_until": max((r.ends_at for r in latest.values()), default=None),
+        "grade_days": grade_days,
+    }
+
+
+def consents_at(windows: dict[str, dict[str, list[str]]], at: datetime) -> dict[str, list[str]]:
+    """The consents held at `at`, from `list_filter_columns`' consent windows (the same as
+    `summarize(state, at).consents`)."""
+    held: dict[str, list[str]] = {}
+    for recipient, purposes in windows.items():
+        valid = sorted(
+            purpose
+            for purpose, (given, ends) in purposes.items()
+            if datetime.fromisoformat(given) <= at < datetime.fromisoformat(ends)
+        )
+        if valid:
+            held[recipient] = valid
+    return held
+
+
 def in_coordinator_queue(state: CaseState) -> bool:
     """Open cases past day 30 with sick leave beyond it and no coordination status."""
     return (

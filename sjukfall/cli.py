@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -423,7 +423,7 @@ def cases_list(
     unit: list[str] = typer.Option([], help="care unit id; repeat for several"),
     min_days: int | None = typer.Option(None, min=0),
     max_days: int | None = typer.Option(None, min=0),
-    grade: int | None = typer.Option(None, help="current grade: 25 | 50 | 75 | 100"),
+    grade: int | None = typer.Option(None, help="grade today: 25 | 50 | 75 | 100"),
     diagnosis_chapter: str | None = typer.Option(None, help="ICD-10 chapter, e.g. F"),
     sex: str | None = typer.Option(None, help="kvinna | man"),
     age_band: str | None = typer.Option(None, help="e.g. 30-39"),
@@ -431,6 +431,10 @@ def cases_list(
     unanswered_fk: bool | None = typer.Option(None, "--unanswered-fk/--no-unanswered-fk"),
     in_coordinator_queue: bool | None = typer.Option(
         None, "--in-coordinator-queue/--not-in-coordinator-queue"),
+    physician: str | None = typer.Option(None, help="issued a certificate (HSA id)"),
+    coordination_status: str | None = typer.Option(None, help="a status, or unset"),
+    consent_held: str | None = typer.Option(None, help="recipient[:purpose], valid now"),
+    consent_not_held: str | None = typer.Option(None, help="recipient[:purpose], not valid now"),
     text: str | None = typer.Option(None, "--q", help="free text on case id, unit, diagnosis"),
     sort: str = typer.Option("sick_period_start", help="column to sort by"),
     descending: bool = typer.Option(False, "--descending"),
@@ -451,8 +455,10 @@ def cases_list(
             pool, phase=phase, unit_ids=unit or None, min_days=min_days, max_days=max_days,
             grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex, age_band=age_band,
             overdue=overdue, unanswered_fk=unanswered_fk,
-            in_coordinator_queue=in_coordinator_queue, text=text, sort=sort,
-            descending=descending, limit=limit, offset=offset))
+            in_coordinator_queue=in_coordinator_queue, physician=physician,
+            coordination_status=coordination_status, consent_held=consent_held,
+            consent_not_held=consent_not_held, text=text, sort=sort,
+            descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC)))
     except InvalidQuery as err:
         raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
     from domain.privacy import mask_identity

@@ -15,7 +15,8 @@ replays the record case by case (`per_stream`, see store.subscription.rebuild), 
 
 case_summary
     One row per case: the columns are the domain's `summarize(state)` (everything the case list
-    filters and sorts on). The folded state is in case_state (migration 0060), stored as
+    shows and sorts on) and `list_filter_columns(state)` (physicians, consent validity: what
+    it filters on besides). The folded state is in case_state (migration 0060), stored as
     zlib-compressed JSON (`pack_state`; as jsonb its ~5 KB were TOASTed on every upsert, 4x
     the cost of the rest of the row), written in the same transaction.
 
@@ -48,7 +49,7 @@ from domain.calendar import local_date
 from domain.events import EVENT_ADAPTER, UPCASTERS, Event, event_from_record
 from domain.identity import sex_for_statistics
 from domain.measures import CaseFacts, case_facts, kva_registration
-from domain.summary import CaseSummary
+from domain.summary import CaseSummary, list_filter_columns
 from store.eventstore import EventStore, RecordedEvent, dumps, loads
 from store.subscription import Projection, gc_paused, rebuild, run_forever
 
@@ -109,8 +110,17 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "opened_at": "timestamptz",
     "closed_at": "timestamptz",
     "closed_reason": "text",
+    # beside the summary, for the list's filters (domain.summary.list_filter_columns)
+    "physicians": "text",  # JSON array text, as overdue
+    "consent_windows": "text",  # JSON object text
+    "consent_ends": "text",  # JSON object text
+    "consent_until": "timestamptz",
+    "grade_25": "text",  # datemultirange literal
+    "grade_50": "text",
+    "grade_75": "text",
+    "grade_100": "text",
 }
-_JSON_COLUMNS = {"overdue", "consents"}
+_JSON_COLUMNS = {"overdue", "consents", "physicians", "consent_windows", "consent_ends"}
 
 
 def pack_state(state: CaseState) -> bytes:
@@ -128,10 +138,12 @@ def _upsert_sql() -> str:
     arrays = ", ".join(f"${i + 1}::{SUMMARY_COLUMNS[n]}[]" for i, n in enumerate(names))
     select = []
     for n in names:
-        if n == "overdue":
-            select.append("ARRAY(SELECT jsonb_array_elements_text(r.overdue::jsonb))")
-        elif n == "consents":
-            select.append("r.consents::jsonb")
+        if n in ("overdue", "physicians"):
+            select.append(f"ARRAY(SELECT jsonb_array_elements_text(r.{n}::jsonb))")
+        elif n in ("consents", "consent_windows", "consent_ends"):
+            select.append(f"r.{n}::jsonb")
+        elif n.startswith("grade_"):
+            select.append(f"r.{n}::datemultirange")
         else:
             select.append(f"r.{n}")
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "case_id")
@@ -212,6 +224,14 @@ class CaseFold:
             self._cache.popitem(last=False)
 
 
+def _filter_columns(state: CaseState) -> dict[str, Any]:
+    """domain.summary.list_filter_columns as case_summary's columns."""
+    columns = list_filter_columns(state)
+    for grade, days in columns.pop("grade_days").items():
+        columns[f"grade_{grade}"] = _multirange(tuple((a, b) for a, b in days))
+    return columns
+
+
 class CaseSummaryProjection(CaseFold):
     name = "case_summary"
     load_sql = _LOAD
@@ -232,7 +252,7 @@ class CaseSummaryProjection(CaseFold):
                         continue  # already folded into the stored state
                     apply_in_place(state, decode_event(e.type, e.schema_version, e.data))
                 self.remember(case_id, state)
-                summary = summarize(state).model_dump()
+                summary = {**summarize(state).model_dump(), **_filter_columns(state)}
                 for name in SUMMARY_COLUMNS:
                     value = summary[name]
                     columns[name].append(dumps(value) if name in _JSON_COLUMNS else value)

@@ -6,12 +6,13 @@ is the Stockholm date unless the caller passes one (tests, reports as of a day).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, get_args
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from domain.consent import Purpose, Recipient
 from domain.decider import apply_in_place, initial_state
 from domain.measures import (
     LENGTH_BUCKETS,
@@ -24,7 +25,7 @@ from domain.measures import (
     _share,
 )
 from domain.state import CaseState
-from domain.summary import as_read_at
+from domain.summary import GRADES, as_read_at, consents_at
 from store.eventstore import RecordedEvent, loads, to_recorded
 from store.projections import decode_event
 
@@ -123,6 +124,8 @@ async def list_cases(
     in_coordinator_queue: bool | None = None,
     coordination_status: str | None = None,
     physician: str | None = None,
+    consent_held: str | None = None,
+    consent_not_held: str | None = None,
     text: str | None = None,
     sort: str = "sick_period_start",
     descending: bool = False,
@@ -138,6 +141,10 @@ async def list_cases(
     `overdue=False`: none of these. `unanswered_fk=True`: at least one FK message awaits care.
     `coordination_status`: one of the statuses, or NO_COORDINATION_STATUS for none set yet.
     `physician`: cases where that physician (the certificate's `issued_by`) issued a certificate.
+    `consent_held` / `consent_not_held`: `recipient` or `recipient:purpose` (see
+    `consent_filter`); cases that hold (do not hold) such a consent at `read_at` (default: now),
+    the instant the page's consent values are evaluated at, so an expired consent never
+    matches "held". `grade`: the grade on the (Stockholm) day of `read_at`, as shown.
     `text` matches case id, unit or diagnosis code (substring, case-insensitive). `unit_ids=[]`
     matches nothing (a user with no units sees no cases).
 
@@ -170,8 +177,19 @@ async def list_cases(
         where.append(f"days >= {arg(min_days)}")
     if max_days is not None:
         where.append(f"days <= {arg(max_days)}")
+    instant = read_at or datetime.now(UTC)
     if grade is not None:
-        where.append(f"current_grade = {arg(grade)}")
+        if grade not in GRADES:
+            raise InvalidQuery("grade", f"grade must be one of {list(GRADES)}")
+        # the grade on the day of reading, as shown (grade_NN, 0130): that grade covers the
+        # day and no higher one does; only a period reaching the day (case_summary_end)
+        day = arg(instant.astimezone(STOCKHOLM).date())
+        higher = [f"grade_{g} @> {day}::date" for g in GRADES if g > grade]
+        where.append(
+            f"(sick_period_end >= {day}::date AND grade_{grade} @> {day}::date"
+            + "".join(f" AND NOT coalesce({h}, false)" for h in higher)
+            + ")"
+        )
     if diagnosis_chapter is not None:
         where.append(f"diagnosis_chapter = {arg(diagnosis_chapter)}")
     if sex is not None:
@@ -197,14 +215,15 @@ async def list_cases(
     elif coordination_status is not None:
         where.append(f"coordination_status = {arg(coordination_status)}")
     if physician is not None:
-        # The physician's cases first (index events_certificate_issuer, 0110), once for the
-        # count and the page; then each row by primary key, not a join over the whole list.
-        cases = await pool.fetch(
-            "SELECT DISTINCT stream_id FROM events WHERE type = 'CertificateRecorded' "
-            "AND data->'certificate'->>'issued_by' = $1",
-            physician,
-        )
-        where.append(f"case_id = ANY({arg([r[0] for r in cases])}::text[])")
+        where.append(f"physicians @> ARRAY[{arg(physician)}::text]")  # GIN (0130)
+    for field, value, held in (
+        ("consent_held", consent_held, True),
+        ("consent_not_held", consent_not_held, False),
+    ):
+        if value is not None:
+            recipient, purpose = consent_filter(field, value)
+            key = f"{recipient}:{purpose}" if purpose else recipient
+            where.append(_consent_sql(arg(key), arg(instant.timestamp()), held))
     if text:
         pattern = arg(_like(text))
         where.append(
@@ -220,8 +239,12 @@ async def list_cases(
             f"LIMIT {int(count_limit) + 1}) AS capped",
             *args,
         )
+    columns = ", ".join(LIST_COLUMNS)
+    if read_at is not None:
+        read_day = arg(read_at.astimezone(STOCKHOLM).date())
+        columns += f", consent_windows, {_grade_on_sql(read_day)} AS grade_today"
     rows = await pool.fetch(
-        f"SELECT {', '.join(LIST_COLUMNS)} FROM case_summary {clause} "
+        f"SELECT {columns} FROM case_summary {clause} "
         f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}",
         *args,
     )
@@ -231,18 +254,58 @@ async def list_cases(
     return page, int(total)
 
 
+def consent_filter(field: str, value: str) -> tuple[str, str | None]:
+    """`recipient` or `recipient:purpose` (domain.consent's names) as (recipient, purpose)."""
+    recipient, _, purpose = value.partition(":")
+    if recipient not in get_args(Recipient) or (purpose and purpose not in get_args(Purpose)):
+        raise InvalidQuery(
+            field,
+            f"{value!r} is not a consent: recipient[:purpose], recipient one of "
+            f"{list(get_args(Recipient))}, purpose one of {list(get_args(Purpose))}",
+        )
+    return recipient, purpose or None
+
+
+def _consent_sql(key: str, at: str, held: bool) -> str:
+    """Whether the case holds a consent for `key` (`recipient` or `recipient:purpose`) at the
+    instant `at` (Unix seconds): when its consent ends after `at` (case_summary.consent_ends,
+    0130; the instant of reading comes after the consents were given). consent_until first:
+    an index range for "held"."""
+    timely = f"(consent_ends->{key}::text)::float8 > {at}::float8"
+    at_instant = f"to_timestamp({at}::float8)"
+    if held:
+        return f"(consent_until > {at_instant} AND {timely})"
+    return f"NOT coalesce(consent_until > {at_instant} AND {timely}, false)"
+
+
+def _grade_on_sql(day: str) -> str:
+    """The grade on `day` from the grade_NN columns (0130): the highest covering it."""
+    cases = " ".join(f"WHEN grade_{g} @> {day}::date THEN {g}" for g in reversed(GRADES))
+    return f"CASE {cases} END"
+
+
 async def _as_read_at(pool: asyncpg.Pool | Conn, rows: list[dict[str, Any]], at: datetime) -> None:
     """Bring the page's time-dependent fields (consents held, current grade) to the instant of
-    reading (DOMAIN.md, revised: an expired consent never shows as held). Filters still use
-    the stored values."""
+    reading (DOMAIN.md, revised: an expired consent never shows as held), from the row's own
+    columns (0130; the grade computed in SQL, `_grade_on_sql`), as the filters are. Rows not
+    rewritten since 0130 (NULL consent_windows) are brought there from their stored state."""
     from store.projections import unpack_state_json
 
+    stale = []
+    for row in rows:
+        windows, grade = row.pop("consent_windows"), row.pop("grade_today")
+        if windows is None:
+            stale.append(row)
+        elif row["opened_at"] is not None:
+            row.update(current_grade=grade, consents=consents_at(windows, at))
+    if not stale:
+        return
     stored = await pool.fetch(
         "SELECT case_id, state FROM case_state WHERE case_id = ANY($1::text[])",
-        [r["case_id"] for r in rows],
+        [r["case_id"] for r in stale],
     )
     states = {r["case_id"]: r["state"] for r in stored if r["state"] is not None}
-    for row in rows:
+    for row in stale:
         packed = states.get(row["case_id"])
         if packed is not None:
             state = CaseState.model_validate_json(unpack_state_json(packed))

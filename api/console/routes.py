@@ -48,12 +48,14 @@ from store.access_log import (
 from store.kva import period_kva_counts
 from store.patients import cases_of_patient
 from store.queries import (
+    COUNT_LIMIT,
     NO_COORDINATION_STATUS,
     SORT_COLUMNS,
     InvalidQuery,
     case_events,
     list_cases,
     period_measures,
+    total_is_lower_bound,
 )
 from store.subscription import run_once
 
@@ -226,6 +228,8 @@ class ListQuery(BaseModel):
     in_coordinator_queue: bool | None = None
     coordination_status: str | None = None
     physician: str | None = None
+    consent_held: str | None = None
+    consent_not_held: str | None = None
     q: str | None = None
     sort: str = "sick_period_start"
     descending: bool = False
@@ -248,6 +252,8 @@ def list_query(request: Request) -> tuple[ListQuery, list[str]]:
         ("phase", query.phase, texts.PHASES), ("sex", query.sex, texts.SEXES),
         ("coordination_status", query.coordination_status,
          {**texts.COORDINATION_STATUSES, NO_COORDINATION_STATUS: ""}),
+        ("consent_held", query.consent_held, texts.CONSENT_RECIPIENTS),
+        ("consent_not_held", query.consent_not_held, texts.CONSENT_RECIPIENTS),
     ]
     for field, value, allowed in checks:
         if value is not None and value not in allowed:
@@ -273,13 +279,15 @@ FILTER_NAMES = {"unit": "Vårdenhet", "phase": "Fas", "min_days": "Längd från 
                 "overdue": "Försenade åtgärder", "unanswered_fk": "Obesvarade FK-meddelanden",
                 "in_coordinator_queue": "Koordinatorns kö",
                 "coordination_status": "Koordineringsstatus", "physician": "Läkare",
+                "consent_held": "Samtycke finns", "consent_not_held": "Samtycke saknas",
                 "q": "Fritext",
                 "offset": "Sida", "limit": "Antal per sida", "sort": "Sortering"}
 
 
 async def _list(request: Request, session: Session, query: ListQuery,
-                action: str) -> tuple[list[dict[str, Any]], int]:
-    """A page of the list, as GET /cases gives it: same scope, same query, same PDL entries."""
+                action: str) -> tuple[list[dict[str, Any]], int, bool]:
+    """A page of the list, as GET /cases gives it: same scope, same query, same PDL entries,
+    the total counted as far as the API counts it (and whether more match)."""
     principal = session.principal
     units = None if principal.role == "ops" else list(principal.units)
     if query.unit is not None:
@@ -290,14 +298,16 @@ async def _list(request: Request, session: Session, query: ListQuery,
         sex=query.sex, age_band=query.age_band, overdue=query.overdue,
         unanswered_fk=query.unanswered_fk, in_coordinator_queue=query.in_coordinator_queue,
         coordination_status=query.coordination_status, physician=query.physician,
+        consent_held=query.consent_held, consent_not_held=query.consent_not_held,
         text=query.q, sort=query.sort,
         descending=query.descending, limit=query.limit, offset=query.offset,
-        read_at=datetime.now(UTC))
+        read_at=datetime.now(UTC), count_limit=(cap := max(COUNT_LIMIT, query.offset + query.limit)))
     await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
                           role=principal.role, units=list(principal.units),
                           case_ids=[r["case_id"] for r in rows], action=action,
                           purpose=session.purpose)
-    return [api.shown(principal, r) for r in rows], total
+    return ([api.shown(principal, r) for r in rows], min(total, cap),
+            total_is_lower_bound(total, cap))
 
 
 def _link(query: ListQuery, **changes: Any) -> str:
@@ -318,11 +328,11 @@ async def case_list(request: Request) -> Response:
         return session
     query, errors = list_query(request)
     try:
-        rows, total = await _list(request, session, query, "list")
+        rows, total, more = await _list(request, session, query, "list")
     except InvalidQuery as err:
-        rows, total, errors = [], 0, [*errors, str(err)]
+        rows, total, more, errors = [], 0, False, [*errors, str(err)]
     context: dict[str, Any] = {
-        "rows": rows, "total": total, "query": query, "errors": errors,
+        "rows": rows, "total": total, "more": more, "query": query, "errors": errors,
         "link": lambda **k: _link(query, **k), "chapters": [f"{a}-{b}" for a, b in CHAPTERS],
         "age_bands": [band for _, _, band in AGE_BANDS] + [">65"], "today": today(),
         "no_status": NO_COORDINATION_STATUS, "page_sizes": PAGE_SIZES}
@@ -360,7 +370,7 @@ async def case_list_csv(request: Request) -> Response:
         return session
     query, _ = list_query(request)
     try:
-        rows, _ = await _list(request, session, query, "export")
+        rows, _, _ = await _list(request, session, query, "export")
     except InvalidQuery:
         rows = []
     values = []

@@ -36,7 +36,7 @@ from domain.measures import kva_registrations
 from domain.summary import as_read_at, rehab_chain_at
 from domain.vocabulary import CoordinationStatus
 from store.access_log import record_accesses
-from store.queries import InvalidQuery, case_events, list_cases
+from store.queries import COUNT_LIMIT, InvalidQuery, case_events, list_cases, total_is_lower_bound
 
 router = APIRouter(tags=["cases"])
 
@@ -93,7 +93,9 @@ async def cases(
     unit: str | None = None,
     min_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
     max_days: Annotated[int | None, Query(ge=0, le=INT32)] = None,
-    grade: Literal[25, 50, 75, 100] | None = None,
+    # an int Literal would refuse every query string ("100" is not 100): bounds instead
+    grade: Annotated[int | None, Query(ge=25, le=100, multiple_of=25, description=(
+        "the grade (25, 50, 75, 100 %) on the day of reading"))] = None,
     diagnosis_chapter: str | None = None,
     sex: Literal["kvinna", "man"] | None = None,
     age_band: str | None = None,
@@ -104,6 +106,12 @@ async def cases(
         description="the case's coordination status; `unset`: none set yet")] = None,
     physician: Annotated[str | None, Query(max_length=200, description=(
         "cases where this physician (HSA id) issued a certificate"))] = None,
+    consent_held: Annotated[str | None, Query(max_length=60, description=(
+        "cases holding, at the moment of reading, a consent for this recipient "
+        "(`employer`) or recipient and purpose (`employer:contact`)"))] = None,
+    consent_not_held: Annotated[str | None, Query(max_length=60, description=(
+        "cases not holding such a consent at the moment of reading (expired, withdrawn "
+        "or never given)"))] = None,
     q: Annotated[str | None, Query(max_length=64, description="free text on case id")] = None,
     patient_id: Annotated[str | None, Query(max_length=20, description=(
         "the patient's identity number (any accepted form): their cases at your units"))] = None,
@@ -126,16 +134,18 @@ async def cases(
             max_days=max_days, grade=grade, diagnosis_chapter=diagnosis_chapter, sex=sex,
             age_band=age_band, overdue=overdue, unanswered_fk=unanswered_fk,
             in_coordinator_queue=in_coordinator_queue,
-            coordination_status=coordination_status, physician=physician, text=q, sort=sort,
-            descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC))
+            coordination_status=coordination_status, physician=physician,
+            consent_held=consent_held, consent_not_held=consent_not_held, text=q, sort=sort,
+            descending=descending, limit=limit, offset=offset, read_at=datetime.now(UTC),
+            count_limit=(cap := max(COUNT_LIMIT, offset + limit)))
     except InvalidQuery as err:
         raise refusal(err.field, "not_offered", str(err)) from None
     await record_accesses(pool, actor_id=principal.sub,
                           role=principal.role, units=list(principal.units),
                           case_ids=[r["case_id"] for r in rows], action="list",
                           purpose=purpose)
-    return {"total": total, "limit": limit, "offset": offset,
-            "items": [shown(principal, r) for r in rows]}
+    return {"total": min(total, cap), "total_is_lower_bound": total_is_lower_bound(total, cap),
+            "limit": limit, "offset": offset, "items": [shown(principal, r) for r in rows]}
 
 
 @router.get("/cases/{case_id}", response_model=None,

@@ -33,3 +33,13 @@ def test_queries_bench_times_every_query_and_explains_the_slowest() -> None:
     for name in ("json_list", "list_page", "json_case", "json_events", "case_page"):
         assert pages[name]["p99_ms"] >= pages[name]["p50_ms"] > 0, name
     assert pages["list_page_vs_json"] > 0 and pages["case_page_vs_json"] > 0
+    # GET /cases with every list filter, and the coordinator's view, against the floor
+    every_filter = {"none", "unit", "physician", "phase", "min_days", "max_days", "grade",
+                    "diagnosis_chapter", "sex", "age_band", "overdue", "not_overdue",
+                    "unanswered_fk", "in_coordinator_queue", "coordination_status", "text",
+                    "consent_held", "consent_not_held", "coordinator_view"}
+    assert every_filter <= set(pages["api_list"])
+    assert every_filter - {"coordinator_view", "not_overdue"} <= set(lists)
+    for name, v in pages["api_list"].items():
+        assert v["p99_ms"] >= v["p50_ms"] > 0 and v["p99_vs_floor"] > 0, name
+    assert pages["api_list_max_vs_floor"] > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +19,9 @@ from store.subscription import run_once
 CASES = list(sample_cases(80, seed=5))
 SUMMARIES = {cid: summarize(fold(evs)) for cid, evs in CASES}
 TODAY = date(2024, 9, 1)
+READ_AT = datetime(2024, 9, 1, 12, tzinfo=UTC)
+#: the grade on the day of reading, as the list shows and filters on it (revised rules)
+GRADE_READ = {cid: summarize(fold(evs), READ_AT).current_grade for cid, evs in CASES}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,8 @@ def is_overdue(s: Any) -> bool:
         ({"unit_ids": ["vc-norr", "psyk-2"]}, lambda s: s.unit_id in ("vc-norr", "psyk-2")),
         ({"unit_ids": []}, lambda s: False),
         ({"min_days": 30, "max_days": 90}, lambda s: 30 <= s.days <= 90),
-        ({"grade": 50}, lambda s: s.current_grade == 50),
+        ({"grade": 50, "read_at": READ_AT}, lambda s: GRADE_READ[s.case_id] == 50),
+        ({"grade": 100, "read_at": READ_AT}, lambda s: GRADE_READ[s.case_id] == 100),
         ({"diagnosis_chapter": "F00-F99"}, lambda s: s.diagnosis_chapter == "F00-F99"),
         ({"sex": "kvinna"}, lambda s: s.sex == "kvinna"),
         ({"overdue": True}, is_overdue),
@@ -85,7 +89,7 @@ def test_the_sample_makes_the_filters_meaningful() -> None:
         is_overdue,
         lambda s: s.unanswered_fk > 0,
         lambda s: s.phase == "closed",
-        lambda s: s.current_grade == 50,
+        lambda s: GRADE_READ[s.case_id] == 50,
         lambda s: 30 <= s.days <= 90,
     ):
         assert 0 < len(expected(predicate)) < len(CASES)
