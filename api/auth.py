@@ -160,12 +160,18 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def verifier_of(request: Request) -> TokenVerifier:
+    """The app's token verifier (create_app puts it there): the API's and the console's."""
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier
+
+
 async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("a bearer token is required")
-    verifier: TokenVerifier = request.app.state.verifier
+    verifier = verifier_of(request)
     try:
         return await verifier.verify(credentials.credentials)
     except jwt.PyJWTError as err:

@@ -26,11 +26,12 @@ from pydantic import BaseModel, ValidationError
 
 from api import bodies
 from api import case_access as api  # the API's rules (case_row, shown, command): one set
-from api.auth import CARE, PEOPLE, Role, issue_token
+from api.auth import CARE, PEOPLE, Role, issue_token, verifier_of
 from api.console import session as sessions
 from api.console import texts
 from api.console.session import Session
 from api.console.timeline import build as build_timeline
+from api.deps import measure_facts_of, pool_of, settings_of, store_of
 from api.problems import Problem, validation_errors
 from domain import commands as c
 from domain.calendar import STOCKHOLM
@@ -133,7 +134,7 @@ async def home() -> Response:
 
 def _dev_sign_in(request: Request) -> bool:
     """The dev sign-in page exists only where tokens are the dev HS256 ones (no JWKS)."""
-    return request.app.state.settings.jwks_url is None
+    return settings_of(request).jwks_url is None
 
 
 @router.get("/sign-in")
@@ -146,7 +147,7 @@ async def sign_in_page(request: Request, next: str = "/console/cases") -> Respon
         if header.lower().startswith("bearer "):
             token = header[7:].strip()
             try:
-                await request.app.state.verifier.verify(token)
+                await verifier_of(request).verify(token)
             except Exception:  # noqa: BLE001 - any invalid token: the sign-in page says so
                 return page(request, "sign_in.html", None, 401, dev=False,
                             error="Inloggningen från regionens inloggningstjänst gick inte att verifiera.")
@@ -190,7 +191,7 @@ async def sign_in(request: Request) -> Response:
         purpose = checked_purpose(form.get("purpose") or sessions.DEFAULT_PURPOSE)
     except InvalidPurpose:
         return again("Ändamålet måste vara 1–200 skrivbara tecken.")
-    settings = request.app.state.settings
+    settings = settings_of(request)
     token = issue_token(settings.jwt_secret, sub, role, units,  # type: ignore[arg-type]
                         ttl_seconds=min(8 * 3600, settings.jwt_max_age_seconds))
     target = form.get("next", "")
@@ -293,7 +294,7 @@ async def _list(request: Request, session: Session, query: ListQuery,
     if query.unit is not None:
         units = [u for u in (units if units is not None else [query.unit]) if u == query.unit]
     rows, total = await list_cases(
-        request.app.state.store.pool, phase=query.phase, unit_ids=units, min_days=query.min_days,
+        pool_of(request), phase=query.phase, unit_ids=units, min_days=query.min_days,
         max_days=query.max_days, grade=query.grade, diagnosis_chapter=query.diagnosis_chapter,
         sex=query.sex, age_band=query.age_band, overdue=query.overdue,
         unanswered_fk=query.unanswered_fk, in_coordinator_queue=query.in_coordinator_queue,
@@ -302,7 +303,7 @@ async def _list(request: Request, session: Session, query: ListQuery,
         text=query.q, sort=query.sort,
         descending=query.descending, limit=query.limit, offset=query.offset,
         read_at=datetime.now(UTC), count_limit=(cap := max(COUNT_LIMIT, query.offset + query.limit)))
-    await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
+    await record_accesses(pool_of(request), actor_id=principal.sub,
                           role=principal.role, units=list(principal.units),
                           case_ids=[r["case_id"] for r in rows], action=action,
                           purpose=session.purpose)
@@ -451,7 +452,7 @@ async def render_case(request: Request, session: Session, case_id: str, *,
                       from_version: int = 0, refusal: str | None = None, status: int = 200,
                       done: str | None = None, form: dict[str, str] | None = None) -> Response:
     principal = session.principal
-    pool = request.app.state.store.pool
+    pool = pool_of(request)
     try:
         row = await api.case_row(request, principal, case_id, with_state=True)
     except Problem as problem:
@@ -590,10 +591,10 @@ async def case_access_log(request: Request, case_id: str) -> Response:
             return missing(request, session, case_id)
         raise
     principal = session.principal
-    await record_accesses(request.app.state.store.pool, actor_id=principal.sub,
+    await record_accesses(pool_of(request), actor_id=principal.sub,
                           role=principal.role, units=list(principal.units), case_ids=[case_id],
                           action="access_log", purpose=session.purpose)
-    items = await accesses_for_case(request.app.state.store.pool, case_id)
+    items = await accesses_for_case(pool_of(request), case_id)
     return page(request, "access_log.html", session, case_id=case_id, row=row,
                 items=api.shown(principal, items, row["protected_identity"]))
 
@@ -621,7 +622,7 @@ async def patient_access_log(request: Request) -> Response:
     except Problem:
         return page(request, "patient_log.html", session, 422, items=None, form=form,
                     error="Ange ett giltigt person- eller samordningsnummer (ÅÅÅÅMMDD-NNNN).")
-    pool = request.app.state.store.pool
+    pool = pool_of(request)
     case_ids = await cases_of_patient(pool, patient)
     principal = session.principal
     await record_accesses(pool, actor_id=principal.sub, role=principal.role,
@@ -672,8 +673,8 @@ def _period(request: Request, session: Session) -> tuple[date, date, str | None,
 
 async def _measures(request: Request, period_from: date, period_to: date,
                     unit: str | None) -> Any:
-    await run_once(request.app.state.store, request.app.state.measure_facts)
-    return await period_measures(request.app.state.store.pool, period_from, period_to, unit)
+    await run_once(store_of(request), measure_facts_of(request))
+    return await period_measures(pool_of(request), period_from, period_to, unit)
 
 
 def _share_rows(m: Any) -> list[dict[str, Any]]:
@@ -716,7 +717,7 @@ async def statistics(request: Request) -> Response:
         return page(request, "refused.html", session, 403,
                     message="Du har ingen vårdenhet att visa uppföljning för.")
     m = await _measures(request, period_from, period_to, unit)
-    kva = await period_kva_counts(request.app.state.store.pool, period_from, period_to, unit)
+    kva = await period_kva_counts(pool_of(request), period_from, period_to, unit)
     return page(request, "statistics.html", session, m=m, kva=kva, errors=errors, unit=unit,
                 period_from=period_from, period_to=period_to, shares=_share_rows(m),
                 split_shares=_split_share_tables(m), charts=_split_rows(m),

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import jwt
 from fastapi import Request, Response
 
-from api.auth import Principal, TokenVerifier
+from api.auth import Principal, verifier_of
+from api.deps import settings_of
 from store.access_log import InvalidPurpose, checked_purpose
 
 SESSION = "sjukfall_console"
@@ -52,7 +53,7 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
 
 
 def secure(request: Request) -> bool:
-    return bool(request.app.state.settings.env == "production")
+    return bool(settings_of(request).env == "production")
 
 
 async def current_session(request: Request) -> Session | None:
@@ -60,7 +61,7 @@ async def current_session(request: Request) -> Session | None:
     token = request.cookies.get(SESSION)
     if not token:
         return None
-    verifier: TokenVerifier = request.app.state.verifier
+    verifier = verifier_of(request)
     try:
         principal = await verifier.verify(token)
     except jwt.PyJWTError:

@@ -213,3 +213,14 @@ def test_workflows_read_no_clock_and_do_no_io() -> None:
             for n, line in enumerate(p.read_text().splitlines(), 1)
             if forbidden.search(line) and not line.strip().startswith("#")]
     assert hits == []
+
+
+def test_routes_get_the_apps_parts_through_api_deps() -> None:
+    """Routes, the FK routes and the console declare what they need (api/deps.py's typed
+    dependencies, api/auth.py's verifier); only those and create_app touch `app.state`."""
+    allowed = {"api/app.py", "api/deps.py", "api/auth.py"}
+    offenders = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "api").rglob("*.py"))
+                 if str(path.relative_to(ROOT)) not in allowed
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if "app.state" in line]
+    assert offenders == []
