@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sjukfall.settings import Settings
 
 from api.app import create_app
+from infra.settings import Settings
 from store.eventstore import EventStore
 from tests.api.test_tokens import AUDIENCE, ISSUER, Idp, jwks_server
 from tests.deploy.test_production_settings import clean_environment, production, tls_files
