@@ -647,18 +647,25 @@ def measures(
     unit: str | None = typer.Option(None), as_json: bool = JsonOpt,
 ) -> None:
     """Follow-up measures (uppföljningsmått) for a period, as tables (--json: one object)."""
-    from store.queries import InvalidQuery, period_measures
+    from store.queries import period_measures
 
-    start, end = _day(period_from, "--from"), _day(period_to, "--to")
-    try:
-        result = _with_pool(lambda pool: period_measures(pool, start, end, unit))
-    except InvalidQuery as err:
-        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
-    data = result.model_dump(mode="json")
+    data = _period_figures(period_measures, period_from, period_to, unit)
     if as_json:
         _echo_json(data)
         return
     _measures_tables(data)
+
+
+def _period_figures(query: Any, period_from: str, period_to: str, unit: str | None) -> Any:
+    """A period's figures from the store, as JSON data; a bad period is a usage error."""
+    from store.queries import InvalidQuery
+
+    start, end = _day(period_from, "--from"), _day(period_to, "--to")
+    try:
+        result = _with_pool(lambda pool: query(pool, start, end, unit))
+    except InvalidQuery as err:
+        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
+    return result.model_dump(mode="json")
 
 
 def _measures_tables(data: dict[str, Any]) -> None:
@@ -702,14 +709,8 @@ def kva(
 ) -> None:
     """KVÅ codes (DV077, AW026, GC001) performed in a period, by sex and unit (GET /measures/kva)."""
     from store.kva import period_kva_counts
-    from store.queries import InvalidQuery
 
-    start, end = _day(period_from, "--from"), _day(period_to, "--to")
-    try:
-        result = _with_pool(lambda pool: period_kva_counts(pool, start, end, unit))
-    except InvalidQuery as err:
-        raise typer.BadParameter(str(err), param_hint=f"--{err.field}") from None
-    data = result.model_dump(mode="json")
+    data = _period_figures(period_kva_counts, period_from, period_to, unit)
     if as_json:
         _echo_json(data)
         return

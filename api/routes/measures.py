@@ -11,7 +11,9 @@ from api.auth import Principal
 from api.deps import MeasureFacts, People, Store
 from api.problems import refusal
 from api.read_models import KvaCountsView, MeasuresView, ok
+from store.eventstore import EventStore
 from store.kva import period_kva_counts
+from store.projections import CaseMeasureFactsProjection
 from store.queries import InvalidQuery, period_measures
 from store.subscription import run_once
 
@@ -43,13 +45,7 @@ async def measures(
 ) -> Any:
     """Follow-up measures (uppföljningsmått) for a period, from the event record; every
     share also by sex and by unit."""
-    unit = measured_unit(principal, unit)
-    await run_once(store, facts)  # fresh figures
-    try:
-        result = await period_measures(store.pool, from_, to, unit)
-    except InvalidQuery as err:
-        raise refusal(err.field, "period_order", str(err)) from None
-    return result.model_dump(mode="json")
+    return await _period_figures(period_measures, principal, store, facts, from_, to, unit)
 
 
 @router.get("/measures/kva", name="kva_counts", response_model=None,
@@ -65,10 +61,18 @@ async def kva_counts(
     """KVÅ registrations (DV077, AW026, GC001) performed in a period, per code, by sex and
     by unit. Counted by the day performed, so a late registration still counts in its
     period; cases closed as opened in error are left out."""
+    return await _period_figures(period_kva_counts, principal, store, facts, from_, to, unit)
+
+
+async def _period_figures(query: Any, principal: Principal, store: EventStore,
+                          facts: CaseMeasureFactsProjection, from_: date, to: date,
+                          unit: str | None) -> Any:
+    """A period's figures for a unit the caller may read, from a projection brought up to
+    date first."""
     unit = measured_unit(principal, unit)
     await run_once(store, facts)  # fresh figures
     try:
-        result = await period_kva_counts(store.pool, from_, to, unit)
+        result = await query(store.pool, from_, to, unit)
     except InvalidQuery as err:
         raise refusal(err.field, "period_order", str(err)) from None
     return result.model_dump(mode="json")
