@@ -70,11 +70,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def migrate(database_url: str) -> list[str]:
-    """Apply every pending migration; return the ids (`NNNN_name`) applied by this call."""
+async def migrate(database_url: str, before: str | None = None) -> list[str]:
+    """Apply every pending migration (with `before`, only those of lower versions: a database
+    as an older release left it, for upgrade tests); return the ids (`NNNN_name`) applied."""
     conn = await asyncpg.connect(database_url)
     try:
-        return await migrate_connection(conn)
+        return await migrate_connection(conn, before)
     finally:
         await conn.close()
 
@@ -97,8 +98,8 @@ async def grant_app_login(database_url: str, role: str, password: str) -> None:
         await conn.close()
 
 
-async def migrate_connection(conn: asyncpg.Connection) -> list[str]:
-    migrations = available_migrations()
+async def migrate_connection(conn: asyncpg.Connection, before: str | None = None) -> list[str]:
+    migrations = [m for m in available_migrations() if before is None or m.version < before]
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
         await conn.execute(_CREATE_TABLE)
