@@ -8,7 +8,9 @@
    ids), each case cut to a prefix of its stream so that the totals come near --cases and
    --events (a prefix of a decided stream is a case still in progress); positions are assigned
    as the event store does ((transaction id << 20) + index). Seeds access_log rows
-   (--access-per-case on average, spread over 2024).
+   (--access-per-case on average, spread over the seeded year). The seeded year starts 244
+   days before --today (default: today in Stockholm), so the API, which reads at its own now,
+   and the store-level queries, which are given --today, read the same moment of the year.
 2. Builds every projection (store.projections.all_projections: case_summary and
    case_measure_facts) with the real code, timing each rebuild, then VACUUM ANALYZE (what
    autovacuum would have done on a live database).
@@ -37,13 +39,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -54,8 +59,10 @@ import asyncpg
 from bench import common
 from store import queries
 from store.access_log import accesses_for_case
+from store.databases import drop_database, with_database
 from store.eventstore import POSITION_SHIFT, EventStore, dumps
 from store.kva import period_kva_counts
+from store.migrate import migrate
 from store.projections import all_projections
 from store.sample_cases import bench_cases
 from store.subscription import rebuild
@@ -63,16 +70,42 @@ from store.subscription import rebuild
 TARGETS_MS = {"case_summary": 20, "case_history": 20, "list": 50, "measures_year": 500}
 ACTORS = [(f"dr-{i}", "physician") for i in range(40)] + [(f"rk-{i}", "coordinator") for i in range(10)]
 PURPOSES = ("care", "coordination", "follow_up")
-TODAY = date(2024, 9, 1)  # "today" for the overdue filter: inside the seeded year
+
+
+@dataclass(frozen=True)
+class SeedYear:
+    """The seeded year around `today`: sick periods start over the 365 days from
+    `first_start`, 244 days before today (as 2024-01-01 is to 2024-09-01), so some cases
+    are on sick leave today, some consents run and others have ended. The store-level
+    queries read at `read_at`; the API reads at its own now, the same day."""
+
+    today: date
+
+    @property
+    def first_start(self) -> date:
+        return self.today - timedelta(days=244)
+
+    @property
+    def read_at(self) -> datetime:
+        return datetime.combine(self.today, datetime.min.time(), UTC) + timedelta(hours=12)
+
+    @property
+    def year(self) -> tuple[date, date]:
+        return self.first_start, self.first_start + timedelta(days=364)
+
+    @property
+    def month(self) -> tuple[date, date]:  # the sixth month of the seeded year
+        first = self.first_start + timedelta(days=152)
+        return first, first + timedelta(days=29)
 
 
 # --- seeding -------------------------------------------------------------------------------
 
 
-def seeded_cases(cases: int, events: int, seed: int = 3) -> Any:
+def seeded_cases(cases: int, events: int, first_start: date, seed: int = 3) -> Any:
     """(case_id, [NewEvent]) for `cases` cases, each a prefix of a decided case, ~`events` total."""
     rng = random.Random(seed)
-    source = bench_cases(10**12)  # endless clones of the decided templates
+    source = bench_cases(10**12, first_start=first_start)  # endless clones of the templates
     mean_target = events / cases
     first = [next(source) for _ in range(200)]
     mean_len = sum(len(e) for _, e in first) / len(first)
@@ -94,7 +127,7 @@ COPY_COLUMNS = ["position", "stream_id", "version", "event_id", "type", "schema_
                 "data", "metadata"]
 
 
-async def seed(url: str, cases: int, events: int, access_per_case: float,
+async def seed(url: str, cases: int, events: int, access_per_case: float, frame: SeedYear,
                chunk: int = 200_000) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
     # The certificate_cases trigger (0120) looks up each certificate's CaseOpened by index; a
@@ -105,7 +138,7 @@ async def seed(url: str, cases: int, events: int, access_per_case: float,
     ids: list[str] = []
     started = time.perf_counter()
     try:
-        gen = seeded_cases(cases, events)
+        gen = seeded_cases(cases, events, frame.first_start)
         done = False
         while not done:
             rows: list[tuple[Any, ...]] = []
@@ -130,7 +163,7 @@ async def seed(url: str, cases: int, events: int, access_per_case: float,
         load_s = time.perf_counter() - started
         # the PDL log: who read which case, spread over the year
         rng = random.Random(5)
-        year = datetime(2024, 1, 1, tzinfo=UTC)
+        year = datetime.combine(frame.first_start, datetime.min.time(), UTC)
         access: list[tuple[Any, ...]] = []
         for case_id in ids:
             for _ in range(rng.randrange(int(2 * access_per_case) + 1)):
@@ -191,34 +224,30 @@ async def typical_values(pool: asyncpg.Pool) -> dict[str, Any]:
             ("phase", "unit_id", "current_grade", "diagnosis_chapter", "sex", "age_band")}
 
 
-#: The instant the consent and grade filters are evaluated at in `list_filters`: inside the
-#: seeded year, where some consents run and others have ended, and many cases are on sick
-#: leave (the API reads at its own now, after every seeded case has ended).
-READ_AT = datetime(2024, 9, 1, 12, tzinfo=UTC)
 #: The open phases: the coordinator's view shows cases still running.
 OPEN_PHASES = ["assessment", "plan", "follow_up"]
 
 
-def list_filters(v: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def list_filters(v: dict[str, Any], frame: SeedYear) -> dict[str, dict[str, Any]]:
     return {
         "none": {},
         "phase": {"phase": v["phase"]},
         "unit": {"unit_ids": [v["unit_id"]]},
         "min_days": {"min_days": 30},
         "max_days": {"max_days": 14},
-        "grade": {"grade": 100, "read_at": READ_AT},  # the grade on that day
+        "grade": {"grade": 100, "read_at": frame.read_at},  # the grade on that day
         "diagnosis_chapter": {"diagnosis_chapter": v["diagnosis_chapter"]},
         "sex": {"sex": v["sex"]},
         "age_band": {"age_band": v["age_band"]},
-        "overdue": {"overdue": True, "today": TODAY},
-        "not_overdue": {"overdue": False, "today": TODAY},
+        "overdue": {"overdue": True, "today": frame.today},
+        "not_overdue": {"overdue": False, "today": frame.today},
         "unanswered_fk": {"unanswered_fk": True},
         "in_coordinator_queue": {"in_coordinator_queue": True},
         "text": {"text": "norr"},
         "physician": {"physician": "dr-7"},  # the console's filters (issue #19)
         "coordination_status": {"coordination_status": queries.NO_COORDINATION_STATUS},
-        "consent_held": {"consent_held": "employer", "read_at": READ_AT},
-        "consent_not_held": {"consent_not_held": "employer", "read_at": READ_AT},
+        "consent_held": {"consent_held": "employer", "read_at": frame.read_at},
+        "consent_not_held": {"consent_not_held": "employer", "read_at": frame.read_at},
         "coordinator_view": {"unit_ids": [v["unit_id"]], "phase": OPEN_PHASES,
                              "min_days": 15, "sort": "next_milestone_at"},
         "page_20": {"offset": 1000},
@@ -235,8 +264,7 @@ def api_filters(v: dict[str, Any]) -> dict[str, dict[str, str]]:
         "phase": {"phase": v["phase"]},
         "min_days": {"min_days": "30"},
         "max_days": {"max_days": "14"},
-        "grade": {"grade": str(v["current_grade"] if v["current_grade"] in (25, 50, 75, 100)
-                               else 100)},
+        "grade": {"grade": "100"},  # the grade today
         "diagnosis_chapter": {"diagnosis_chapter": v["diagnosis_chapter"]},
         "sex": {"sex": v["sex"]},
         "age_band": {"age_band": v["age_band"]},
@@ -263,7 +291,8 @@ async def explain(pool: asyncpg.Pool, calls: list[tuple[str, tuple[Any, ...]]]) 
     return out
 
 
-async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dict[str, Any]:
+async def measure(url: str, ids: list[str], reps: int, measure_reps: int,
+                  frame: SeedYear) -> dict[str, Any]:
     store = await EventStore.connect(url, min_size=2, max_size=4)
     pool = store.pool
     rng = random.Random(9)
@@ -294,7 +323,7 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
         lists: dict[str, Any] = {}
         list_reps = max(5, reps // 4)
         capped: dict[str, Any] = {}
-        for fname, kwargs in list_filters(values).items():
+        for fname, kwargs in list_filters(values, frame).items():
             lists[fname] = await timed(list_reps, lambda i, kw=kwargs: queries.list_cases(pool, **kw))
             lists[fname]["total"] = (await queries.list_cases(pool, **kwargs))[1]
             await record(f"list:{fname}", lambda p, i, kw=kwargs: queries.list_cases(p, **kw))
@@ -313,10 +342,10 @@ async def measure(url: str, ids: list[str], reps: int, measure_reps: int) -> dic
 
         # period_measures: SQL aggregates over case_measure_facts
         measure_periods = {
-            "measures_year": ((date(2024, 1, 1), date(2024, 12, 31)), None),
-            "measures_year_unit": ((date(2024, 1, 1), date(2024, 12, 31)), values["unit_id"]),
-            "measures_month": ((date(2024, 6, 1), date(2024, 6, 30)), None),
-            "measures_month_unit": ((date(2024, 6, 1), date(2024, 6, 30)), values["unit_id"]),
+            "measures_year": (frame.year, None),
+            "measures_year_unit": (frame.year, values["unit_id"]),
+            "measures_month": (frame.month, None),
+            "measures_month_unit": (frame.month, values["unit_id"]),
         }
         for name, (period, unit) in measure_periods.items():
             results[name] = await timed(
@@ -422,6 +451,9 @@ async def pages(store: EventStore, pick: list[str], values: dict[str, Any],
             api_list[name] = {"reps": reps, "p50_ms": round(common.percentile(samples, 50), 2),
                               "p99_ms": round(common.percentile(samples, 99), 2)}
             api_list[name]["p99_vs_floor"] = common.ratio(api_list[name]["p99_ms"], floor_p99)
+            shown = await http.get("/cases", params=params,
+                                   headers={"Authorization": f"Bearer {tokens[0]}"})
+            api_list[name]["total"] = shown.json()["total"]
             common.say(f"  GET /cases {name}: {api_list[name]}")
     out["api_list"] = api_list
     out["api_list_max_vs_floor"] = max(v["p99_vs_floor"] or 0 for v in api_list.values())
@@ -434,50 +466,89 @@ async def pages(store: EventStore, pick: list[str], values: dict[str, Any],
     return out
 
 
+async def seeded_database(admin: str, args: argparse.Namespace,
+                          frame: SeedYear) -> tuple[str, dict[str, Any], list[str]]:
+    """A database seeded and projected: a fresh one, or with --keep NAME the one kept from an
+    earlier run with the same --today (seeded into it the first time; new migrations applied)."""
+    if args.keep:
+        url = with_database(admin, args.keep)
+        conn = await asyncpg.connect(admin)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", args.keep)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{args.keep}"')
+        finally:
+            await conn.close()
+        await migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE TABLE IF NOT EXISTS bench_seed (seed jsonb NOT NULL)")
+            kept = await conn.fetchval("SELECT seed FROM bench_seed")
+            ids = [r[0] for r in await conn.fetch("SELECT case_id FROM case_summary ORDER BY 1")]
+        finally:
+            await conn.close()
+        if kept is not None:
+            seeded = json.loads(kept)
+            if seeded["first_start"] != frame.first_start.isoformat():
+                raise SystemExit(f"--keep {args.keep} was seeded for another --today "
+                                 f"(first start {seeded['first_start']})")
+            common.say(f"reusing {args.keep}: {seeded['cases']:,} cases")
+            return url, seeded, ids
+    else:
+        url = await common.fresh_database(admin, "queries")
+    common.say(f"seeding {args.cases:,} cases / ~{args.events:,} events "
+               f"(sick periods from {frame.first_start}, today {frame.today})")
+    seeded = await seed(url, args.cases, args.events, args.access_per_case, frame)
+    ids = seeded.pop("ids")
+    common.say("rebuilding the projections (case_summary, case_measure_facts)")
+    timings: dict[str, Any] = {}
+    store = await EventStore.connect(url, min_size=1, max_size=2)
+    try:
+        for projection in all_projections():
+            t0 = time.perf_counter()
+            n = await rebuild(store, projection, batch_size=25_000)
+            took = time.perf_counter() - t0
+            timings[projection.name] = {"events": n, "seconds": round(took, 1),
+                                        "events_per_s": round(n / took)}
+            common.say(f"  {projection.name}: {timings[projection.name]}")
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        summaries = await conn.fetchval("SELECT count(*) FROM case_summary")
+        facts = await conn.fetchval("SELECT count(*) FROM case_measure_facts")
+        sizes = {t: round(await conn.fetchval(
+            "SELECT pg_total_relation_size($1::regclass)", t) / 2**20, 1)
+            for t in ("case_summary", "case_state", "case_measure_facts",
+                      "case_measure_state")}
+        heap = round(await conn.fetchval(
+            "SELECT pg_relation_size('case_summary')") / 2**20, 1)
+        seeded.update({"first_start": frame.first_start.isoformat(), "rebuild": timings,
+                       "case_summary_rows": summaries, "case_measure_facts_rows": facts,
+                       "table_mb_with_indexes": sizes, "case_summary_heap_mb": heap})
+        if args.keep:
+            await conn.execute("INSERT INTO bench_seed VALUES ($1::jsonb)", json.dumps(seeded))
+    finally:
+        await conn.close()
+    return url, seeded, ids
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    frame = SeedYear(args.today)
     result: dict[str, Any] = {"config": {"cases": args.cases, "events": args.events,
                                          "reps": args.reps, "measure_reps": args.measure_reps,
-                                         "access_per_case": args.access_per_case}}
+                                         "access_per_case": args.access_per_case,
+                                         "today": frame.today.isoformat()}}
     with common.postgres(args.database_url, durable=True) as (admin, _server):
-        url = await common.fresh_database(admin, "queries")
+        url, seeded, ids = await seeded_database(admin, args, frame)
         try:
-            common.say(f"seeding {args.cases:,} cases / ~{args.events:,} events")
-            seeded = await seed(url, args.cases, args.events, args.access_per_case)
-            ids = seeded.pop("ids")
-            common.say("rebuilding the projections (case_summary, case_measure_facts)")
-            timings: dict[str, Any] = {}
-            store = await EventStore.connect(url, min_size=1, max_size=2)
-            try:
-                for projection in all_projections():
-                    t0 = time.perf_counter()
-                    n = await rebuild(store, projection, batch_size=25_000)
-                    took = time.perf_counter() - t0
-                    timings[projection.name] = {"events": n, "seconds": round(took, 1),
-                                                "events_per_s": round(n / took)}
-                    common.say(f"  {projection.name}: {timings[projection.name]}")
-            finally:
-                await store.close()
-            conn = await asyncpg.connect(url)
-            try:
-                await conn.execute("VACUUM ANALYZE")
-                summaries = await conn.fetchval("SELECT count(*) FROM case_summary")
-                facts = await conn.fetchval("SELECT count(*) FROM case_measure_facts")
-                sizes = {t: round(await conn.fetchval(
-                    "SELECT pg_total_relation_size($1::regclass)", t) / 2**20, 1)
-                    for t in ("case_summary", "case_state", "case_measure_facts",
-                              "case_measure_state")}
-                heap = round(await conn.fetchval(
-                    "SELECT pg_relation_size('case_summary')") / 2**20, 1)
-            finally:
-                await conn.close()
-            seeded.update({"rebuild": timings, "case_summary_rows": summaries,
-                           "case_measure_facts_rows": facts, "table_mb_with_indexes": sizes,
-                           "case_summary_heap_mb": heap})
             result["seed"] = seeded
             common.say(f"seeded: {seeded}")
-            result.update(await measure(url, ids, args.reps, args.measure_reps))
+            result.update(await measure(url, ids, args.reps, args.measure_reps, frame))
         finally:
-            await common.drop_database(admin, url)
+            if not args.keep:
+                await drop_database(admin, url)
     return result
 
 
@@ -491,6 +562,13 @@ def main() -> None:
                         help="repetitions of each period_measures call")
     parser.add_argument("--access-per-case", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--today", type=date.fromisoformat,
+                        default=datetime.now(ZoneInfo("Europe/Stockholm")).date(),
+                        help="the day read at (default: today); sick periods start 244 days "
+                             "before it, over a year")
+    parser.add_argument("--keep", metavar="NAME", default=None,
+                        help="seed into database NAME once and keep it (with --database-url): "
+                             "later runs with the same --today reuse it")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     common.protect_stdout()
@@ -501,7 +579,7 @@ def main() -> None:
                    f"{result['floor']['p99_ms']} ms):")
         for name, v in api_list.items():
             common.say(f"  {name:22s} p50 {v['p50_ms']:8.2f}  p99 {v['p99_ms']:8.2f} ms  "
-                       f"{v['p99_vs_floor']:7.1f}x floor")
+                       f"{v['p99_vs_floor']:7.1f}x floor  total {v['total']:,}")
     for name, plans in result.get("explain", {}).items():  # stderr; in the JSON too
         common.say(f"\nEXPLAIN (ANALYZE, BUFFERS) of {name}:")
         for p in plans:

@@ -37,10 +37,12 @@ the SDK's own Prometheus endpoint: `temporal_runtime(settings)`, SJUKFALL_TEMPOR
 Milestone lateness
 ------------------
 A milestone of day N is due when day N begins (00:00 Europe/Stockholm from the sick-period
-start). A case opened on day 20, or a start corrected backwards, fires past milestones at once,
-which is not a delay of the system: lateness is measured from max(due, when the start that made
-it due was recorded), so it shows how long the timer took to fire and be recorded (worker
-down, task queue backlog, append retries).
+start); a chain milestone (90/180/365) of a case linked to an earlier period is due on its own
+day N - chain_days_before. A case opened on day 20, a start corrected backwards or a chain
+linked late fires past milestones at once, which is not a delay of the system: lateness is
+measured from max(due, when the start and the link that made it due were recorded), so it
+shows how long the timer took to fire and be recorded (worker down, task queue backlog,
+append retries).
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ from prometheus_client import (
     generate_latest,
 )
 
+from domain.calendar import CHAIN_MILESTONE_DAYS
 from infra.logs import get_logger
 from store.metrics_queries import (
     cases_by_phase,
+    latest_chain_link,
     latest_sick_period_start,
     notification_recipients,
     projection_lag,
@@ -183,6 +187,7 @@ class _Lru:
 _counted = _Lru(200_000)  # event ids already counted in this process
 _recipients = _Lru(50_000)  # notification id -> recipient (NotificationSent/Failed carry no recipient)
 _starts = _Lru(50_000)  # case id -> (sick-period start, instant that start was recorded)
+_chains = _Lru(50_000)  # case id -> (chain days carried over, instant that link was recorded)
 
 
 def _phases() -> tuple[str, ...]:
@@ -233,10 +238,20 @@ async def observe_append(
 
 
 def _remember(event: Event) -> None:
-    from domain.events import CaseOpened, NotificationRequested, SickPeriodStartCorrected
+    from domain.events import (
+        CaseOpened,
+        NotificationRequested,
+        RehabChainLinked,
+        RehabChainUnlinked,
+        SickPeriodStartCorrected,
+    )
 
     if isinstance(event, (CaseOpened, SickPeriodStartCorrected)):  # store.metrics_queries.START_EVENTS
         _starts.put(event.case_id, (event.sick_period_start, event.occurred_at))
+    elif isinstance(event, RehabChainLinked):  # and Unlinked: store.metrics_queries.CHAIN_EVENTS
+        _chains.put(event.case_id, (event.chain_days_before, event.occurred_at))
+    elif isinstance(event, RehabChainUnlinked):
+        _chains.put(event.case_id, (0, event.occurred_at))
     elif isinstance(event, NotificationRequested):
         _recipients.put(event.notification_id, event.recipient)
 
@@ -248,6 +263,9 @@ async def _resolve(pool: asyncpg.Pool, events: Sequence[Event]) -> None:
             start = await latest_sick_period_start(pool, event.case_id, event.version)
             if start is not None:
                 _starts.put(event.case_id, start)
+        if (event.type == "MilestoneReached" and getattr(event, "day", None) in CHAIN_MILESTONE_DAYS
+                and _chains.get(event.case_id) is None):
+            _chains.put(event.case_id, await latest_chain_link(pool, event.case_id, event.version))
     from domain.events import NotificationFailed, NotificationSent
 
     missing = [e.notification_id for e in events
@@ -292,14 +310,19 @@ def milestone_lateness(event: Any) -> float | None:
     if known is None:
         return None
     start, start_recorded_at = known
-    due = max(day_start(start, event.day), start_recorded_at)
+    day, made_due_at = event.day, start_recorded_at
+    if day in CHAIN_MILESTONE_DAYS:
+        chain_days, linked_at = _chains.get(event.case_id) or (0, None)
+        day -= chain_days
+        made_due_at = max(made_due_at, linked_at or made_due_at)
+    due = max(day_start(start, day), made_due_at)
     seconds: float = max(0.0, (event.occurred_at - due).total_seconds())
     return seconds
 
 
 def forget() -> None:
     """Drop what this process remembers (tests)."""
-    for lru in (_counted, _recipients, _starts):
+    for lru in (_counted, _recipients, _starts, _chains):
         lru.clear()
 
 

@@ -27,6 +27,14 @@ WHERE stream_id = $1 AND type = ANY($2::text[]) AND version < $3
 ORDER BY version DESC LIMIT 1
 """
 
+CHAIN_EVENTS = ("RehabChainLinked", "RehabChainUnlinked")
+
+_LATEST_CHAIN = """
+SELECT coalesce((data->>'chain_days_before')::int, 0), data->>'occurred_at' FROM events
+WHERE stream_id = $1 AND type = ANY($2::text[]) AND version < $3
+ORDER BY version DESC LIMIT 1
+"""
+
 _RECIPIENTS = "SELECT event_id, data->>'recipient' FROM events WHERE event_id = ANY($1::text[])"
 
 _CASES_BY_PHASE = "SELECT phase, count(*) FROM case_summary GROUP BY phase"
@@ -58,6 +66,17 @@ async def latest_sick_period_start(
     if row is None:
         return None
     return date.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+
+
+async def latest_chain_link(
+    pool: asyncpg.Pool | Conn, case_id: str, before_version: int
+) -> tuple[int, datetime | None]:
+    """The rehabilitation-chain days the case carried over from an earlier period as recorded
+    before `before_version` (0: none), and when that link was recorded (None: never linked)."""
+    row = await pool.fetchrow(_LATEST_CHAIN, case_id, list(CHAIN_EVENTS), before_version)
+    if row is None:
+        return 0, None
+    return int(row[0]), datetime.fromisoformat(row[1])
 
 
 async def notification_recipients(

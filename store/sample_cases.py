@@ -236,14 +236,14 @@ def to_new_events(events: list[Event], **metadata: Any) -> list[NewEvent]:
 
 
 def bench_cases(
-    total_events: int, seed: int = 11, templates: int = 200
+    total_events: int, seed: int = 11, templates: int = 200, first_start: date = date(2024, 1, 1)
 ) -> Iterator[tuple[str, list[NewEvent]]]:
     """About `total_events` events as whole cases, for the rebuild benchmark (lazily).
 
     Deciding a million events takes minutes, so `templates` distinct cases are decided once and
     cloned under new case ids (ids, event ids and case_id fields rewritten).
     """
-    base = list(sample_cases(templates, seed=seed, prefix="tmpl"))
+    base = list(sample_cases(templates, seed=seed, first_start=first_start, prefix="tmpl"))
     records = [(cid, [event_to_record(e) for e in evs]) for cid, evs in base]
     produced = 0
     n = 0

@@ -28,6 +28,7 @@ from domain.commands import (
     RecordPlanFollowUp,
 )
 from domain.events import Event
+from domain.rehab_chain import ChainLink
 from infra import metrics
 from infra.embedded import free_port
 from store.eventstore import EventStore
@@ -264,6 +265,29 @@ async def test_a_case_opened_on_day_20_is_not_reported_as_twelve_days_late(
     await case.run(ReachMilestone(actor=SYSTEM, day=8), opened_at + timedelta(seconds=2))
     after = parse(metrics.generate_latest().decode())
     assert delta(after, before, "sjukfall_milestone_lateness_seconds_sum", day="8") == pytest.approx(2)
+
+
+async def test_a_chain_milestone_of_a_linked_case_is_timed_from_its_own_day(
+    activities: CaseActivities,
+) -> None:
+    """60 chain days carried over from an earlier period: chain day 90 falls on this case's
+    own day 30, so firing it 5 minutes into own day 30 is 5 minutes late (not "early")."""
+    start = date(2025, 3, 3)
+    case = Case(activities, start)
+    await case.run(OpenCase(actor=PHYSICIAN, case_id=case.state.case_id, patient_id=PNR,
+                            unit_id="vc-norr", sick_period_start=start,
+                            certificate=certificate(start, 1, 60),
+                            rehab_chain=ChainLink(earlier_case_id="earlier",
+                                                  earlier_sick_period_end=start - timedelta(days=20),
+                                                  chain_days_before=60)),
+                   day_start(start, 1) + timedelta(hours=9))
+    assert case.state.milestone_date(90) == start + timedelta(days=29)
+    metrics.forget()  # a restarted worker looks the link up in the record
+    before = parse(metrics.generate_latest().decode())
+    await case.run(ReachMilestone(actor=SYSTEM, day=90), day_start(start, 30) + timedelta(minutes=5))
+    after = parse(metrics.generate_latest().decode())
+    assert delta(after, before, "sjukfall_milestone_lateness_seconds_count", day="90") == 1
+    assert delta(after, before, "sjukfall_milestone_lateness_seconds_sum", day="90") == 5 * 60
 
 
 # --- the API's /metrics: gauges from the database ------------------------------------------
