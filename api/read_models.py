@@ -100,7 +100,7 @@ class CaseListPage(BaseModel):
     """A page of the case list."""
 
     total: int = Field(description=(
-        "Cases matching the filters; counting stops at 10,000 (or at the end of the page "
+        "Cases matching the filters; counting stops at 1,000 (or at the end of the page "
         "asked for, if later): see total_is_lower_bound."), examples=[132])
     total_is_lower_bound: bool = Field(
         default=False, description="More than `total` cases match (counting stopped there).",

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api import bodies
@@ -25,6 +25,7 @@ from api.case_access import (
 )
 from api.commands import domain_problem, open_case, update_id
 from api.deps import INT32, AppSettings, Care, CaseId, IdempotencyKey, People, Pool, Temporal
+from api.json_body import json_body
 from api.problems import refusal
 from api.purpose import Purpose
 from api.read_models import CaseKvaView, CaseListPage, CaseSummaryView, HistoryPage, ok
@@ -119,7 +120,7 @@ async def cases(
     descending: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT32)] = 0,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """Cases the caller's units may see (ops: all), filtered like Rehabstöd's list. Each
     case shown is a read of it: one PDL entry per case, written in one statement. With
     `patient_id`: that patient's cases (a search by identity number, logged as `find`)."""
@@ -144,8 +145,10 @@ async def cases(
                           role=principal.role, units=list(principal.units),
                           case_ids=[r["case_id"] for r in rows], action="list",
                           purpose=purpose)
-    return {"total": min(total, cap), "total_is_lower_bound": total_is_lower_bound(total, cap),
-            "limit": limit, "offset": offset, "items": [shown(principal, r) for r in rows]}
+    return json_body({"total": min(total, cap),
+                      "total_is_lower_bound": total_is_lower_bound(total, cap),
+                      "limit": limit, "offset": offset,
+                      "items": [shown(principal, r) for r in rows]})
 
 
 @router.get("/cases/{case_id}", response_model=None,
@@ -168,7 +171,7 @@ async def case_summary(request: Request, case_id: CaseId, purpose: Purpose,
             responses=ok(HistoryPage, "A page of the case's history"))
 async def events(request: Request, case_id: CaseId, purpose: Purpose, principal: People,
                  pool: Pool, from_version: Annotated[int, Query(ge=0, le=INT32)] = 0,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> dict[str, Any]:
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> Response:
     """The case's full event history in order, paged by version."""
     row = await case_row(request, principal, case_id)
     records = await case_events(pool, case_id, from_version)
@@ -177,11 +180,11 @@ async def events(request: Request, case_id: CaseId, purpose: Purpose, principal:
     items = [{"version": e.version, "type": e.type, "event_id": e.event_id,
               "schema_version": e.schema_version, "recorded_at": e.recorded_at,
               "data": e.data} for e in page]
-    return {
+    return json_body({
         "case_id": case_id,
         "items": shown(principal, items, row["protected_identity"]),
         "next_from_version": page[-1].version if len(records) > limit else None,
-    }
+    })
 
 
 @router.get("/cases/{case_id}/kva", name="case_kva", response_model=None,

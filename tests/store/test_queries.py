@@ -12,7 +12,14 @@ from domain import fold, summarize
 from domain.measures import compute_measures
 from store.eventstore import EventStore
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
-from store.queries import InvalidQuery, case_events, get_case_summary, list_cases, period_measures
+from store.queries import (
+    InvalidQuery,
+    case_events,
+    get_case_summary,
+    list_cases,
+    period_measures,
+    total_is_lower_bound,
+)
 from store.sample_cases import sample_cases, to_new_events
 from store.subscription import run_once
 
@@ -59,6 +66,10 @@ def is_overdue(s: Any) -> bool:
         ({"phase": ["plan", "follow_up"]}, lambda s: s.phase in ("plan", "follow_up")),
         ({"unit_ids": ["vc-norr", "psyk-2"]}, lambda s: s.unit_id in ("vc-norr", "psyk-2")),
         ({"unit_ids": []}, lambda s: False),
+        ({"unit_ids": ["psyk-2"]}, lambda s: s.unit_id == "psyk-2"),  # one unit: `=`
+        ({"unit_ids": ["psyk-2"], "text": "M"},  # a text search keeps the units a filter
+         lambda s: s.unit_id == "psyk-2" and "M" in (s.diagnosis_code or "")),
+        ({"unit_ids": ["psyk-2", "vc-norr"], "text": "norr"}, lambda s: s.unit_id == "vc-norr"),
         ({"min_days": 30, "max_days": 90}, lambda s: 30 <= s.days <= 90),
         ({"grade": 50, "read_at": READ_AT}, lambda s: GRADE_READ[s.case_id] == 50),
         ({"grade": 100, "read_at": READ_AT}, lambda s: GRADE_READ[s.case_id] == 100),
@@ -110,6 +121,24 @@ async def test_sorting_and_paging_walk_every_row_once_in_order(store: EventStore
     assert len(seen) == len(CASES) and len(ids(seen)) == len(CASES)
     keys = [(-r["days"], r["case_id"]) for r in seen]
     assert keys == sorted(keys)
+
+
+async def test_a_grade_page_is_sorted_and_paged_like_any_other(store: EventStore) -> None:
+    want = expected(lambda s: GRADE_READ[s.case_id] == 100)
+    first, total = await list_cases(store.pool, grade=100, read_at=READ_AT, limit=3)
+    rest, _ = await list_cases(store.pool, grade=100, read_at=READ_AT, limit=1000, offset=3)
+    assert total == len(want) > 3
+    assert ids(first + rest) == want and len(first + rest) == len(want)
+    starts = [(r["sick_period_start"], r["case_id"]) for r in first + rest]
+    assert starts == sorted(starts)
+
+
+async def test_a_capped_count_stops_one_past_the_cap(store: EventStore) -> None:
+    """What "Fler än N" rests on: the count stops at cap + 1, the page is whole."""
+    rows, total = await list_cases(store.pool, limit=5, count_limit=4)
+    assert total == 5 and total_is_lower_bound(total, 4) and len(rows) == 5
+    rows, total = await list_cases(store.pool, limit=5, count_limit=len(CASES))
+    assert total == len(CASES) and not total_is_lower_bound(total, len(CASES))
 
 
 async def test_unknown_sort_columns_are_refused_not_interpolated(store: EventStore) -> None:
