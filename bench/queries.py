@@ -91,12 +91,15 @@ class SeedYear:
 
     @property
     def year(self) -> tuple[date, date]:
-        return self.first_start, self.first_start + timedelta(days=364)
+        """The follow-up measures' year: the twelve months up to yesterday (a follow-up
+        looks back; the seeded cases that start after today are not in it)."""
+        return self.today - timedelta(days=365), self.today - timedelta(days=1)
 
     @property
-    def month(self) -> tuple[date, date]:  # the sixth month of the seeded year
-        first = self.first_start + timedelta(days=152)
-        return first, first + timedelta(days=29)
+    def month(self) -> tuple[date, date]:
+        """The last whole calendar month before today."""
+        last = self.today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
 
 
 # --- seeding -------------------------------------------------------------------------------
