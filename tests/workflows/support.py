@@ -48,7 +48,7 @@ async def skip_to(env: WorkflowEnvironment, target: datetime) -> None:
             await env.sleep(min(target - now, timedelta(days=1)))
         except RPCError:
             failures += 1
-            if failures > 5:
+            if failures > 15:  # a server that never gets there still fails by the test timeout
                 raise
 
 
