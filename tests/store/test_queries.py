@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from domain import fold, summarize
 from domain.measures import compute_measures
+from domain.summary import as_read_at
 from store.eventstore import EventStore
 from store.projections import CaseMeasureFactsProjection, CaseSummaryProjection
 from store.queries import (
@@ -130,6 +131,29 @@ async def test_a_grade_page_is_sorted_and_paged_like_any_other(store: EventStore
     assert total == len(want) > 3
     assert ids(first + rest) == want and len(first + rest) == len(want)
     starts = [(r["sick_period_start"], r["case_id"]) for r in first + rest]
+    assert starts == sorted(starts)
+
+
+@pytest.mark.parametrize("held", [True, False])
+async def test_a_consent_page_is_sorted_and_paged_like_any_other(
+    store: EventStore, held: bool
+) -> None:
+    """The consent filters read the page's ids by an index first (0150), then the rows.
+    Read as the API reads: at an instant after every consent was given."""
+    at = max(e.occurred_at for _, evs in CASES for e in evs) + timedelta(seconds=1)
+    holds = {cid: "employer" in as_read_at(fold(evs), at).get("consents", {})
+             for cid, evs in CASES}
+    want = {cid for cid, h in holds.items() if h == held}
+    field = "consent_held" if held else "consent_not_held"
+    pages: list[dict[str, Any]] = []
+    for offset in range(0, len(CASES), 7):
+        rows, total = await list_cases(store.pool, read_at=at, limit=7, offset=offset,
+                                       **{field: "employer"})
+        assert total == len(want)
+        pages += rows
+    assert 0 < len(want) < len(CASES)
+    assert ids(pages) == want and len(pages) == len(want)
+    starts = [(r["sick_period_start"], r["case_id"]) for r in pages]
     assert starts == sorted(starts)
 
 
