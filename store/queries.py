@@ -256,10 +256,10 @@ async def list_cases(
               if grade is not None else f"case_summary {clause}")
     page_sql = (f"SELECT {columns} FROM {source} "
                 f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}")
-    if (consent_held or consent_not_held) and grade is None:
-        # The page's case ids first, by the start order's index with the consents in it
-        # (0150: an index-only scan past the many old cases whose consents have ended),
-        # then those rows.
+    if (consent_held or consent_not_held or text) and grade is None:
+        # The page's case ids first, by the start order's index that holds what these
+        # filters read (0150: an index-only scan past the many cases that do not match, for
+        # consent held the old cases whose consents have ended), then those rows.
         page_sql = (f"SELECT {columns} FROM case_summary WHERE case_id = ANY(ARRAY("
                     f"SELECT case_id FROM case_summary {clause} ORDER BY {order} "
                     f"LIMIT ${len(args) - 1} OFFSET ${len(args)})) ORDER BY {order}")

@@ -157,6 +157,19 @@ async def test_a_consent_page_is_sorted_and_paged_like_any_other(
     assert starts == sorted(starts)
 
 
+async def test_a_text_search_page_is_sorted_and_paged_like_any_other(store: EventStore) -> None:
+    want = expected(lambda s: "M" in (s.diagnosis_code or ""))
+    pages: list[dict[str, Any]] = []
+    for offset in range(0, len(CASES), 7):
+        rows, total = await list_cases(store.pool, text="m", unit_ids=["vc-norr", "psyk-2",
+                                       "vc-syd", "ortoped-1", "vc-ost"], limit=7, offset=offset)
+        assert total == len(want)
+        pages += rows
+    assert 0 < len(want) < len(CASES) and ids(pages) == want and len(pages) == len(want)
+    starts = [(r["sick_period_start"], r["case_id"]) for r in pages]
+    assert starts == sorted(starts)
+
+
 async def test_a_capped_count_stops_one_past_the_cap(store: EventStore) -> None:
     """What "Fler än N" rests on: the count stops at cap + 1, the page is whole."""
     rows, total = await list_cases(store.pool, limit=5, count_limit=4)
