@@ -123,7 +123,7 @@ def test_closing_records_why_and_a_reopened_case_returns_to_its_phase() -> None:
         (lambda c: None, "assessment"),
         (lambda c: c.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(3)), "plan"),
         (lambda c: (c.do(EstablishPlan(actor=PHYSICIAN, plan=plan(40)), at(3)),
-                    c.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + 3 * D))),
+                    c.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + 2 * D))),
          "follow_up"),
     ):
         c = opened(cert=certificate(last=10))
