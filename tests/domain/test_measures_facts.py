@@ -97,7 +97,8 @@ def from_facts(facts: CaseFacts | None, period_from: date, period_to: date) -> d
         }
         days = facts.answer_days
         view["answer_days"] = (len(days), max(days, default=None),
-                               round(statistics.fmean(days), 2) if days else None)
+                               round(statistics.fmean(days), 2) if days else None,
+                               float(statistics.median(days)) if days else None)
     return view
 
 
@@ -121,7 +122,8 @@ def from_fold(m: Measures) -> dict[str, Any]:
                          "komplt_per_certificate")
         }
         answer = m.fk_answer_days
-        view["answer_days"] = (answer.count, answer.max_days, answer.mean_days)
+        view["answer_days"] = (answer.count, answer.max_days, answer.mean_days,
+                               answer.median_days)
     return view
 
 
@@ -138,6 +140,7 @@ def assert_facts_agree(events: list[Event]) -> None:
         facts = case_facts(fold(known)) if known else None
         for period_from in (period_to - timedelta(days=30), START - timedelta(days=400)):
             m = compute_measures(events, period_from, period_to)
+            assert (m.period_from, m.period_to, m.unit_id) == (period_from, period_to, None)
             assert from_facts(facts, period_from, period_to) == from_fold(m), period_to
 
 
