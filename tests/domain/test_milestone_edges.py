@@ -89,3 +89,31 @@ def test_released_rules_send_only_the_latest_certificate_on_day_14_unless_alread
     sent = [e.parameters["certificate_id"] for e in case.events[before:]
             if e.type == "NotificationRequested" and e.kind == "certificate_to_fk"]
     assert sent == to_fk
+
+
+def fk_sends(case: Case) -> list[str]:
+    return [e.parameters["certificate_id"] for e in case.of_type("NotificationRequested")
+            if e.kind == "certificate_to_fk"]
+
+
+@pytest.mark.parametrize("last,missing", [(7, True), (8, False)])
+def test_day_8_asks_the_patient_for_a_certificate_covering_day_8(last: int, missing: bool) -> None:
+    case = reach(8, last)
+    assert ("no_certificate_for_day_8" in findings(case, 8)) is missing
+    notes = [e.parameters for e in case.of_type("NotificationRequested")
+             if e.kind == "certificate_required_day_8"]
+    assert notes == ([{"day": "8"}] if missing else [])
+
+
+@pytest.mark.parametrize("last,job_seeker", [(7, False), (8, True)])
+def test_a_job_seekers_certificate_through_day_8_goes_to_fk_on_day_8(
+    last: int, job_seeker: bool
+) -> None:
+    case = reach(8, last, occupations=["ARBETSSOKANDE"])
+    assert ("job_seeker" in findings(case, 8)) is job_seeker
+    assert fk_sends(case) == (["c1"] if job_seeker else [])
+
+
+@pytest.mark.parametrize("last,sent", [(14, False), (15, True)])
+def test_a_certificate_reaching_day_15_goes_to_fk_on_day_14(last: int, sent: bool) -> None:
+    assert fk_sends(reach(14, last)) == (["c1"] if sent else [])
