@@ -4,15 +4,21 @@ finds is recorded by name, and its notices carry their dates and reasons."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from domain import decide, fold, next_timer
-from domain.commands import RecordCertificate, SendCertificateToFk
+from domain.commands import (
+    EstablishPlan,
+    RecordCertificate,
+    RecordPlanFollowUp,
+    SendCertificateToFk,
+)
 from domain.rules import RELEASED
-from tests.domain.support import PHYSICIAN, Case, at, certificate, opened
+from tests.domain.support import PHYSICIAN, START, Case, at, certificate, opened
+from tests.domain.test_decider import plan
 
 CONSENTS = (("employer", "share_information"), ("multimodal_team", "coordination"),
             ("coordinator", "coordination"), ("fk", "share_information"))
@@ -117,3 +123,18 @@ def test_a_job_seekers_certificate_through_day_8_goes_to_fk_on_day_8(
 @pytest.mark.parametrize("last,sent", [(14, False), (15, True)])
 def test_a_certificate_reaching_day_15_goes_to_fk_on_day_14(last: int, sent: bool) -> None:
     assert fk_sends(reach(14, last)) == (["c1"] if sent else [])
+
+
+def test_a_late_certificate_raises_a_flag_of_a_milestone_already_reached() -> None:
+    # day 60 passed with the leave ending on day 59; a certificate recorded on day 61 runs
+    # it to day 90: the employer's plan is now missing (the follow-up was done)
+    case = opened(cert=certificate(last=59))
+    case.do(EstablishPlan(actor=PHYSICIAN, plan=plan(20)), at(5))
+    case.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=19)), at(20))
+    case.advance(at(61))
+    assert "employer_return_plan_missing" not in case.state.flags
+    case.do(RecordCertificate(actor=PHYSICIAN,
+                              certificate=certificate("c2", first=60, last=90, issued=61)))
+    assert "employer_return_plan_missing" in case.state.flags
+    late = [e for e in case.of_type("MilestoneDutiesDoneLate") if e.day == 60]
+    assert [(e.duties, "employer_return_plan_missing" in e.findings) for e in late] == [([], True)]
