@@ -138,3 +138,22 @@ def test_fks_reminder_names_the_message_it_chases(case: Case) -> None:
         "physician", "share_information", "fk_reminder_received", {"message_id": "fk-1"}
     )
     assert case.state.fk_messages["fk-2"].status == "CLOSED"
+
+
+def test_an_answer_delivered_after_a_completion_closed_the_request_leaves_it_closed(
+    case: Case,
+) -> None:
+    receive(case, inbound())  # KOMPLT about c1
+    request(case, outbound("care-1", "KOMPLT", answer_to={"message_id": "fk-1"}))
+    case.do(
+        RecordCertificate(
+            actor=PHYSICIAN,
+            certificate=certificate("c2", last=60, issued=22,
+                                    relation={"kind": "KOMPLT", "certificate_id": "c1"}),
+        ),
+        at(22),
+    )
+    delivered = deliver(case, "care-1")
+    assert [e.type for e in delivered] == ["NotificationSent", "FkMessageSent"]
+    request_record = case.state.fk_messages["fk-1"]
+    assert (request_record.status, request_record.resolved_by) == ("CLOSED", "c2")

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from domain import DomainError, decide, fold
 from domain.calendar import start_of
 from domain.commands import (
+    CloseCase,
     Command,
     EstablishPlan,
     GiveConsent,
@@ -208,3 +209,14 @@ def test_the_facts_of_chosen_cases_give_their_measures() -> None:
     b = opened(cert=certificate(last=90, occupations=["ARBETSSOKANDE"]), case_id="b")
     b.advance(at(200))
     assert_facts_agree(b.events)
+
+
+def test_the_facts_of_a_case_still_open_after_its_last_day_and_of_one_opened_in_error() -> None:
+    # on sick leave days 1-10; still open on day 14 (the merge gap runs), closed by day 30
+    c = opened(cert=certificate(last=10), case_id="c")
+    c.advance(at(40))
+    assert_facts_agree(c.events)
+    wrong = opened(cert=certificate(last=40), case_id="d")
+    wrong.do(CloseCase(actor=PHYSICIAN, reason="opened_in_error"), at(2))
+    assert case_facts(wrong.state) is None
+    assert_facts_agree(wrong.events)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from domain import initial_state, summarize
 from domain.calendar import start_of
 from domain.commands import CloseCase, EstablishPlan, OpenCase, SetCoordinationStatus
@@ -76,3 +78,12 @@ def test_a_running_case_row_and_the_same_case_closed() -> None:
         "closed_reason": "return_to_work_full",
     })
     assert summarize(case.state) == closed
+
+
+@pytest.mark.parametrize("last,queued", [(30, False), (31, True)])
+def test_a_case_on_leave_past_day_30_without_a_coordination_status_is_queued(
+    last: int, queued: bool
+) -> None:
+    case = opened(cert=certificate(last=last))
+    case.advance(at(30, 1))
+    assert summarize(case.state).in_coordinator_queue is queued
