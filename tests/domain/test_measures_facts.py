@@ -27,6 +27,7 @@ from domain.commands import (
     GiveConsent,
     OpenCase,
     PerformCoordination,
+    ReceiveFkMessage,
     RecordCertificate,
     RecordEmployerReturnPlan,
     RecordPlanFollowUp,
@@ -36,6 +37,7 @@ from domain.fk import OutboundFkMessage
 from domain.measures import CaseFacts, Measures, case_facts, compute_measures, length_bucket
 from tests.domain.support import (
     COORDINATOR,
+    FK_GATEWAY,
     PATIENT,
     PHYSICIAN,
     PNR,
@@ -58,7 +60,7 @@ from tests.domain.test_properties import (
 from tests.domain.test_summary_and_measures import WOMAN
 
 #: Period ends from before day 1 to long after the case closed.
-PERIOD_ENDS = [START + timedelta(days=d) for d in (-1, 0, 13, 29, 30, 31, 59, 120, 700)]
+PERIOD_ENDS = [START + timedelta(days=d) for d in (-1, 0, 13, 14, 20, 29, 30, 31, 59, 120, 700)]
 
 
 def from_facts(facts: CaseFacts | None, period_from: date, period_to: date) -> dict[str, Any]:
@@ -198,6 +200,10 @@ def test_the_facts_of_chosen_cases_give_their_measures() -> None:
     a.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=21, last=90)),
          at(21))
     send(a, outbound("ans-1", "KOMPLT", answer_to={"message_id": "k-1"}), at(23))
+    receive(a, inbound("k-2", "KONTKT", patient_id=WOMAN))  # never answered
+    send(a, outbound("q-1", "AVSTMN"), at(24))  # care's own question, answered by FK
+    a.do(ReceiveFkMessage(actor=FK_GATEWAY, message=inbound(
+        "a-1", "AVSTMN", patient_id=WOMAN, answer_to={"message_id": "q-1"})), at(26))
     a.do(PerformCoordination(actor=COORDINATOR, kind="internal",
                              performed_on=START + timedelta(days=22)))
     a.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + timedelta(days=24)), at(25))
@@ -220,3 +226,34 @@ def test_the_facts_of_a_case_still_open_after_its_last_day_and_of_one_opened_in_
     wrong.do(CloseCase(actor=PHYSICIAN, reason="opened_in_error"), at(2))
     assert case_facts(wrong.state) is None
     assert_facts_agree(wrong.events)
+
+
+def test_the_facts_of_a_case_without_certificate_and_of_a_late_employer_plan() -> None:
+    bare = opened(case_id="e")
+    bare.advance(at(40))
+    assert_facts_agree(bare.events)
+    late = opened(cert=certificate(last=90), case_id="f")
+    late.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=START + timedelta(days=30)),
+            at(31))  # day 31: not by day 30
+    late.advance(at(120))
+    assert_facts_agree(late.events)
+    # 14 days, then a certificate from day 15: on day 15 the case has 15 days ("15-30")
+    longer = opened(cert=certificate(last=14), case_id="g")
+    longer.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=15, last=40)),
+              at(15))
+    assert_facts_agree(longer.events)
+    on_day_15 = compute_measures(longer.events, START, START + timedelta(days=14))
+    assert on_day_15.ongoing.by_length == {"15-30": 1}
+
+
+def test_shares_by_sex_and_unit_and_to_four_decimals() -> None:
+    man = opened(cert=certificate(last=60), case_id="m1")
+    man.do(EstablishPlan(actor=PHYSICIAN, plan=plan(25)), at(5))
+    other = opened(cert=certificate(last=60), case_id="m2", unit_id="vc-syd")
+    woman = opened(cert=certificate(last=60), case_id="w1", patient_id=WOMAN, unit_id="vc-syd")
+    m = compute_measures(man.events + other.events + woman.events, START, START + timedelta(days=9))
+    assert (m.with_plan.numerator, m.with_plan.denominator, m.with_plan.share) == (1, 3, 0.3333)
+    assert {s: (v.numerator, v.denominator) for s, v in m.with_plan.by_sex.items()} == {
+        "kvinna": (0, 1), "man": (1, 2)}
+    assert {u: (v.numerator, v.denominator) for u, v in m.with_plan.by_unit.items()} == {
+        "vc-norr": (1, 1), "vc-syd": (0, 2)}
