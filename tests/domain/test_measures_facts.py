@@ -257,3 +257,27 @@ def test_shares_by_sex_and_unit_and_to_four_decimals() -> None:
         "kvinna": (0, 1), "man": (1, 2)}
     assert {u: (v.numerator, v.denominator) for u, v in m.with_plan.by_unit.items()} == {
         "vc-norr": (1, 1), "vc-syd": (0, 2)}
+
+
+def test_a_case_ends_when_it_closed_and_counts_on_its_last_day_in_a_period() -> None:
+    # on sick leave days 1-10; it closes itself at 00:00 on day 17 (merge gap 5 days)
+    case = opened(cert=certificate(last=10), case_id="h", unit_id="vc-syd")
+    case.advance(at(20))
+    day = [START + timedelta(days=d - 1) for d in range(1, 21)]
+    before_closing = compute_measures(case.events, day[0], day[15])  # to day 16
+    assert (before_closing.ongoing.total, before_closing.ended.total) == (1, 0)
+    closed = compute_measures(case.events, day[9], day[16], unit_id="vc-syd")  # from day 10
+    assert (closed.unit_id, closed.ongoing.total, closed.ended.total) == ("vc-syd", 1, 1)
+    assert compute_measures(case.events, day[10], day[16]).ongoing.total == 0  # from day 11
+
+
+def test_answer_times_are_given_to_two_decimals() -> None:
+    case = opened(cert=certificate(last=60), consents=(("fk", "share_information"),))
+    for mid in ("k-1", "k-2", "k-3"):  # all asked on day 20
+        case.do(ReceiveFkMessage(actor=FK_GATEWAY, message=inbound(mid)), at(20))
+    for mid, answered in (("k-1", 21), ("k-2", 21), ("k-3", 22)):
+        send(case, outbound(f"ans-{mid}", "KOMPLT", answer_to={"message_id": mid}), at(answered))
+    answers = compute_measures(case.events, START, START + timedelta(days=59)).fk_answer_days
+    assert (answers.count, answers.mean_days, answers.median_days, answers.max_days) == (
+        3, 1.33, 1.0, 2
+    )
