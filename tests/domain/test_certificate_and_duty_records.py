@@ -153,3 +153,23 @@ def test_a_milestone_is_reached_once_and_not_at_all_when_it_lay_in_the_earlier_p
                                              chain_days_before=100)), at(1))
     assert linked.do(ReachMilestone(actor=SYSTEM, day=90)) == []  # chain day 90 lay before
     assert 90 not in linked.state.milestones_reached
+
+
+def test_revoking_a_replacement_that_was_itself_replaced_restores_nothing() -> None:
+    case = opened(cert=certificate(last=30))
+    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", last=30, relation={"kind": "ERSATT", "certificate_id": "c1"})))
+    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c3", last=30, relation={"kind": "ERSATT", "certificate_id": "c2"})))
+    (event,) = case.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c2"))
+    assert event.restores is None  # type: ignore[attr-defined]
+    assert [c for c, r in case.state.certificates.items() if r.counts] == ["c3"]
+
+
+def test_released_rules_revoking_a_replacement_restores_nothing() -> None:
+    case = opened(cert=certificate(last=30))
+    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", last=30, relation={"kind": "ERSATT", "certificate_id": "c1"})))
+    events = decide(RevokeCertificate(actor=PHYSICIAN, certificate_id="c2"), case.state,
+                    case.clock, RELEASED)
+    assert [getattr(e, "restores", "-") for e in events] == [None]

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
+from domain.bounds import SHORT_MAX, compact, digest, same
 from domain.commands import CloseCase, EstablishPlan, GiveConsent, PerformCoordination
 from domain.events import event_to_record
 from domain.measures import KvaRow, count_kva, kva_counts, kva_registrations
+from domain.plan import Plan
 from domain.summary import as_read_at
 from tests.domain.support import COORDINATOR, PATIENT, PHYSICIAN, START, at, certificate, opened
 from tests.domain.test_decider import plan
@@ -64,3 +66,15 @@ def test_a_consent_read_after_it_ended_is_not_shown() -> None:
                         valid_until=START + timedelta(days=4)))
     assert as_read_at(case.state, at(5))["consents"] == {"fk": ["contact"]}
     assert as_read_at(case.state, at(10))["consents"] == {}
+
+
+PLAN_DATA = {"assessment": "", "goals": ["kort"], "sick_leave": "heltid 4 veckor",
+             "return_to_work": "successivt", "follow_up_date": START + timedelta(days=30)}
+
+
+def test_texts_up_to_the_short_limit_travel_whole_and_same_treats_none_as_none() -> None:
+    exact, over = "x" * SHORT_MAX, "x" * (SHORT_MAX + 1)
+    small = compact(Plan.model_validate({**PLAN_DATA, "assessment": exact}))
+    assert small.assessment == exact
+    assert compact(Plan.model_validate({**PLAN_DATA, "assessment": over})).assessment == digest(over)
+    assert same(None, None) and not same(small, None) and not same(None, small)
