@@ -31,6 +31,8 @@ def test_every_single_wrong_digit_changes_the_check_digit(base: str) -> None:
         ("191212121213", TODAY,
          "the check digit of the identity number is wrong: it is 3, the Luhn check makes it 2"),
         ("191213321217", TODAY, "19121332 is not a valid date of birth"),
+        ("991332-1234", TODAY,
+         "no century makes 991332 a plausible birth date; write all 12 digits"),
     ],
 )
 def test_a_refused_identity_number_says_what_is_wrong(
