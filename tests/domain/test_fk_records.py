@@ -157,3 +157,10 @@ def test_an_answer_delivered_after_a_completion_closed_the_request_leaves_it_clo
     assert [e.type for e in delivered] == ["NotificationSent", "FkMessageSent"]
     request_record = case.state.fk_messages["fk-1"]
     assert (request_record.status, request_record.resolved_by) == ("CLOSED", "c2")
+
+
+def test_an_answer_may_go_while_another_question_of_care_waits_in_the_outbox(case: Case) -> None:
+    receive(case, inbound("fk-1", "KONTKT"))
+    request(case, outbound("care-1", "AVSTMN"))  # care's own question, not yet delivered
+    events = request(case, outbound("care-2", "KONTKT", answer_to={"message_id": "fk-1"}))
+    assert [e.type for e in events] == ["FkMessageSendRequested", "NotificationRequested"]
