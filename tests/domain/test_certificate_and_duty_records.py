@@ -173,3 +173,10 @@ def test_released_rules_revoking_a_replacement_restores_nothing() -> None:
     events = decide(RevokeCertificate(actor=PHYSICIAN, certificate_id="c2"), case.state,
                     case.clock, RELEASED)
     assert [getattr(e, "restores", "-") for e in events] == [None]
+
+
+def test_a_certificate_fk_took_without_a_receipt_is_sent_with_none_shown() -> None:
+    case = opened(cert=certificate(last=30), consents=(("fk", "share_information"),))
+    nid = pending_note(case)
+    case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=nid, outcome="sent"))
+    assert case.state.certificates_sent_to_fk == {"c1": ""}
