@@ -186,3 +186,15 @@ def test_the_employer_plan_date_is_recorded_once_per_date_and_settles_its_flag()
     assert case.state.employer_return_plan_date == day_30
     assert "employer_return_plan_missing" not in case.state.flags
     assert case.do(RecordEmployerReturnPlan(actor=COORDINATOR, plan_date=day_30)) == []
+
+
+def test_every_kind_of_meeting_adds_one_measure_to_those_before() -> None:
+    case = coordinated()
+    case.do(PerformCoordination(actor=COORDINATOR, kind="internal", performed_on=DAY_3))
+    for commands, _ in MEETINGS.values():
+        for command in commands:
+            case.do(command)
+    assert case.state.coordination_measures == 1 + len(MEETINGS)
+    assert [m.kind for m in case.state.meetings] == [
+        "mapping_conversation", "multimodal_team", "reconciliation", "joint_individual_plan"
+    ]
