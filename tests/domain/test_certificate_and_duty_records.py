@@ -180,3 +180,11 @@ def test_a_certificate_fk_took_without_a_receipt_is_sent_with_none_shown() -> No
     nid = pending_note(case)
     case.do(RecordNotificationOutcome(actor=SYSTEM, notification_id=nid, outcome="sent"))
     assert case.state.certificates_sent_to_fk == {"c1": ""}
+
+
+def test_a_late_certificate_through_day_8_settles_the_day_8_flag() -> None:
+    case = opened()
+    case.advance(at(9))
+    assert "no_certificate_for_day_8" in case.state.flags
+    case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(last=8, issued=9)))
+    assert "no_certificate_for_day_8" not in case.state.flags
