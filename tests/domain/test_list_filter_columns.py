@@ -72,3 +72,14 @@ def test_the_grade_columns_give_the_grade_of_each_day_and_the_physicians_who_iss
         grades = [g for g, ranges in days.items() for first, last in ranges if first <= on <= last]
         assert max(grades, default=None) == summarize(case.state, at(day)).current_grade, day
     assert days[25] == [] and days[75] == []
+
+
+def test_a_consent_given_again_at_the_same_instant_is_the_one_shown() -> None:
+    case = opened(cert=certificate(last=60))
+    for days in (10, 20):
+        case.do(GiveConsent(actor=PATIENT, recipient="fk", purpose="contact",
+                            valid_until=START + timedelta(days=days)))
+    (given, ends) = list_filter_columns(case.state)["consent_windows"]["fk"]["contact"]
+    assert datetime.fromisoformat(ends).date() == START + timedelta(days=21)
+    assert consents_at(list_filter_columns(case.state)["consent_windows"], at(15)) == {
+        "fk": ["contact"]}
