@@ -133,3 +133,12 @@ def test_closing_records_why_and_a_reopened_case_returns_to_its_phase() -> None:
         c.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate("c2", first=11, last=30,
                                                                         issued=20)))
         assert (c.state.phase, c.state.closed_at, c.state.closed_reason) == (phase, None, None)
+
+
+def test_a_follow_up_settles_the_follow_up_flags() -> None:
+    case = opened(cert=certificate(last=90))
+    case.do(EstablishPlan(actor=PHYSICIAN, plan=plan(20)), at(3))
+    case.advance(at(61))  # the follow-up date came (day 20) and day 60 passed without one
+    assert {"plan_follow_up_due", "plan_follow_up_missing"} <= set(case.state.flags)
+    case.do(RecordPlanFollowUp(actor=PHYSICIAN, followed_up_on=START + 60 * D))
+    assert not {"plan_follow_up_due", "plan_follow_up_missing"} & set(case.state.flags)

@@ -188,3 +188,15 @@ def test_a_late_certificate_through_day_8_settles_the_day_8_flag() -> None:
     assert "no_certificate_for_day_8" in case.state.flags
     case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(last=8, issued=9)))
     assert "no_certificate_for_day_8" not in case.state.flags
+
+
+def test_a_replacement_names_what_it_replaces_and_only_counting_certificates_bound_the_gap() -> None:
+    case = opened(cert=certificate(last=10))
+    (recorded,) = case.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", first=30, last=40, issued=1, relation={"kind": "ERSATT", "certificate_id": "c1"})))
+    assert recorded.replaces == "c1"  # type: ignore[attr-defined]  # and c1's days no longer count
+    other = opened(cert=certificate(last=10))
+    other.do(RevokeCertificate(actor=PHYSICIAN, certificate_id="c1"))
+    events = other.do(RecordCertificate(actor=PHYSICIAN, certificate=certificate(
+        "c2", first=30, last=40, issued=1)))  # a revoked certificate's days bound nothing
+    assert [e.type for e in events][:1] == ["CertificateRecorded"]
