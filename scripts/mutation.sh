@@ -8,7 +8,8 @@
 #   auth      api/auth.py             with tests/api/test_auth.py
 #   domain    domain/                 with tests/domain (DOMAIN_EXAMPLES=25: short properties;
 #                                     the 20 s hash-seed subprocess test left out)
-#   domain:F  one file of domain/, e.g. domain:calendar.py
+#   domain:F  one file of domain/, e.g. domain:calendar.py; domain:F1,F2 several in one run
+#             (one copy and one stats run for all; scripts/mutation_table.py tallies by file)
 #   all       signing, auth, domain (hours on two cores)
 set -eu
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +24,8 @@ run_target() {
         signing) paths='"infra/signing.py"'; tests='"tests/foundation/test_signing.py"' ;;
         auth) paths='"api/auth.py"'; tests='"tests/api/test_auth.py"' ;;
         domain) paths='"domain/"'; tests='"tests/domain"' ;;
-        domain:*) paths="\"domain/${target#domain:}\""; tests='"tests/domain"' ;;
+        domain:*) paths=$(tr ',' '\n' <<<"${target#domain:}" | sed 's|.*|"domain/&"|' | paste -sd,)
+                  tests='"tests/domain"' ;;
         *) echo "unknown target $target" >&2; return 2 ;;
     esac
     local dir="$ROOT/.mutation/${target//[:\/]/-}"

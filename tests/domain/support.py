@@ -86,6 +86,8 @@ class Case:
         while (timer := next_timer(self.state)) is not None and timer.at <= until:
             self.clock = max(self.clock, timer.at)
             fired += self.do(timer.command)
+            # a timer that does not move on would wake the workflow for ever
+            assert next_timer(self.state) != timer, f"timer did not move on: {timer}"
         self.clock = max(self.clock, until)
         return fired
 
