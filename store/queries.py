@@ -249,20 +249,22 @@ async def list_cases(
     if read_at is not None:
         read_day = arg(read_at.astimezone(STOCKHOLM).date())
         columns += f", consent_windows, {_grade_on_sql(read_day)} AS grade_today"
-    # The cases on a grade today cluster among recent starts: walking the start order from
-    # the oldest (as the planner would, expecting them spread evenly) read half the table for
-    # one page. OFFSET 0 keeps the grade's index (0150) in charge, then sorts what it found.
-    source = (f"(SELECT * FROM case_summary {clause} OFFSET 0) AS case_summary"
-              if grade is not None else f"case_summary {clause}")
-    page_sql = (f"SELECT {columns} FROM {source} "
-                f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}")
-    if (consent_held or consent_not_held or text) and grade is None:
+    window = f"ORDER BY {order} LIMIT {arg(limit)} OFFSET {arg(offset)}"
+    if grade is not None:
+        # The cases on a grade today cluster among recent starts: walking the start order
+        # from the oldest (as the planner would, expecting them spread evenly) read half the
+        # table for one page. OFFSET 0 keeps the grade's index (0150) in charge, then sorts
+        # what it found.
+        page_sql = (f"SELECT {columns} FROM (SELECT * FROM case_summary {clause} OFFSET 0) "
+                    f"AS case_summary {window}")
+    elif consent_held or consent_not_held or text:
         # The page's case ids first, by the start order's index that holds what these
         # filters read (0150: an index-only scan past the many cases that do not match, for
         # consent held the old cases whose consents have ended), then those rows.
         page_sql = (f"SELECT {columns} FROM case_summary WHERE case_id = ANY(ARRAY("
-                    f"SELECT case_id FROM case_summary {clause} ORDER BY {order} "
-                    f"LIMIT ${len(args) - 1} OFFSET ${len(args)})) ORDER BY {order}")
+                    f"SELECT case_id FROM case_summary {clause} {window})) ORDER BY {order}")
+    else:
+        page_sql = f"SELECT {columns} FROM case_summary {clause} {window}"
     if isinstance(pool, asyncpg.Pool):  # the count and the page side by side
         total, rows = await asyncio.gather(pool.fetchval(count_sql, *count_args),
                                            pool.fetch(page_sql, *args))
